@@ -1,0 +1,49 @@
+"""Service settings, read from ``AEDETECT_*`` environment variables.
+
+Read lazily through :func:`get_settings`; nothing is built at import time. The library core
+(``detectors``, ``data``, ``artifacts``) never reads settings.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting of the service, each overridable by ``AEDETECT_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="AEDETECT_", extra="ignore")
+
+    host: str = Field("127.0.0.1", description="Interface the HTTP server binds to.")
+    port: int = Field(8000, ge=1, le=65535, description="TCP port of the HTTP server.")
+    data_dir: Path = Field(
+        Path("aedetect-data"),
+        description="Directory for uploaded files and trained models (created if missing).",
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the registry database; default: SQLite file in data_dir.",
+    )
+    max_upload_bytes: int = Field(
+        200 * 1024 * 1024, gt=0, description="Largest accepted upload, in bytes (HTTP 413 above)."
+    )
+    job_runner: str = Field(
+        "embedded", description="Where training runs: 'embedded' (in-process threads)."
+    )
+    job_workers: int = Field(1, ge=1, description="Concurrent training runs of the embedded runner.")
+
+    def resolved_database_url(self) -> str:
+        """The configured database URL, or the embedded SQLite file inside ``data_dir``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'aedetect.db').resolve()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment once."""
+    return Settings()

@@ -1,0 +1,153 @@
+"""Dataclasses and enums of the domain: networks, versions, workflow nodes, training runs, jobs,
+column specifications and scoring results."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+
+class ColumnKind(str, enum.Enum):
+    """How a column is encoded."""
+
+    NUMERIC = "numeric"
+    CATEGORICAL = "categorical"
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One input column as the model sees it."""
+
+    name: str
+    kind: ColumnKind
+
+
+class JobStatus(str, enum.Enum):
+    """Life cycle of a job and of the training run it drives."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED)
+
+
+class VersionCondition(str, enum.Enum):
+    """The old system's version state codes, kept on the wire as strings."""
+
+    PENDING = "1"
+    PROGRESS = "2"
+    FINISHED = "3"
+    ERROR = "4"
+
+
+@dataclass
+class Network:
+    """A named anomaly-detection project (``nn_id``) with its descriptive fields."""
+
+    nn_id: str
+    biz_cate: str = ""
+    biz_sub_cate: str = ""
+    nn_title: str = ""
+    nn_desc: str = ""
+    use_flag: str = "Y"
+    dir: str = ""
+    config: str = ""
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass
+class Version:
+    """A numbered workflow version of a network."""
+
+    nn_id: str
+    version: int
+    info: str = ""
+    desc: str = ""
+    condition: VersionCondition = VersionCondition.PENDING
+    active: bool = False
+    def_list_nn_id: str = ""
+    workflow_type: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass
+class Node:
+    """One node of a version's workflow graph and its stored settings."""
+
+    nn_id: str
+    version: int
+    name: str
+    kind: str
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def node_id(self) -> str:
+        return f"{self.nn_id}_{self.version}_{self.name}"
+
+
+@dataclass
+class TrainingRun:
+    """One execution of a version's workflow; when it succeeds it holds a model.
+
+    ``run_id`` is ``<nn_id>_<version>_<seq>`` (the old system's batch id). ``active`` marks the
+    model that serves predictions for its version (at most one per version).
+    """
+
+    run_id: str
+    nn_id: str
+    version: int
+    seq: int
+    status: JobStatus = JobStatus.QUEUED
+    active: bool = False
+    job_id: str | None = None
+    model_path: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+@dataclass
+class Job:
+    """A unit of background work. Only ``job_id``, ``kind`` and JSON ``params`` cross a queue."""
+
+    job_id: str
+    kind: str
+    params: dict[str, Any] = field(default_factory=dict)
+    status: JobStatus = JobStatus.QUEUED
+    progress: dict[str, Any] = field(default_factory=dict)
+    result: Any = None
+    error: str | None = None
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+@dataclass
+class ScoreResult:
+    """Everything one scoring pass produces, one entry per input row.
+
+    ``scores``: anomaly score (higher = more anomalous); ``labels``: 0/1 against ``threshold``;
+    ``similarity``: cosine similarity of encoded input and reconstruction (higher = more normal);
+    ``contributions``: rows x original columns, the per-column parts of the score.
+    """
+
+    scores: np.ndarray
+    labels: np.ndarray
+    threshold: float
+    similarity: np.ndarray
+    contributions: np.ndarray
+    columns: list[str]

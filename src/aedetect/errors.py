@@ -1,0 +1,60 @@
+"""Domain errors. Every failure a user can cause is one of these, with a code and a message that
+says what is wrong and how to fix it. The API layers map ``code`` to an HTTP status in one table."""
+
+from __future__ import annotations
+
+
+class AedetectError(Exception):
+    """Base error: ``code`` is a stable machine-readable kind, ``message`` is for people."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidInput(AedetectError):
+    """The request, data or parameters are wrong (names the field, column or node)."""
+
+    code = "invalid_input"
+
+
+class NotFound(AedetectError):
+    """An id that does not exist (network, version, node, run, job, file)."""
+
+    code = "not_found"
+
+
+class Conflict(AedetectError):
+    """The request clashes with current state (duplicate id, a run already in progress)."""
+
+    code = "conflict"
+
+
+class PayloadTooLarge(AedetectError):
+    """An upload over the configured size limit."""
+
+    code = "payload_too_large"
+
+
+class NotFitted(AedetectError):
+    """A detector or version used for scoring before it was trained."""
+
+    code = "not_fitted"
+
+
+class JobFailed(AedetectError):
+    """A background job (training run) ended with an error."""
+
+    code = "job_failed"
+
+
+class ArtifactError(AedetectError):
+    """A saved model that is tampered with, incomplete or from an incompatible version."""
+
+    code = "bad_artifact"

@@ -1,0 +1,27 @@
+"""The job runner interface. A job is a row in the registry (written before it is queued); the
+runner receives only its id and kind and calls the handler registered for that kind, which loads
+the JSON parameters from the registry and records status and result there."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+
+JobHandler = Callable[[str], None]
+"""Runs one job given its id; raises on failure (the runner records the error)."""
+
+
+class JobRunner(ABC):
+    """Executes queued jobs."""
+
+    @abstractmethod
+    def submit(self, job_id: str, kind: str) -> None:
+        """Queue the job; returns at once."""
+
+    @abstractmethod
+    def wait(self, job_id: str, timeout: float | None = None) -> None:
+        """Block until the job has finished (succeeded or failed) or ``timeout`` seconds pass."""
+
+    @abstractmethod
+    def shutdown(self) -> None:
+        """Stop accepting jobs and wait for the running ones."""

@@ -1,0 +1,130 @@
+"""The registry interface: what the services need from storage. ``registry.sql.SqlRegistry``
+implements it over SQLAlchemy (SQLite or PostgreSQL). ORM rows never leave the registry package;
+every method takes and returns domain dataclasses.
+
+Errors: an unknown id raises :class:`aedetect.errors.NotFound` naming it; a duplicate raises
+:class:`aedetect.errors.Conflict`. Every method is one transaction (committed or rolled back).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+from aedetect.domain import Job, JobStatus, Network, Node, TrainingRun, Version
+
+
+class Registry(ABC):
+    """Storage of networks, versions, workflow nodes, training runs and jobs."""
+
+    # --- networks -------------------------------------------------------------------------
+    @abstractmethod
+    def create_network(self, network: Network) -> Network:
+        """Insert a network; ``Conflict`` if ``nn_id`` exists."""
+
+    @abstractmethod
+    def next_network_id(self) -> str:
+        """A fresh id ``nn%08d`` not used by any network."""
+
+    @abstractmethod
+    def get_network(self, nn_id: str) -> Network:
+        """The network, or ``NotFound``."""
+
+    @abstractmethod
+    def list_networks(self) -> list[Network]:
+        """All networks, ordered by id."""
+
+    @abstractmethod
+    def update_network(self, nn_id: str, fields: dict[str, Any]) -> Network:
+        """Set the given descriptive fields; ``NotFound`` if missing."""
+
+    @abstractmethod
+    def delete_network(self, nn_id: str) -> None:
+        """Delete the network with its versions, nodes, runs (cascade); ``NotFound`` if missing."""
+
+    # --- versions -------------------------------------------------------------------------
+    @abstractmethod
+    def create_version(self, version: Version) -> Version:
+        """Insert the next version number of ``version.nn_id`` (its ``version`` field is ignored
+        and assigned as max + 1, starting at 1); ``NotFound`` if the network is missing."""
+
+    @abstractmethod
+    def get_version(self, nn_id: str, version: int) -> Version:
+        """The version, or ``NotFound`` naming network and version."""
+
+    @abstractmethod
+    def list_versions(self, nn_id: str) -> list[Version]:
+        """The network's versions by number; ``NotFound`` if the network is missing."""
+
+    @abstractmethod
+    def update_version(self, nn_id: str, version: int, fields: dict[str, Any]) -> Version:
+        """Set fields (info, desc, condition, def_list_nn_id, workflow_type, active). Setting
+        ``active=True`` makes it the only active version of the network."""
+
+    @abstractmethod
+    def get_active_version(self, nn_id: str) -> Version:
+        """The network's active version (lowest number if several); ``NotFound`` if none."""
+
+    # --- workflow nodes -------------------------------------------------------------------
+    @abstractmethod
+    def ensure_nodes(self, nn_id: str, version: int, nodes: Sequence[tuple[str, str]]) -> list[Node]:
+        """Create the ``(name, kind)`` nodes that do not exist yet; existing configs are kept."""
+
+    @abstractmethod
+    def get_node(self, nn_id: str, version: int, name: str) -> Node:
+        """The node, or ``NotFound`` naming it."""
+
+    @abstractmethod
+    def list_nodes(self, nn_id: str, version: int) -> list[Node]:
+        """The version's nodes in creation order."""
+
+    @abstractmethod
+    def set_node_config(self, nn_id: str, version: int, name: str, config: dict[str, Any]) -> Node:
+        """Replace the node's config (a JSON object)."""
+
+    # --- training runs --------------------------------------------------------------------
+    @abstractmethod
+    def create_run(self, nn_id: str, version: int, params: dict[str, Any], job_id: str | None) -> TrainingRun:
+        """Insert a queued run with the next ``seq`` and ``run_id = <nn_id>_<version>_<seq>``."""
+
+    @abstractmethod
+    def get_run(self, run_id: str) -> TrainingRun:
+        """The run, or ``NotFound``."""
+
+    @abstractmethod
+    def list_runs(self, nn_id: str, version: int) -> list[TrainingRun]:
+        """The version's runs by ``seq``."""
+
+    @abstractmethod
+    def update_run(self, run_id: str, fields: dict[str, Any]) -> TrainingRun:
+        """Set fields (status, model_path, metrics, result, error, started_at, finished_at)."""
+
+    @abstractmethod
+    def activate_run(self, run_id: str) -> TrainingRun:
+        """Make this succeeded run the only active one of its version."""
+
+    @abstractmethod
+    def get_active_run(self, nn_id: str, version: int) -> TrainingRun | None:
+        """The version's active run, or ``None`` when no model has been trained."""
+
+    # --- jobs -----------------------------------------------------------------------------
+    @abstractmethod
+    def create_job(self, kind: str, params: dict[str, Any]) -> Job:
+        """Insert a queued job with a new random id (written before it is queued)."""
+
+    @abstractmethod
+    def get_job(self, job_id: str) -> Job:
+        """The job, or ``NotFound``."""
+
+    @abstractmethod
+    def update_job(self, job_id: str, fields: dict[str, Any]) -> Job:
+        """Set fields (status, progress, result, error, started_at, finished_at)."""
+
+    @abstractmethod
+    def list_jobs(self, statuses: Sequence[JobStatus] | None = None, kind: str | None = None) -> list[Job]:
+        """Jobs, newest first, optionally filtered."""
+
+    @abstractmethod
+    def fail_interrupted(self, reason: str) -> int:
+        """Mark queued/running jobs and runs failed (called at start-up); returns how many jobs."""
