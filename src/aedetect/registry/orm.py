@@ -1,0 +1,177 @@
+"""ORM mapping of the registry tables (SQLAlchemy 2 typed declarative). These classes stay inside
+the registry package; ``registry.sql`` converts them to the domain dataclasses. The schema itself is
+created and changed only by the Alembic migrations next to this module."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+"""Deterministic constraint names, so migrations can refer to them on every backend."""
+
+
+def utcnow() -> datetime:
+    """The current time as an aware UTC datetime (the only kind the registry stores)."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware.
+
+    SQLite keeps no zone, so values are normalised to UTC on the way in and tagged UTC on the way
+    out; naive input is taken to be UTC already.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the registry tables."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads this class attribute as is
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+    }
+
+
+class NetworkRow(Base):
+    """A network and its descriptive fields (old table NN_DEF_LIST_INFO)."""
+
+    __tablename__ = "networks"
+
+    nn_id: Mapped[str] = mapped_column(String(50), primary_key=True)
+    biz_cate: Mapped[str] = mapped_column(String(100), default="")
+    biz_sub_cate: Mapped[str] = mapped_column(String(100), default="")
+    nn_title: Mapped[str] = mapped_column(String(200), default="")
+    nn_desc: Mapped[str] = mapped_column(Text, default="")
+    use_flag: Mapped[str] = mapped_column(String(1), default="Y")
+    dir: Mapped[str] = mapped_column(String(200), default="")
+    config: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class VersionRow(Base):
+    """A numbered workflow version of a network (old table NN_VER_WFLIST_INFO)."""
+
+    __tablename__ = "versions"
+    __table_args__ = (UniqueConstraint("nn_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    nn_id: Mapped[str] = mapped_column(ForeignKey("networks.nn_id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    info: Mapped[str] = mapped_column(Text, default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    condition: Mapped[str] = mapped_column(String(1), default="1")
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+    def_list_nn_id: Mapped[str] = mapped_column(String(50), default="")
+    workflow_type: Mapped[str | None] = mapped_column(String(50))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class NodeRow(Base):
+    """One workflow node of a version and its JSON settings (old table NN_WF_NODE_INFO)."""
+
+    __tablename__ = "nodes"
+    __table_args__ = (
+        UniqueConstraint("nn_id", "version", "name"),
+        ForeignKeyConstraint(
+            ["nn_id", "version"], ["versions.nn_id", "versions.version"], ondelete="CASCADE"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    nn_id: Mapped[str] = mapped_column(String(50))
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(50))
+    kind: Mapped[str] = mapped_column(String(50))
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class RunRow(Base):
+    """One training run of a version and the model it produced (old table NN_VER_BATCHLIST_INFO)."""
+
+    __tablename__ = "runs"
+    __table_args__ = (
+        UniqueConstraint("nn_id", "version", "seq"),
+        ForeignKeyConstraint(
+            ["nn_id", "version"], ["versions.nn_id", "versions.version"], ondelete="CASCADE"
+        ),
+    )
+
+    run_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    nn_id: Mapped[str] = mapped_column(String(50))
+    version: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+    job_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    model_path: Mapped[str | None] = mapped_column(Text)
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
+class JobRow(Base):
+    """A background job: kind, JSON parameters, status, progress and result.
+
+    ``id`` only orders jobs by insertion (``list_jobs`` is newest first); ``job_id`` is the public id.
+    """
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(String(32), unique=True)
+    kind: Mapped[str] = mapped_column(String(50), index=True)
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    progress: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    result: Mapped[Any] = mapped_column(JSON(none_as_null=True), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
