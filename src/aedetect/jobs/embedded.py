@@ -1,0 +1,122 @@
+"""The default job runner: jobs run on a thread pool inside the service process.
+
+The runner owns the job's life cycle in the registry: RUNNING with ``started_at`` before the
+handler, SUCCEEDED after it (unless the handler wrote a final status itself), FAILED with the error
+message when it raises. Every failure is logged with its traceback; none is dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from aedetect.domain import JobStatus
+from aedetect.errors import AedetectError, Conflict, InvalidInput
+from aedetect.jobs.base import JobHandler, JobRunner
+
+if TYPE_CHECKING:
+    from aedetect.registry.base import Registry
+
+logger = logging.getLogger(__name__)
+
+
+def error_message(exc: BaseException) -> str:
+    """What a failed job records: a domain error's own message, otherwise ``<ExcType>: <message>``."""
+    if isinstance(exc, AedetectError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+class EmbeddedJobRunner(JobRunner):
+    """Runs jobs on ``max_workers`` threads, calling the handler registered for each job's kind.
+
+    Parameters
+    ----------
+    registry
+        Where the jobs are stored; the runner records status, timestamps and errors there.
+    handlers
+        Job kind -> callable taking the job id.
+    max_workers
+        How many jobs run at once.
+    """
+
+    def __init__(self, registry: Registry, handlers: dict[str, JobHandler], max_workers: int = 1) -> None:
+        if max_workers < 1:
+            raise InvalidInput(f"max_workers must be at least 1, got {max_workers}", field="max_workers")
+        self._registry = registry
+        self._handlers = dict(handlers)
+        self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="aedetect-job")
+        self._futures: dict[str, Future[None]] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def submit(self, job_id: str, kind: str) -> None:
+        """Queue the job; ``InvalidInput`` for a kind without handler, ``Conflict`` after shutdown."""
+        handler = self._handlers.get(kind)
+        if handler is None:
+            known = ", ".join(sorted(self._handlers)) or "none"
+            raise InvalidInput(f"unknown job kind '{kind}' (known: {known})", field="kind")
+        with self._lock:
+            if self._closed:
+                raise Conflict(f"job '{job_id}' not started: the job runner is shut down")
+            if job_id in self._futures:
+                raise Conflict(f"job '{job_id}' is already submitted", field="job_id")
+            future = self._executor.submit(self._execute, job_id, kind, handler)
+            self._futures[job_id] = future
+        future.add_done_callback(lambda _: self._forget(job_id))
+
+    def wait(self, job_id: str, timeout: float | None = None) -> None:
+        """Block until the job has finished or ``timeout`` passes.
+
+        A job this runner is not running returns at once if the registry says it finished;
+        otherwise ``Conflict`` (it would never finish here). ``NotFound`` for an unknown id.
+        """
+        with self._lock:
+            future = self._futures.get(job_id)
+        if future is not None:
+            wait_futures([future], timeout=timeout)
+            return
+        job = self._registry.get_job(job_id)
+        if not job.status.finished:
+            raise Conflict(f"job '{job_id}' is {job.status.value} but was not submitted to this runner")
+
+    def shutdown(self) -> None:
+        """Refuse new jobs and wait for the queued and running ones to finish."""
+        with self._lock:
+            self._closed = True
+        self._executor.shutdown(wait=True)
+
+    def _forget(self, job_id: str) -> None:
+        with self._lock:
+            self._futures.pop(job_id, None)
+
+    def _execute(self, job_id: str, kind: str, handler: JobHandler) -> None:
+        """Run one job in a worker thread and record how it ended; never raises."""
+        try:
+            self._registry.update_job(job_id, {"status": JobStatus.RUNNING, "started_at": datetime.now(UTC)})
+            handler(job_id)
+        except BaseException as exc:
+            logger.exception("job %s (%s) failed", job_id, kind)
+            self._record(job_id, {"status": JobStatus.FAILED, "error": error_message(exc)})
+            if not isinstance(exc, Exception):
+                raise
+            return
+        try:
+            finished = self._registry.get_job(job_id).status.finished
+        except Exception:
+            logger.exception("job %s (%s) succeeded but its status could not be read", job_id, kind)
+            return
+        if not finished:
+            self._record(job_id, {"status": JobStatus.SUCCEEDED})
+        logger.info("job %s (%s) finished", job_id, kind)
+
+    def _record(self, job_id: str, fields: dict[str, Any]) -> None:
+        """Write a final status with ``finished_at``; a registry failure here is logged, not lost."""
+        try:
+            self._registry.update_job(job_id, {**fields, "finished_at": datetime.now(UTC)})
+        except Exception:
+            logger.exception("could not record the end of job %s (%s)", job_id, fields.get("status"))
