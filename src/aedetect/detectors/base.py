@@ -34,6 +34,9 @@ class BaseDetector(ABC):
     """
 
     contamination: float
+    decision_scores_: np.ndarray
+    threshold_: float
+    labels_: np.ndarray
 
     def __init__(self, *, contamination: float = 0.01) -> None:
         self.contamination = contamination

@@ -1,0 +1,185 @@
+"""Column encoders: the learned, JSON-serialisable mapping from a frame to the network's arrays.
+
+Numeric columns are centred on the median and scaled by a robust spread (IQR, falling back to the
+standard deviation), so anomalies in the training data cannot distort the scale; a missing value is
+imputed with the median and flagged in a separate missing-indicator input. Categorical columns map
+to codes over their ``vocab_size`` most frequent values plus an "other/unseen" and a "missing"
+bucket; the network one-hot encodes the codes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from aedetect.domain import ColumnKind, ColumnSpec
+from aedetect.errors import InvalidInput, NotFitted
+
+NUMERIC_TRANSFORMS = ("robust", "asinh")
+"""``robust``: (x - median) / spread. ``asinh``: asinh of that, which keeps the order and the
+centre but compresses heavy tails logarithmically, so one huge value cannot dominate the loss."""
+
+OTHER_LABEL = "<other>"
+"""Label of the bucket for categories outside the vocabulary (rare in training, or unseen)."""
+
+
+@dataclass
+class EncodedTable:
+    """A frame as arrays: scaled numeric values (NaN imputed), missing flags, category codes."""
+
+    numeric: np.ndarray  # float32 (n, n_numeric)
+    missing: np.ndarray  # float32 (n, n_numeric), 1.0 where the value was missing
+    codes: np.ndarray  # int64 (n, n_categorical), in [0, cardinality)
+
+    def __len__(self) -> int:
+        return int(self.numeric.shape[0])
+
+    def take(self, index: np.ndarray | slice) -> EncodedTable:
+        return EncodedTable(self.numeric[index], self.missing[index], self.codes[index])
+
+
+def category_keys(values: pd.Series) -> pd.Series:
+    """Canonical string keys of category values (``1``, ``1.0`` and ``"1"`` are the same key);
+    missing values stay NaN."""
+    if pd.api.types.is_float_dtype(values):
+        finite = values.dropna()
+        if len(finite) and np.all(np.mod(finite.to_numpy(), 1) == 0):
+            values = values.astype("Int64")
+    keys = values.astype("string")
+    return keys.astype(object).where(values.notna(), np.nan)
+
+
+class TabularEncoder:
+    """Learns per-column statistics in :meth:`fit` and applies them in :meth:`transform`."""
+
+    def __init__(self, specs: list[ColumnSpec], vocab_size: int, transform: str = "robust") -> None:
+        if transform not in NUMERIC_TRANSFORMS:
+            raise InvalidInput(
+                f"numeric_transform must be one of {', '.join(NUMERIC_TRANSFORMS)}, got {transform!r}",
+                field="numeric_transform",
+            )
+        self.specs = specs
+        self.vocab_size = vocab_size
+        self.transform_name = transform
+        self.numeric_names = [s.name for s in specs if s.kind is ColumnKind.NUMERIC]
+        self.categorical_names = [s.name for s in specs if s.kind is ColumnKind.CATEGORICAL]
+        self.center = np.zeros(len(self.numeric_names))
+        self.scale = np.ones(len(self.numeric_names))
+        self.vocabularies: list[list[str]] = []
+        self.fitted = False
+
+    # --- learning ---------------------------------------------------------------------------
+    def fit(self, frame: pd.DataFrame) -> TabularEncoder:
+        """Learn medians, robust scales and vocabularies from ``frame`` (the model's columns)."""
+        values = self._numeric_matrix(frame)
+        if len(values):
+            self.center = np.nan_to_num(np.nanmedian(values, axis=0), nan=0.0)
+            q25, q75 = np.nanquantile(values, [0.25, 0.75], axis=0)
+            spread = np.nan_to_num((q75 - q25) / 1.349, nan=0.0)
+            std = np.nan_to_num(np.nanstd(values, axis=0), nan=0.0)
+            spread = np.where(spread > 1e-12, spread, std)
+            self.scale = np.where(spread > 1e-12, spread, 1.0)
+        self.vocabularies = []
+        for name in self.categorical_names:
+            counts = category_keys(frame[name]).value_counts(dropna=True)
+            ordered = sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
+            self.vocabularies.append([str(k) for k, _ in ordered[: self.vocab_size]])
+        self.fitted = True
+        return self
+
+    # --- applying ---------------------------------------------------------------------------
+    @property
+    def cardinalities(self) -> list[int]:
+        """Bucket count of each categorical column: vocabulary + other/unseen + missing."""
+        return [len(v) + 2 for v in self.vocabularies]
+
+    @property
+    def n_input(self) -> int:
+        """Width of the encoded vector: value and missing flag per numeric column, one-hot groups."""
+        return 2 * len(self.numeric_names) + sum(self.cardinalities)
+
+    def transform(self, frame: pd.DataFrame) -> EncodedTable:
+        """Encode ``frame`` (the model's columns, in order)."""
+        if not self.fitted:
+            raise NotFitted("the column encoder is not fitted")
+        values = self._numeric_matrix(frame)
+        missing = np.isnan(values)
+        scaled = (values - self.center) / self.scale
+        if self.transform_name == "asinh":
+            scaled = np.arcsinh(scaled)
+        scaled[missing] = 0.0
+        codes = np.empty((len(frame), len(self.categorical_names)), dtype=np.int64)
+        for j, (name, vocab) in enumerate(zip(self.categorical_names, self.vocabularies, strict=True)):
+            keys = category_keys(frame[name])
+            idx = pd.Index(vocab, dtype=object).get_indexer(pd.Index(keys)).astype(np.int64)
+            idx[idx < 0] = len(vocab)  # other / unseen
+            idx[keys.isna().to_numpy()] = len(vocab) + 1  # missing
+            codes[:, j] = idx
+        return EncodedTable(scaled.astype(np.float32), missing.astype(np.float32), codes)
+
+    def decode(self, numeric: np.ndarray, code_probs: list[np.ndarray], index: Any = None) -> pd.DataFrame:
+        """Back to the original columns: numbers in original units, categories as labels."""
+        out: dict[str, Any] = {}
+        if self.transform_name == "asinh":
+            numeric = np.sinh(numeric)
+        unscaled = numeric * self.scale + self.center
+        for j, name in enumerate(self.numeric_names):
+            out[name] = unscaled[:, j]
+        for name, vocab, probs in zip(self.categorical_names, self.vocabularies, code_probs, strict=True):
+            labels = np.array([*vocab, OTHER_LABEL, None], dtype=object)
+            out[name] = labels[np.argmax(probs, axis=1)]
+        return pd.DataFrame({s.name: out[s.name] for s in self.specs}, index=index)
+
+    def _numeric_matrix(self, frame: pd.DataFrame) -> np.ndarray:
+        if not self.numeric_names:
+            return np.empty((len(frame), 0))
+        columns = []
+        for name in self.numeric_names:
+            series = frame[name]
+            if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+                converted = pd.to_numeric(series, errors="coerce")
+                bad = converted.isna() & series.notna()
+                if bad.any():
+                    row = int(np.flatnonzero(bad.to_numpy())[0])
+                    raise InvalidInput(
+                        f"column '{name}' is numeric but row {row} holds {series.iloc[row]!r}; "
+                        "send a number, or leave it empty for a missing value",
+                        field=name,
+                    )
+                series = converted
+            columns.append(series.to_numpy(dtype=np.float64, na_value=np.nan))
+        matrix = np.column_stack(columns)
+        infinite = np.isinf(matrix)
+        if infinite.any():
+            row, col = (int(v[0]) for v in np.nonzero(infinite))
+            raise InvalidInput(
+                f"column '{self.numeric_names[col]}' holds an infinite value in row {row}; "
+                "replace it with a finite number or leave it empty",
+                field=self.numeric_names[col],
+            )
+        return matrix
+
+    # --- persistence ------------------------------------------------------------------------
+    def to_state(self) -> dict[str, Any]:
+        """A JSON-serialisable description of everything learned."""
+        return {
+            "columns": [{"name": s.name, "kind": s.kind.value} for s in self.specs],
+            "vocab_size": self.vocab_size,
+            "transform": self.transform_name,
+            "center": [float(v) for v in self.center],
+            "scale": [float(v) for v in self.scale],
+            "vocabularies": self.vocabularies,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> TabularEncoder:
+        specs = [ColumnSpec(c["name"], ColumnKind(c["kind"])) for c in state["columns"]]
+        encoder = cls(specs, int(state["vocab_size"]), state["transform"])
+        encoder.center = np.asarray(state["center"], dtype=np.float64)
+        encoder.scale = np.asarray(state["scale"], dtype=np.float64)
+        encoder.vocabularies = [list(map(str, v)) for v in state["vocabularies"]]
+        encoder.fitted = True
+        return encoder

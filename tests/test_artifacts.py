@@ -1,0 +1,98 @@
+"""Saved models: identical scores after a round trip, and clear errors for damaged artifacts."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from aedetect import AutoEncoderDetector, load_detector
+from aedetect.artifacts.store import MANIFEST, WEIGHTS
+from aedetect.errors import ArtifactError, NotFitted
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    rng = np.random.default_rng(0)
+    data = pd.DataFrame(
+        {"x": rng.normal(size=200), "y": rng.normal(size=200), "kind": rng.choice(["a", "b", "c"], 200)}
+    )
+    data.loc[5, "x"] = np.nan
+    det = AutoEncoderDetector(epochs=5, n_hidden=[8, 2], random_state=0).fit(data)
+    path = tmp_path_factory.mktemp("model")
+    det.save(path)
+    return det, data, path
+
+
+def test_round_trip_gives_identical_scores(saved):
+    det, data, path = saved
+    loaded = load_detector(path)
+    np.testing.assert_array_equal(loaded.decision_function(data), det.decision_function(data))
+    np.testing.assert_array_equal(loaded.similarity(data), det.similarity(data))
+    assert loaded.threshold_ == det.threshold_
+    assert loaded.columns_ == det.columns_
+    assert loaded.get_params() == {**det.get_params(), "device": "auto"}
+    np.testing.assert_array_equal(loaded.labels_, det.labels_)
+
+
+def test_manifest_is_json_with_versions_and_no_pickle(saved):
+    _, _, path = saved
+    document = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    assert document["format_version"] == 1
+    assert set(document["library_versions"]) >= {"aedetect", "torch", "numpy"}
+    assert sorted(p.name for p in path.iterdir()) == sorted([MANIFEST, WEIGHTS])
+
+
+def copy_model(src, dst):
+    dst.mkdir()
+    for name in (MANIFEST, WEIGHTS):
+        (dst / name).write_bytes((src / name).read_bytes())
+    return dst
+
+
+def test_tampered_manifest_is_refused(saved, tmp_path):
+    _, _, path = saved
+    copy = copy_model(path, tmp_path / "m")
+    document = json.loads((copy / MANIFEST).read_text(encoding="utf-8"))
+    document["fitted"]["threshold"] = 0.0
+    (copy / MANIFEST).write_text(json.dumps(document), encoding="utf-8")
+    with pytest.raises(ArtifactError, match="checksum"):
+        load_detector(copy)
+
+
+def test_tampered_weights_are_refused(saved, tmp_path):
+    _, _, path = saved
+    copy = copy_model(path, tmp_path / "m")
+    raw = bytearray((copy / WEIGHTS).read_bytes())
+    raw[-1] ^= 0xFF
+    (copy / WEIGHTS).write_bytes(bytes(raw))
+    with pytest.raises(ArtifactError, match="weights"):
+        load_detector(copy)
+
+
+def test_incompatible_format_version_is_refused(saved, tmp_path):
+    from aedetect.artifacts.store import _checksum
+
+    _, _, path = saved
+    copy = copy_model(path, tmp_path / "m")
+    document = json.loads((copy / MANIFEST).read_text(encoding="utf-8"))
+    document["format_version"] = 99
+    document["checksum"] = _checksum(document)
+    (copy / MANIFEST).write_text(json.dumps(document), encoding="utf-8")
+    with pytest.raises(ArtifactError, match="version 99"):
+        load_detector(copy)
+
+
+def test_not_a_model_directory(tmp_path):
+    with pytest.raises(ArtifactError, match="not a saved aedetect model"):
+        load_detector(tmp_path)
+    (tmp_path / MANIFEST).write_text("{not json", encoding="utf-8")
+    with pytest.raises(ArtifactError, match="not valid JSON"):
+        load_detector(tmp_path)
+
+
+def test_unfitted_detector_cannot_be_saved(tmp_path):
+    with pytest.raises(NotFitted):
+        AutoEncoderDetector().save(tmp_path / "m")
