@@ -31,9 +31,7 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         200 * 1024 * 1024, gt=0, description="Largest accepted upload, in bytes (HTTP 413 above)."
     )
-    job_runner: str = Field(
-        "embedded", description="Where training runs: 'embedded' (in-process threads)."
-    )
+    job_runner: str = Field("embedded", description="Where training runs: 'embedded' (in-process threads).")
     job_workers: int = Field(1, ge=1, description="Concurrent training runs of the embedded runner.")
 
     def resolved_database_url(self) -> str:

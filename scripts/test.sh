@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Quickstart 2: install everything the tests need and run lint, types and the test suite.
+# PostgreSQL: the registry tests also run against a real server. When AEDETECT_TEST_POSTGRES_URL is
+# not set and this user can install packages (root or sudo), .ci/postgres.sh installs and starts one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+AEDETECT_EXTRAS=server,postgres,dev,bench bash scripts/setup.sh
+if [ -z "${AEDETECT_TEST_POSTGRES_URL:-}" ] && { [ "$(id -u)" -eq 0 ] || sudo -n true 2>/dev/null; }; then
+    AEDETECT_TEST_POSTGRES_URL="$(bash .ci/postgres.sh)"
+    export AEDETECT_TEST_POSTGRES_URL
+fi
+.venv/bin/ruff check src tests benchmarks
+.venv/bin/ruff format --check src tests benchmarks
+.venv/bin/mypy
+.venv/bin/python -m pytest "$@"
