@@ -1,0 +1,250 @@
+"""Data nodes (``datasrc``, ``evaldata``): their source settings and the CSV files uploaded to them.
+
+Every upload is read with :func:`aedetect.data.read_csv` before it is kept, so a file that is not
+a CSV, is malformed or too large is refused with a clear message and nothing is stored. The columns
+and row count of each kept file are recorded in the node's settings under ``files``; all files of
+a node must have the same columns, since training reads them as one table.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import pandas as pd
+
+from aedetect.data import read_csv
+from aedetect.errors import InvalidInput, PayloadTooLarge
+from aedetect.services.paths import DataPaths, check_file_name
+from aedetect.services.workflow import DATA_NODE, WorkflowService
+
+FILES_KEY = "files"
+"""Key of the node settings that lists the node's files (name, bytes, rows, columns)."""
+
+SOURCE_TYPES = ("csv",)
+SOURCE_KINDS = ("local",)
+NO_PREPROCESS = (None, "", "none")
+"""Values of ``preprocess`` meaning "read the CSV as it is" (no custom preprocessing exists)."""
+
+
+@dataclass
+class Upload:
+    """One uploaded file: the form field it came in, the client's file name and its content."""
+
+    field: str
+    filename: str | None
+    content: BinaryIO
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """What is known about a kept file without reading it again."""
+
+    name: str
+    bytes: int
+    rows: int
+    columns: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "bytes": self.bytes, "rows": self.rows, "columns": self.columns}
+
+
+def _column_difference(expected: Sequence[str], actual: Sequence[str]) -> str:
+    missing = [c for c in expected if c not in actual]
+    extra = [c for c in actual if c not in expected]
+    parts = []
+    if missing:
+        parts.append(f"missing {', '.join(missing)}")
+    if extra:
+        parts.append(f"extra {', '.join(extra)}")
+    return "; ".join(parts)
+
+
+class DatasetService:
+    """Uploads, source settings and reading of a version's data nodes."""
+
+    def __init__(self, workflow: WorkflowService, paths: DataPaths, max_upload_bytes: int) -> None:
+        self._workflow = workflow
+        self._paths = paths
+        self._max_bytes = max_upload_bytes
+
+    # --- files --------------------------------------------------------------------------------
+    def upload(self, nn_id: str, version: int, node: str, uploads: Sequence[Upload]) -> list[StoredFile]:
+        """Validate every file, then keep them all (or none): a file named like an existing one
+        replaces it. Returns what was stored."""
+        self._workflow.node(nn_id, version, node, DATA_NODE)
+        if not uploads:
+            raise InvalidInput(
+                "the request holds no file: send each CSV file as one multipart form field", field="file"
+            )
+        checked: dict[str, tuple[Upload, StoredFile]] = {}
+        for upload in uploads:
+            name = check_file_name((upload.filename or "").strip() or upload.field)
+            if name in checked:
+                raise InvalidInput(f"file {name!r} is sent twice in one upload", field="file")
+            checked[name] = (upload, self._inspect(name, upload.content))
+        directory = self._paths.node_dir(nn_id, version, node)
+
+        def change(config: dict[str, Any]) -> dict[str, Any]:
+            kept = {f["name"]: f for f in config.get(FILES_KEY, []) if f["name"] not in checked}
+            new = [info for _, info in checked.values()]
+            self._check_same_columns([*kept.values()], new)
+            directory.mkdir(parents=True, exist_ok=True)
+            for upload, info in checked.values():
+                self._store(upload.content, directory, info.name)
+            return {**config, FILES_KEY: [*kept.values(), *(info.as_dict() for info in new)]}
+
+        self._workflow.update_config(nn_id, version, node, DATA_NODE, change)
+        return [info for _, info in checked.values()]
+
+    def _inspect(self, name: str, content: BinaryIO) -> StoredFile:
+        """Read the file as CSV (refusing it if it is not one) and describe it."""
+        content.seek(0, os.SEEK_END)
+        size = content.tell()
+        if size > self._max_bytes:
+            raise PayloadTooLarge(
+                f"file {name!r} has {size} bytes, over the limit of {self._max_bytes} bytes "
+                "(AEDETECT_MAX_UPLOAD_BYTES)",
+                field="file",
+            )
+        content.seek(0)
+        try:
+            frame = read_csv(content, max_bytes=self._max_bytes)
+        except InvalidInput as exc:
+            raise InvalidInput(
+                f"file {name!r} is not a readable CSV file: {exc.message}", field="file"
+            ) from exc
+        if frame.columns.empty:
+            raise InvalidInput(f"file {name!r} has no columns", field="file")
+        return StoredFile(name=name, bytes=size, rows=len(frame), columns=[str(c) for c in frame.columns])
+
+    @staticmethod
+    def _check_same_columns(kept: Sequence[dict[str, Any]], new: Sequence[StoredFile]) -> None:
+        files = [(f["name"], list(f["columns"])) for f in kept] + [(f.name, f.columns) for f in new]
+        if not files:
+            return
+        first_name, first_columns = files[0]
+        for name, columns in files[1:]:
+            if set(columns) != set(first_columns):
+                raise InvalidInput(
+                    f"file {name!r} does not have the columns of {first_name!r} "
+                    f"({_column_difference(first_columns, columns)}); all files of a node are read "
+                    "as one table: delete the node's files first to change the columns",
+                    field="file",
+                )
+
+    @staticmethod
+    def _store(content: BinaryIO, directory: Path, name: str) -> None:
+        """Write ``content`` to ``directory/name`` through a temporary file renamed into place."""
+        content.seek(0)
+        handle, temp = tempfile.mkstemp(dir=directory, prefix=".upload-")
+        try:
+            with os.fdopen(handle, "wb") as out:
+                shutil.copyfileobj(content, out, length=1024 * 1024)
+            os.replace(temp, directory / name)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+
+    def files(self, nn_id: str, version: int, node: str) -> list[StoredFile]:
+        """The node's kept files in upload order."""
+        config = self._workflow.config(nn_id, version, node, DATA_NODE)
+        return [
+            StoredFile(name=f["name"], bytes=f["bytes"], rows=f["rows"], columns=list(f["columns"]))
+            for f in config.get(FILES_KEY, [])
+        ]
+
+    def columns(self, nn_id: str, version: int, node: str) -> list[str] | None:
+        """The columns of the node's data, or ``None`` when it holds no file."""
+        files = self.files(nn_id, version, node)
+        return files[0].columns if files else None
+
+    def delete_files(self, nn_id: str, version: int, node: str) -> int:
+        """Remove all of the node's files; returns how many there were."""
+        directory = self._paths.node_dir(nn_id, version, node)
+        removed: list[str] = []
+
+        def change(config: dict[str, Any]) -> dict[str, Any]:
+            removed.extend(f["name"] for f in config.get(FILES_KEY, []))
+            if directory.exists():
+                shutil.rmtree(directory)
+            return {k: v for k, v in config.items() if k != FILES_KEY}
+
+        self._workflow.update_config(nn_id, version, node, DATA_NODE, change)
+        return len(removed)
+
+    def load_frame(self, nn_id: str, version: int, node: str) -> pd.DataFrame:
+        """All of the node's files read as one table (rows in upload order)."""
+        files = self.files(nn_id, version, node)
+        if not files:
+            raise InvalidInput(f"node {node!r} holds no data file", field=node)
+        frames = [read_csv(self._paths.node_file(nn_id, version, node, f.name)) for f in files]
+        if len(frames) == 1:
+            return frames[0]
+        order = list(frames[0].columns)
+        return pd.concat([f[order] for f in frames], ignore_index=True)
+
+    # --- settings -----------------------------------------------------------------------------
+    def set_source(
+        self, nn_id: str, version: int, node: str, source_kind: str, form: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Describe where the node's data comes from (merged into its settings); returns them."""
+        if source_kind not in SOURCE_KINDS:
+            raise InvalidInput(
+                f"source {source_kind!r} is not supported; supported: {', '.join(SOURCE_KINDS)} "
+                "(upload the files over this API)",
+                field="src",
+            )
+        source_type = body.get("type")
+        if source_type not in SOURCE_TYPES:
+            raise InvalidInput(
+                f"type must be one of {', '.join(SOURCE_TYPES)}, got {source_type!r}", field="type"
+            )
+        values: dict[str, Any] = {
+            "type": source_type,
+            "source_type": source_kind,
+            "source_parse_type": form,
+            "source_server": body.get("source_server"),
+            "source_sql": body.get("source_sql"),
+            "source_path": self._paths.relative(self._paths.node_dir(nn_id, version, node)),
+        }
+        if "preprocess" in body:
+            values["preprocess"] = self._check_preprocess(body["preprocess"])
+        return self._settings(
+            self._workflow.update_config(nn_id, version, node, DATA_NODE, lambda c: {**c, **values})
+        )
+
+    def set_preprocess(self, nn_id: str, version: int, node: str, value: Any) -> Any:
+        """Record the node's preprocessing; only "none" exists (the CSV is read as it is)."""
+        checked = self._check_preprocess(value)
+        self._workflow.update_config(nn_id, version, node, DATA_NODE, lambda c: {**c, "preprocess": checked})
+        return checked
+
+    def set_store(self, nn_id: str, version: int, node: str) -> str:
+        """Record and return where the node's data is kept (relative to the data directory)."""
+        store = self._paths.relative(self._paths.node_dir(nn_id, version, node))
+        self._workflow.update_config(nn_id, version, node, DATA_NODE, lambda c: {**c, "store_path": store})
+        return store
+
+    def describe(self, nn_id: str, version: int, node: str) -> dict[str, Any]:
+        """The node's settings and its files."""
+        config = self._workflow.config(nn_id, version, node, DATA_NODE)
+        return {**self._settings(config), FILES_KEY: list(config.get(FILES_KEY, []))}
+
+    @staticmethod
+    def _settings(config: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in config.items() if k != FILES_KEY}
+
+    @staticmethod
+    def _check_preprocess(value: Any) -> Any:
+        if value not in NO_PREPROCESS:
+            raise InvalidInput(
+                f'preprocess {value!r} is not supported: send "none" (the CSV is used as it is)',
+                field="preprocess",
+            )
+        return value

@@ -1,0 +1,224 @@
+"""Networks, their versions and the choice of the model that serves a version."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aedetect.domain import JobStatus, Network, TrainingRun, Version, VersionCondition
+from aedetect.errors import Conflict, InvalidInput, NotFound
+from aedetect.registry.base import Registry
+from aedetect.services.paths import DataPaths, check_nn_id, check_run_id
+from aedetect.services.scoring import ModelCache
+from aedetect.services.training import TrainingService
+
+NEW_ID = "new"
+"""Network id asking the service to generate one (``nn%08d``)."""
+
+FIELD_LIMITS: dict[str, int | None] = {
+    "biz_cate": 100,
+    "biz_sub_cate": 100,
+    "nn_title": 200,
+    "nn_desc": None,
+    "use_flag": 1,
+    "dir": 200,
+    "config": None,
+}
+"""Descriptive network fields and their longest accepted length."""
+
+CREATE_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class NetworkSummary:
+    """A network with its active version and that version's serving model, if any."""
+
+    network: Network
+    active_version: Version | None
+    serving_run: TrainingRun | None
+    training: bool
+
+
+@dataclass(frozen=True)
+class VersionSummary:
+    """A version with its newest successful run and its serving run."""
+
+    version: Version
+    latest_run: TrainingRun | None
+    serving_run: TrainingRun | None
+
+
+def _network_fields(fields: Mapping[str, Any]) -> dict[str, str]:
+    """The given descriptive fields, checked; ``None`` values are left out."""
+    values: dict[str, str] = {}
+    for name, value in fields.items():
+        if value is None:
+            continue
+        if name not in FIELD_LIMITS:
+            raise InvalidInput(f"unknown network field {name!r}", field=name)
+        if not isinstance(value, str):
+            raise InvalidInput(f"{name} must be a string, got {value!r}", field=name)
+        limit = FIELD_LIMITS[name]
+        if limit is not None and len(value) > limit:
+            raise InvalidInput(f"{name} is longer than {limit} characters", field=name)
+        values[name] = value
+    if values.get("use_flag", "Y") not in ("Y", "N"):
+        raise InvalidInput(f"use_flag must be 'Y' or 'N', got {values['use_flag']!r}", field="use_flag")
+    return values
+
+
+def _new_network(nn_id: str, values: Mapping[str, str]) -> Network:
+    return Network(
+        nn_id=nn_id,
+        biz_cate=values.get("biz_cate", ""),
+        biz_sub_cate=values.get("biz_sub_cate", ""),
+        nn_title=values.get("nn_title", ""),
+        nn_desc=values.get("nn_desc", ""),
+        use_flag=values.get("use_flag", "Y"),
+        dir=values.get("dir", ""),
+        config=values.get("config", ""),
+    )
+
+
+def _condition(value: Any) -> VersionCondition:
+    try:
+        return VersionCondition(value)
+    except ValueError:
+        allowed = ", ".join(c.value for c in VersionCondition)
+        raise InvalidInput(f"condition must be one of {allowed}, got {value!r}", field="condition") from None
+
+
+class NetworkService:
+    """Create, list, change and delete networks and versions; choose serving models."""
+
+    def __init__(
+        self, registry: Registry, paths: DataPaths, training: TrainingService, cache: ModelCache
+    ) -> None:
+        self._registry = registry
+        self._paths = paths
+        self._training = training
+        self._cache = cache
+
+    # --- networks -----------------------------------------------------------------------------
+    def create(self, nn_id: str, fields: Mapping[str, Any]) -> Network:
+        """Create a network (``nn_id`` "new" generates an id); ``Conflict`` if the id exists."""
+        values = _network_fields(fields)
+        if nn_id != NEW_ID:
+            return self._registry.create_network(_new_network(check_nn_id(nn_id), values))
+        for attempt in range(CREATE_ATTEMPTS):
+            try:
+                generated = self._registry.next_network_id()
+                return self._registry.create_network(_new_network(generated, values))
+            except Conflict:
+                if attempt == CREATE_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def get(self, nn_id: str) -> Network:
+        """The network, or ``NotFound``."""
+        return self._registry.get_network(check_nn_id(nn_id))
+
+    def all(self) -> list[Network]:
+        """Every network, by id."""
+        return self._registry.list_networks()
+
+    def summary(self, network: Network) -> NetworkSummary:
+        """The network with its active version and serving model."""
+        versions = self._registry.list_versions(network.nn_id)
+        active = next((v for v in versions if v.active), None)
+        serving = self._registry.get_active_run(network.nn_id, active.version) if active else None
+        training = any(
+            not r.status.finished
+            for v in versions
+            for r in self._registry.list_runs(network.nn_id, v.version)
+        )
+        return NetworkSummary(network, active, serving, training)
+
+    def update(self, nn_id: str, fields: Mapping[str, Any]) -> Network:
+        """Set the given descriptive fields (``None`` values are left unchanged)."""
+        return self._registry.update_network(check_nn_id(nn_id), _network_fields(fields))
+
+    def delete(self, nn_id: str) -> None:
+        """Delete the network with its versions, uploaded files and models, and nothing else.
+        ``Conflict`` while one of its versions is training."""
+        with self._training.guard():
+            check_nn_id(nn_id)
+            run_ids = []
+            for version in self._registry.list_versions(nn_id):
+                for run in self._registry.list_runs(nn_id, version.version):
+                    if not run.status.finished:
+                        raise Conflict(
+                            f"network {nn_id} is training (run {run.run_id}): delete it when the run "
+                            "has finished",
+                            field="nn_id",
+                        )
+                    run_ids.append(run.run_id)
+            self._registry.delete_network(nn_id)
+            self._paths.remove_network(nn_id)
+            self._cache.invalidate(run_ids)
+
+    # --- versions -----------------------------------------------------------------------------
+    def create_version(
+        self,
+        nn_id: str,
+        *,
+        info: str = "",
+        desc: str = "",
+        condition: Any = VersionCondition.PENDING,
+        active: bool = False,
+        def_list_nn_id: str = "",
+    ) -> Version:
+        """Create the network's next version; ``active`` makes it the only active one."""
+        created = self._registry.create_version(
+            Version(
+                nn_id=check_nn_id(nn_id),
+                version=0,
+                info=info,
+                desc=desc,
+                condition=_condition(condition),
+                def_list_nn_id=def_list_nn_id,
+            )
+        )
+        if active:
+            created = self._registry.update_version(nn_id, created.version, {"active": True})
+        return created
+
+    def versions(self, nn_id: str) -> list[VersionSummary]:
+        """The network's versions with their newest successful and serving runs."""
+        summaries = []
+        for version in self._registry.list_versions(check_nn_id(nn_id)):
+            runs = self._registry.list_runs(nn_id, version.version)
+            succeeded = [r for r in runs if r.status is JobStatus.SUCCEEDED]
+            serving = next((r for r in runs if r.active), None)
+            summaries.append(VersionSummary(version, succeeded[-1] if succeeded else None, serving))
+        return summaries
+
+    def version(self, nn_id: str, version: int) -> Version:
+        """The version, or ``NotFound``."""
+        return self._registry.get_version(check_nn_id(nn_id), version)
+
+    def update_version(self, nn_id: str, version: int, fields: Mapping[str, Any]) -> Version:
+        """Set version fields (info, desc, condition, active, def_list_nn_id); ``active=True``
+        makes it the network's only active version."""
+        values = {k: v for k, v in fields.items() if v is not None}
+        if "condition" in values:
+            values["condition"] = _condition(values["condition"])
+        return self._registry.update_version(check_nn_id(nn_id), version, values)
+
+    def runs(self, nn_id: str, version: int) -> list[TrainingRun]:
+        """The version's training runs (its models), oldest first."""
+        self._registry.get_version(check_nn_id(nn_id), version)
+        return self._registry.list_runs(nn_id, version)
+
+    def choose_model(self, nn_id: str, version: int, run_id: str) -> TrainingRun:
+        """Make a succeeded run of the version the one that serves its predictions."""
+        self._registry.get_version(check_nn_id(nn_id), version)
+        run = self._registry.get_run(check_run_id(run_id))
+        if run.nn_id != nn_id or run.version != version:
+            raise NotFound(f"model {run_id} does not belong to version {version} of network {nn_id}")
+        previous = self._registry.get_active_run(nn_id, version)
+        chosen = self._registry.activate_run(run_id)
+        if previous is not None and previous.run_id != run_id:
+            self._cache.invalidate([previous.run_id])
+        return chosen

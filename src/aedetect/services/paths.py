@@ -1,0 +1,142 @@
+"""Where the service keeps files, and the checks that keep user-supplied ids inside it.
+
+Every id that ends up in a path (network id, node name, file name, run id) is checked against a
+strict pattern first; raw user strings are never joined into paths. Layout under ``data_dir``::
+
+    networks/<nn_id>/<version>/<node>/<file>      uploaded CSV files of a data node
+    models/<nn_id>/<version>/<run_id>/            a trained model (detector artifact)
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import unicodedata
+from pathlib import Path
+
+from aedetect.errors import InvalidInput
+
+NN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,49}")
+"""Network ids: letters, digits, ``_`` and ``-``, at most 50 characters, starting alphanumeric."""
+
+NODE_NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,49}")
+"""Workflow node names such as ``datasrc`` or ``feed_train``."""
+
+FILE_NAME_PATTERN = re.compile(r"[\w\-+@#(),\[\] ]+(\.[\w\-+@#(),\[\] ]+)*")
+"""Uploaded file names: word characters (any script) and a few punctuation marks, dots only
+between name parts, so no path separators, no ``..`` and no hidden files."""
+
+MAX_FILE_NAME_CHARS = 150
+
+RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,49}_[0-9]{1,9}_[0-9]{1,9}")
+"""Run ids ``<nn_id>_<version>_<seq>``."""
+
+TEMP_PREFIX = ".tmp-"
+"""Prefix of directories a model is written to before it is renamed into place."""
+
+
+def check_nn_id(nn_id: str) -> str:
+    """``nn_id`` if it is a valid network id, else ``InvalidInput`` naming the rule."""
+    if not NN_ID_PATTERN.fullmatch(nn_id):
+        raise InvalidInput(
+            f"invalid network id {nn_id!r}: use 1-50 letters, digits, '_' or '-', starting with a "
+            "letter or digit",
+            field="nn_id",
+        )
+    return nn_id
+
+
+def check_version(ver: str | int) -> int:
+    """A version number from a path or body value (``"1"`` or ``1``), else ``InvalidInput``."""
+    text = str(ver).strip()
+    if not text.isascii() or not text.isdigit() or int(text) < 1:
+        raise InvalidInput(f"invalid version {ver!r}: expected a positive integer", field="ver")
+    return int(text)
+
+
+def check_node_name(node: str) -> str:
+    """``node`` if it looks like a workflow node name, else ``InvalidInput``."""
+    if not NODE_NAME_PATTERN.fullmatch(node):
+        raise InvalidInput(
+            f"invalid node name {node!r}: node names are lower-case letters, digits and '_'",
+            field="node",
+        )
+    return node
+
+
+def check_file_name(name: str) -> str:
+    """A safe stored name for an uploaded file, or ``InvalidInput`` when ``name`` is not one.
+
+    Names are Unicode-normalised (NFC) so the same Korean name from different systems is one file.
+    """
+    normal = unicodedata.normalize("NFC", name.strip())
+    if not normal or len(normal) > MAX_FILE_NAME_CHARS or not FILE_NAME_PATTERN.fullmatch(normal):
+        raise InvalidInput(
+            f"invalid file name {name!r}: use a plain file name (letters, digits, spaces, '-', '_', "
+            f"'.', at most {MAX_FILE_NAME_CHARS} characters) without directories",
+            field="file",
+        )
+    return normal
+
+
+def check_run_id(run_id: str) -> str:
+    """``run_id`` if it has the ``<nn_id>_<version>_<seq>`` form, else ``InvalidInput``."""
+    if not RUN_ID_PATTERN.fullmatch(run_id):
+        raise InvalidInput(
+            f"invalid model id {run_id!r}: expected '<nn_id>_<version>_<n>'", field="nn_batch_ver_id"
+        )
+    return run_id
+
+
+class DataPaths:
+    """The directory layout under ``data_dir``; every method validates its ids first."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.root = data_dir.expanduser().resolve()
+
+    def relative(self, path: Path) -> str:
+        """``path`` relative to the data directory, as shown to clients (no machine paths)."""
+        return path.relative_to(self.root).as_posix()
+
+    def network_data_dir(self, nn_id: str) -> Path:
+        return self.root / "networks" / check_nn_id(nn_id)
+
+    def network_models_dir(self, nn_id: str) -> Path:
+        return self.root / "models" / check_nn_id(nn_id)
+
+    def node_dir(self, nn_id: str, version: int, node: str) -> Path:
+        """Directory holding the uploaded files of one data node."""
+        return self.network_data_dir(nn_id) / str(check_version(version)) / check_node_name(node)
+
+    def node_file(self, nn_id: str, version: int, node: str, file_name: str) -> Path:
+        return self.node_dir(nn_id, version, node) / check_file_name(file_name)
+
+    def version_models_dir(self, nn_id: str, version: int) -> Path:
+        return self.network_models_dir(nn_id) / str(check_version(version))
+
+    def model_dir(self, nn_id: str, version: int, run_id: str) -> Path:
+        """Final directory of the model a run produces."""
+        return self.version_models_dir(nn_id, version) / check_run_id(run_id)
+
+    def resolve_model(self, relative_path: str) -> Path:
+        """The absolute directory of a stored model path, refusing anything outside ``models/``."""
+        path = (self.root / relative_path).resolve()
+        if not path.is_relative_to(self.root / "models"):
+            raise InvalidInput(f"model path {relative_path!r} is outside the model store")
+        return path
+
+    def remove_network(self, nn_id: str) -> None:
+        """Delete every uploaded file and model of a network."""
+        for directory in (self.network_data_dir(nn_id), self.network_models_dir(nn_id)):
+            if directory.exists():
+                shutil.rmtree(directory)
+
+    def remove_stale_temp_dirs(self) -> int:
+        """Delete half-written model directories left by a crash; returns how many."""
+        models = self.root / "models"
+        if not models.exists():
+            return 0
+        stale = [p for p in models.glob(f"*/*/{TEMP_PREFIX}*") if p.is_dir()]
+        for path in stale:
+            shutil.rmtree(path)
+        return len(stale)

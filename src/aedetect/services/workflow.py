@@ -1,0 +1,282 @@
+"""The workflow of a version: the fixed ``autoencoder_csv`` node graph and the settings of its
+feeder, network and evaluation nodes, validated here so a bad value is refused when it is set,
+not discovered at training time."""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from aedetect.domain import Node
+from aedetect.errors import InvalidInput, NotFound
+from aedetect.registry.base import Registry
+from aedetect.services.paths import DataPaths, check_nn_id, check_node_name
+
+AUTOENCODER_CSV = "autoencoder_csv"
+"""The one workflow type: CSV data into an autoencoder anomaly detector."""
+
+SUPPORTED_WORKFLOWS = (AUTOENCODER_CSV,)
+
+DATA_NODE, FEED_NODE, NETCONF_NODE, EVAL_NODE = "data", "preprocess", "netconf", "eval"
+
+TEMPLATE_NODES: tuple[tuple[str, str], ...] = (
+    ("datasrc", DATA_NODE),
+    ("feed_train", FEED_NODE),
+    ("netconf_node", NETCONF_NODE),
+    ("evaldata", DATA_NODE),
+    ("feed_test", FEED_NODE),
+    ("eval_node", EVAL_NODE),
+)
+"""``(name, kind)`` of the template's nodes in execution order."""
+
+TEMPLATE_EDGES: tuple[tuple[str, str], ...] = (
+    ("datasrc", "feed_train"),
+    ("feed_train", "netconf_node"),
+    ("netconf_node", "eval_node"),
+    ("evaldata", "feed_test"),
+    ("feed_test", "eval_node"),
+)
+
+NODE_SUBMENU = {
+    "datasrc": "data_frame",
+    "feed_train": "pre_feed_fr2auto",
+    "netconf_node": "autoencoder",
+    "evaldata": "data_frame",
+    "feed_test": "pre_feed_fr2auto",
+    "eval_node": "eval_extra",
+}
+"""The old system's task type of each node, shown in node descriptions."""
+
+TRAIN_DATA, TRAIN_FEED, NETCONF, EVAL_DATA, EVAL_FEED, EVAL = (name for name, _ in TEMPLATE_NODES)
+
+EVAL_TYPES = ("regression", "anomaly")
+"""Accepted ``eval_node`` types; both mean the autoencoder's similarity evaluation."""
+
+MAX_HIDDEN_UNITS = 65536
+MAX_EPOCHS = 100_000
+MAX_VOCAB = 100_000
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _positive_int(config: Mapping[str, Any], name: str, upper: int) -> int | None:
+    value = config.get(name)
+    if value is None:
+        return None
+    if not _is_int(value) or not 1 <= value <= upper:
+        raise InvalidInput(f"{name} must be an integer from 1 to {upper}, got {value!r}", field=name)
+    return int(value)
+
+
+def _column_list(config: Mapping[str, Any], name: str) -> list[str] | None:
+    value = config.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(c, str) and c.strip() for c in value):
+        raise InvalidInput(f"{name} must be a list of column names, got {value!r}", field=name)
+    duplicates = sorted({c for c in value if value.count(c) > 1})
+    if duplicates:
+        raise InvalidInput(f"{name} names a column twice: {', '.join(duplicates)}", field=name)
+    return list(value)
+
+
+def validate_feeder(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The normalised settings of a feeder node (``feed_train``/``feed_test``).
+
+    ``encode_column``: the ordered model columns (absent or empty: all columns); ``vocab_size``:
+    most frequent values one-hot encoded per categorical column; ``categorical``: numeric columns
+    to treat as categories; ``exclude_column``: columns left out when ``encode_column`` is empty.
+    """
+    preprocess = config.get("preprocess", "frame")
+    if preprocess != "frame":
+        raise InvalidInput(
+            f"preprocess must be 'frame' (tabular CSV data), got {preprocess!r}", field="preprocess"
+        )
+    embed_type = config.get("embed_type", "onehot")
+    if embed_type != "onehot":
+        raise InvalidInput(f"embed_type must be 'onehot', got {embed_type!r}", field="embed_type")
+    vocab_size = _positive_int(config, "vocab_size", MAX_VOCAB)
+    result: dict[str, Any] = {
+        "encode_column": _column_list(config, "encode_column") or [],
+        "vocab_size": 10 if vocab_size is None else vocab_size,
+        "preprocess": preprocess,
+        "embed_type": embed_type,
+    }
+    for optional in ("exclude_column", "categorical"):
+        columns = _column_list(config, optional)
+        if columns:
+            result[optional] = columns
+    return result
+
+
+def validate_netconf(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The normalised autoencoder hyperparameters of ``netconf_node``.
+
+    ``iter`` is the number of passes over the data; ``n_hidden`` the encoder widths (a bare
+    integer means one layer). Missing values take the detector's defaults at training time.
+    """
+    result: dict[str, Any] = {}
+    rate = config.get("learning_rate")
+    if rate is not None:
+        if (
+            isinstance(rate, bool)
+            or not isinstance(rate, int | float)
+            or not math.isfinite(rate)
+            or not (0 < rate <= 10)
+        ):
+            raise InvalidInput(
+                f"learning_rate must be a number in (0, 10], got {rate!r}", field="learning_rate"
+            )
+        result["learning_rate"] = float(rate)
+    for name, upper in (("iter", MAX_EPOCHS), ("batch_size", 1_000_000)):
+        value = _positive_int(config, name, upper)
+        if value is not None:
+            result[name] = value
+    shown = config.get("examples_to_show")
+    if shown is not None:
+        if not _is_int(shown) or shown < 0:
+            raise InvalidInput(
+                f"examples_to_show must be a non-negative integer, got {shown!r}", field="examples_to_show"
+            )
+        result["examples_to_show"] = shown
+    hidden = config.get("n_hidden")
+    if hidden is not None:
+        layers = [hidden] if _is_int(hidden) else hidden
+        if (
+            not isinstance(layers, list)
+            or not layers
+            or not all(_is_int(h) and 1 <= h <= MAX_HIDDEN_UNITS for h in layers)
+        ):
+            raise InvalidInput(
+                f"n_hidden must be a non-empty list of layer widths from 1 to {MAX_HIDDEN_UNITS}, "
+                f"got {hidden!r}",
+                field="n_hidden",
+            )
+        result["n_hidden"] = [int(h) for h in layers]
+    seed = config.get("random_state")
+    if seed is not None:
+        if not _is_int(seed) or seed < 0:
+            raise InvalidInput(
+                f"random_state must be a non-negative integer, got {seed!r}", field="random_state"
+            )
+        result["random_state"] = seed
+    fraction = config.get("validation_fraction")
+    if fraction is not None:
+        if isinstance(fraction, bool) or not isinstance(fraction, int | float) or not 0 <= fraction < 0.5:
+            raise InvalidInput(
+                f"validation_fraction must be a number in [0, 0.5), got {fraction!r}",
+                field="validation_fraction",
+            )
+        result["validation_fraction"] = float(fraction)
+    return result
+
+
+def validate_eval(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The normalised settings of ``eval_node``: its ``type``, and optionally the ``label_column``
+    of the evaluation data that marks known anomalies plus the ``normal_value`` it has on normal rows."""
+    eval_type = config.get("type")
+    if eval_type not in EVAL_TYPES:
+        raise InvalidInput(f"type must be one of {', '.join(EVAL_TYPES)}, got {eval_type!r}", field="type")
+    result: dict[str, Any] = {"type": eval_type}
+    label = config.get("label_column")
+    if label is not None:
+        if not isinstance(label, str) or not label.strip():
+            raise InvalidInput(f"label_column must be a column name, got {label!r}", field="label_column")
+        result["label_column"] = label
+    normal = config.get("normal_value")
+    if normal is not None:
+        if isinstance(normal, bool) or not isinstance(normal, str | int | float):
+            raise InvalidInput(
+                f"normal_value must be a string or a number, got {normal!r}", field="normal_value"
+            )
+        result["normal_value"] = normal
+    return result
+
+
+class WorkflowService:
+    """Creates a version's node graph and stores the settings of its nodes."""
+
+    def __init__(self, registry: Registry, paths: DataPaths) -> None:
+        self._registry = registry
+        self._paths = paths
+        self._lock = threading.Lock()
+
+    def init(self, nn_id: str, version: int, workflow_type: str) -> list[Node]:
+        """Create the template's nodes (existing node settings are kept) and record the type."""
+        if workflow_type not in SUPPORTED_WORKFLOWS:
+            raise InvalidInput(
+                f"unsupported workflow type {workflow_type!r}; supported: {', '.join(SUPPORTED_WORKFLOWS)}",
+                field="type",
+            )
+        self._registry.get_version(check_nn_id(nn_id), version)
+        nodes = self._registry.ensure_nodes(nn_id, version, TEMPLATE_NODES)
+        self._registry.update_version(nn_id, version, {"workflow_type": workflow_type})
+        return nodes
+
+    def nodes(self, nn_id: str, version: int) -> list[Node]:
+        """The version's nodes; ``NotFound`` when the workflow was never initialised."""
+        self._registry.get_version(check_nn_id(nn_id), version)
+        nodes = self._registry.list_nodes(nn_id, version)
+        if not nodes:
+            raise NotFound(
+                f"version {version} of network {nn_id} has no workflow yet: "
+                f"POST /api/v1/type/wf/target/init/mode/simple/{nn_id}/wfver/{version}/ "
+                f'with {{"type": "{AUTOENCODER_CSV}"}} first'
+            )
+        return nodes
+
+    def node(self, nn_id: str, version: int, name: str, kind: str | None = None) -> Node:
+        """One node, checked to be of ``kind`` when given."""
+        check_node_name(name)
+        by_name = {n.name: n for n in self.nodes(nn_id, version)}
+        node = by_name.get(name)
+        if node is None:
+            raise NotFound(
+                f"node {name!r} does not exist in version {version} of network {nn_id}; "
+                f"its nodes are: {', '.join(by_name)}"
+            )
+        if kind is not None and node.kind != kind:
+            expected = [n for n, k in TEMPLATE_NODES if k == kind]
+            raise InvalidInput(
+                f"node {name!r} is a {node.kind} node; this call is for {kind} nodes: {', '.join(expected)}",
+                field="node",
+            )
+        return node
+
+    def update_config(
+        self,
+        nn_id: str,
+        version: int,
+        name: str,
+        kind: str | None,
+        change: Callable[[dict[str, Any]], dict[str, Any]],
+    ) -> dict[str, Any]:
+        """Apply ``change`` to a node's stored settings atomically (within this process)."""
+        with self._lock:
+            node = self.node(nn_id, version, name, kind)
+            new_config = change(dict(node.config))
+            return self._registry.set_node_config(nn_id, version, name, new_config).config
+
+    def set_feeder(self, nn_id: str, version: int, name: str, config: Mapping[str, Any]) -> dict[str, Any]:
+        """Replace a feeder's settings."""
+        settings = validate_feeder(config)
+        return self.update_config(nn_id, version, name, FEED_NODE, lambda _old: settings)
+
+    def set_netconf(self, nn_id: str, version: int, name: str, config: Mapping[str, Any]) -> dict[str, Any]:
+        """Replace the network settings; the result also names where the version's models live."""
+        settings = validate_netconf(config)
+        settings["model_path"] = self._paths.relative(self._paths.version_models_dir(nn_id, version))
+        return self.update_config(nn_id, version, name, NETCONF_NODE, lambda _old: settings)
+
+    def set_eval(self, nn_id: str, version: int, name: str, config: Mapping[str, Any]) -> dict[str, Any]:
+        """Replace the evaluation settings."""
+        settings = validate_eval(config)
+        return self.update_config(nn_id, version, name, EVAL_NODE, lambda _old: settings)
+
+    def config(self, nn_id: str, version: int, name: str, kind: str | None = None) -> dict[str, Any]:
+        """A node's stored settings."""
+        return dict(self.node(nn_id, version, name, kind).config)
