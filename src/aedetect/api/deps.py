@@ -1,0 +1,72 @@
+"""Route dependencies as ``Annotated`` aliases: the services of the running instance and the
+checked path parameters."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from aedetect.bootstrap import Container
+from aedetect.services.datasets import DatasetService
+from aedetect.services.evaluation import EvaluationService
+from aedetect.services.networks import NetworkService
+from aedetect.services.paths import check_version
+from aedetect.services.scoring import ScoringService
+from aedetect.services.training import TrainingService
+from aedetect.services.workflow import WorkflowService
+
+
+def get_container(request: Request) -> Container:
+    """The services built at start-up (see :func:`aedetect.api.app.create_app`)."""
+    container: Container = request.app.state.container
+    return container
+
+
+ContainerDep = Annotated[Container, Depends(get_container)]
+
+
+def get_networks(container: ContainerDep) -> NetworkService:
+    return container.networks
+
+
+def get_workflow(container: ContainerDep) -> WorkflowService:
+    return container.workflow
+
+
+def get_datasets(container: ContainerDep) -> DatasetService:
+    return container.datasets
+
+
+def get_training(container: ContainerDep) -> TrainingService:
+    return container.training
+
+
+def get_evaluation(container: ContainerDep) -> EvaluationService:
+    return container.evaluation
+
+
+def get_scoring(container: ContainerDep) -> ScoringService:
+    return container.scoring
+
+
+NetworksDep = Annotated[NetworkService, Depends(get_networks)]
+WorkflowDep = Annotated[WorkflowService, Depends(get_workflow)]
+DatasetsDep = Annotated[DatasetService, Depends(get_datasets)]
+TrainingDep = Annotated[TrainingService, Depends(get_training)]
+EvaluationDep = Annotated[EvaluationService, Depends(get_evaluation)]
+ScoringDep = Annotated[ScoringService, Depends(get_scoring)]
+
+
+def version_param(ver: str) -> int:
+    """The ``ver`` path parameter as a version number (400 unless a positive integer)."""
+    return check_version(ver)
+
+
+def wfver_param(wfver: str) -> int:
+    """The ``wfver`` path parameter as a version number."""
+    return check_version(wfver)
+
+
+VersionDep = Annotated[int, Depends(version_param)]
+WfVersionDep = Annotated[int, Depends(wfver_param)]

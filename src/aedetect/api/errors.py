@@ -1,0 +1,129 @@
+"""Errors to HTTP: one table maps each domain error code to its status, and one set of handlers
+turns every failure into a response. Routes never build error bodies.
+
+Paths under ``/api/v1/`` get the v1 envelope ``{"status": "<http status>", "result": "<message>"}``
+(double-encoded, see :mod:`aedetect.api.v1.envelope`); other paths get
+``{"error": {"code", "message", "field"}}``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from aedetect.api.v1.envelope import V1Response, is_v1_path, v1_error_body
+from aedetect.errors import (
+    AedetectError,
+    ArtifactError,
+    Conflict,
+    InvalidInput,
+    JobFailed,
+    NotFitted,
+    NotFound,
+    PayloadTooLarge,
+)
+
+logger = logging.getLogger(__name__)
+
+HTTP_STATUS: dict[str, int] = {
+    InvalidInput.code: 400,
+    NotFound.code: 404,
+    Conflict.code: 409,
+    NotFitted.code: 409,
+    PayloadTooLarge.code: 413,
+    JobFailed.code: 500,
+    ArtifactError.code: 500,
+}
+"""Domain error code -> HTTP status (unknown codes: 500)."""
+
+VALIDATION_CODE = "invalid_request"
+HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+
+
+def error_response(
+    request: Request, status: int, code: str, message: str, field: str | None = None
+) -> Response:
+    """The error body for ``request``'s API (v1 envelope or native)."""
+    if is_v1_path(request.url.path):
+        return V1Response(v1_error_body(status, message), status_code=status)
+    return JSONResponse({"error": {"code": code, "message": message, "field": field}}, status_code=status)
+
+
+def _location(loc: Sequence[Any]) -> str:
+    """``("body", "n_hidden", 0)`` -> ``n_hidden[0]``: the field as the client wrote it."""
+    parts = [p for p in loc if p not in ("body", "path", "query")] or list(loc[-1:]) or ["body"]
+    text = str(parts[0])
+    for part in parts[1:]:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text
+
+
+def validation_message(errors: Sequence[Any]) -> tuple[str, str | None]:
+    """A readable message naming every bad field, and the first field's name."""
+    problems = []
+    for error in errors:
+        loc = error.get("loc", ())
+        if error.get("type") == "json_invalid":
+            problems.append(
+                f"the body is not valid JSON ({error.get('ctx', {}).get('error', 'parse error')})"
+            )
+            continue
+        field = _location(loc)
+        if error.get("type") == "missing":
+            problems.append(f"{field}: required field is missing")
+        else:
+            problems.append(f"{field}: {error.get('msg', 'invalid value')} (got {error.get('input')!r})")
+    first = _location(errors[0].get("loc", ())) if errors else None
+    return "invalid request: " + "; ".join(problems), first
+
+
+async def handle_domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AedetectError)
+    status = HTTP_STATUS.get(exc.code, 500)
+    if status >= 500:
+        logger.error("%s %s failed: %s", request.method, request.url.path, exc.message)
+    return error_response(request, status, exc.code, exc.message, exc.field)
+
+
+async def handle_validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError | ValidationError)
+    message, field = validation_message(exc.errors())
+    return error_response(request, 422, VALIDATION_CODE, message, field)
+
+
+async def handle_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404 and is_v1_path(request.url.path):
+        message = f"no v1 endpoint at {request.url.path}: check the path against the API description"
+    elif exc.status_code == 405:
+        message = f"method {request.method} is not allowed on {request.url.path}"
+    else:
+        message = str(exc.detail)
+    code = HTTP_CODES.get(exc.status_code, "http_error")
+    response = error_response(request, exc.status_code, code, message)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def handle_unexpected(request: Request, exc: Exception) -> Response:
+    logger.exception("%s %s failed unexpectedly", request.method, request.url.path, exc_info=exc)
+    message = f"internal error ({type(exc).__name__}: {exc}); the request may be retried"
+    return error_response(request, 500, "internal_error", message)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers on ``app``."""
+    app.add_exception_handler(AedetectError, handle_domain_error)
+    app.add_exception_handler(RequestValidationError, handle_validation_error)
+    app.add_exception_handler(ValidationError, handle_validation_error)
+    app.add_exception_handler(StarletteHTTPException, handle_http_error)
+    app.add_exception_handler(Exception, handle_unexpected)

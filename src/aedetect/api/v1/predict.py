@@ -1,0 +1,36 @@
+"""v1 predictions (``service/state/predict/...``) from a version's serving model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aedetect.api.deps import ScoringDep
+from aedetect.api.v1.envelope import V1Router
+from aedetect.api.v1.schemas import Predict
+from aedetect.errors import InvalidInput, NotFound
+
+router = V1Router(tags=["v1 predict"])
+
+PREDICT = "/service/state/predict/type/{kind}/nnid/{nnid}/ver/{ver}/"
+KINDS = ("anomaly", "autoencoder")
+OUTPUTS = ("encoder", "decoder")
+
+
+@router.post(
+    PREDICT,
+    summary="anomaly: similarity of input and reconstruction (higher = more normal); "
+    "autoencoder: the code (encoder) or reconstruction (decoder) of each row",
+)
+def predict(kind: str, nnid: str, ver: str, body: Predict, scoring: ScoringDep) -> Any:
+    single = isinstance(body.input_data, dict)
+    rows = [body.input_data] if isinstance(body.input_data, dict) else body.input_data
+    if kind == "anomaly":
+        values = scoring.similarity(nnid, ver, rows)
+        return values[0] if single else values
+    if kind != "autoencoder":
+        raise NotFound(f"predict type {kind!r} does not exist; use one of: {', '.join(KINDS)}")
+    if body.type == "encoder":
+        return scoring.encode(nnid, ver, rows)
+    if body.type == "decoder":
+        return scoring.reconstruct(nnid, ver, rows)
+    raise InvalidInput(f"type must be one of {', '.join(OUTPUTS)}, got {body.type!r}", field="type")
