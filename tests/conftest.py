@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,7 +35,7 @@ def _postgres_base_url() -> str:
     pytest.skip(message)
 
 
-@pytest.fixture
+@contextmanager
 def _postgres_schema_url() -> Iterator[str]:
     """URL of a fresh, empty PostgreSQL schema on the test server, dropped afterwards."""
     from sqlalchemy import create_engine, make_url, text
@@ -59,9 +60,16 @@ def registry(request: pytest.FixtureRequest, sqlite_url: str) -> Iterator[SqlReg
     """A migrated, empty registry on SQLite and on PostgreSQL (``AEDETECT_TEST_POSTGRES_URL``)."""
     from aedetect.registry import SqlRegistry
 
-    url = sqlite_url if request.param == "sqlite" else request.getfixturevalue("_postgres_schema_url")
-    reg = SqlRegistry.from_url(url)
-    try:
-        yield reg
-    finally:
-        reg.close()
+    if request.param == "sqlite":
+        reg = SqlRegistry.from_url(sqlite_url)
+        try:
+            yield reg
+        finally:
+            reg.close()
+        return
+    with _postgres_schema_url() as url:
+        reg = SqlRegistry.from_url(url)
+        try:
+            yield reg
+        finally:
+            reg.close()

@@ -7,23 +7,31 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
+
+from aedetect.registry.db import WRITE_OPTION
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+POSTGRES_LOCK_KEY = 0x61656465  # "aede": the advisory lock that serialises concurrent migrations
 
 
-def alembic_config(engine: Engine | None = None) -> Config:
-    """An Alembic config for the packaged scripts, set to run on ``engine`` when given."""
+def alembic_config() -> Config:
+    """An Alembic config for the packaged scripts."""
     config = Config(MIGRATIONS_DIR / "alembic.ini")
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    if engine is not None:
-        config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
     return config
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the database behind ``engine`` to ``revision`` (default: the newest schema)."""
+    """Bring the database behind ``engine`` to ``revision`` (default: the newest schema).
+
+    Processes starting together (server and worker) migrate one after the other: the migration
+    transaction first takes the SQLite write lock or a PostgreSQL advisory lock, so the second
+    one finds the schema current and does nothing.
+    """
     config = alembic_config()
-    with engine.begin() as connection:
+    with engine.connect() as connection, connection.execution_options(**{WRITE_OPTION: True}).begin():
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": POSTGRES_LOCK_KEY})
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
