@@ -99,6 +99,28 @@ def test_failure_is_logged_with_traceback(
     assert records[0].exc_info is not None and isinstance(records[0].exc_info[1], RuntimeError)
 
 
+def test_exit_from_handler_is_recorded(registry: SqlRegistry, make_runner: RunnerFactory) -> None:
+    def handler(job_id: str) -> None:
+        raise SystemExit("worker told to stop")
+
+    job = registry.get_job(run_one(registry, make_runner({"train": handler})))
+    assert (job.status, job.error) == (JobStatus.FAILED, "SystemExit: worker told to stop")
+
+
+def test_job_missing_from_registry_is_logged_and_not_run(
+    make_runner: RunnerFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    called: list[str] = []
+    runner = make_runner({"train": called.append})
+    with caplog.at_level(logging.ERROR, logger="aedetect.jobs"):
+        runner.submit("ghost", "train")
+        runner.shutdown()
+    assert called == []
+    messages = [r.getMessage() for r in caplog.records]
+    assert "job ghost (train) failed" in messages
+    assert "could not record the end of job ghost (failed)" in messages
+
+
 def test_unknown_kind_is_refused_at_submit(registry: SqlRegistry, make_runner: RunnerFactory) -> None:
     runner = make_runner({"train": lambda job_id: None})
     job = registry.create_job("evaluate", {})

@@ -95,13 +95,14 @@ class EmbeddedJobRunner(JobRunner):
             self._futures.pop(job_id, None)
 
     def _execute(self, job_id: str, kind: str, handler: JobHandler) -> None:
-        """Run one job in a worker thread and record how it ended; never raises."""
+        """Run one job in a worker thread and record how it ended. Only an interpreter-exit
+        exception (``SystemExit``, ``KeyboardInterrupt``) propagates, after it is recorded."""
         try:
             self._registry.update_job(job_id, {"status": JobStatus.RUNNING, "started_at": datetime.now(UTC)})
             handler(job_id)
         except BaseException as exc:
             logger.exception("job %s (%s) failed", job_id, kind)
-            self._record(job_id, {"status": JobStatus.FAILED, "error": error_message(exc)})
+            self._record(job_id, JobStatus.FAILED, error_message(exc))
             if not isinstance(exc, Exception):
                 raise
             return
@@ -111,12 +112,15 @@ class EmbeddedJobRunner(JobRunner):
             logger.exception("job %s (%s) succeeded but its status could not be read", job_id, kind)
             return
         if not finished:
-            self._record(job_id, {"status": JobStatus.SUCCEEDED})
+            self._record(job_id, JobStatus.SUCCEEDED)
         logger.info("job %s (%s) finished", job_id, kind)
 
-    def _record(self, job_id: str, fields: dict[str, Any]) -> None:
+    def _record(self, job_id: str, status: JobStatus, error: str | None = None) -> None:
         """Write a final status with ``finished_at``; a registry failure here is logged, not lost."""
+        fields: dict[str, Any] = {"status": status, "finished_at": datetime.now(UTC)}
+        if error is not None:
+            fields["error"] = error
         try:
-            self._registry.update_job(job_id, {**fields, "finished_at": datetime.now(UTC)})
+            self._registry.update_job(job_id, fields)
         except Exception:
-            logger.exception("could not record the end of job %s (%s)", job_id, fields.get("status"))
+            logger.exception("could not record the end of job %s (%s)", job_id, status.value)

@@ -5,6 +5,7 @@ line, on ``sqlalchemy.url`` / ``AEDETECT_DATABASE_URL``."""
 from __future__ import annotations
 
 import os
+from logging.config import fileConfig
 
 from alembic import context
 from sqlalchemy import Connection
@@ -14,6 +15,10 @@ from aedetect.registry.orm import Base
 
 config = context.config
 target_metadata = Base.metadata
+
+if config.attributes.get("connection") is None and config.config_file_name:
+    # Run from the alembic command line: log as alembic.ini says. Inside the service, leave logging be.
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 
 def _run(connection: Connection) -> None:
