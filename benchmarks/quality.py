@@ -1,0 +1,443 @@
+"""Detection quality: the ADBench unsupervised protocol for aedetect and its peers, plus NSL-KDD.
+
+For each dataset and seed (stratified 70/30 split, ``random_state=seed``) every detector is fitted on
+the train part without labels and scores the test part; ROC-AUC and average precision are averaged
+over seeds, then over datasets. NSL-KDD is trained on all train rows and on normal rows only, and
+scored on ``KDDTest+``.
+
+Run ``python -m benchmarks.quality --help``; from Python, :func:`run_quality` compares any set of
+detector factories on the same splits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from benchmarks.common import (
+    DEFAULT_ADBENCH_DIR,
+    DEFAULT_NSL_KDD_DIR,
+    RESULTS_DIR,
+    Dataset,
+    Split,
+    command_line,
+    display_path,
+    load_npz_datasets,
+    load_nsl_kdd,
+    machine_info,
+    now_iso,
+    parse_ints,
+    parse_list,
+    read_json,
+    set_threads,
+    timed,
+    write_json,
+)
+
+DEFAULT_DETECTORS = ("aedetect", "iforest", "pyod_ae", "ecod")
+DEFAULT_SEEDS = (0, 1, 2)
+
+
+class Detector(Protocol):
+    """What the harness needs of a detector: unsupervised ``fit`` and higher-is-more-anomalous scores."""
+
+    def fit(self, X: Any, y: Any = None) -> Any:
+        """Learn from ``X`` without labels."""
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Anomaly score per row, higher = more anomalous."""
+
+
+DetectorFactory = Callable[[int], Detector]
+
+
+class IsolationForestScores:
+    """scikit-learn's IsolationForest with the scores turned round (sklearn: higher = more normal)."""
+
+    def __init__(self, random_state: int) -> None:
+        from sklearn.ensemble import IsolationForest
+
+        self.model = IsolationForest(random_state=random_state)
+
+    def fit(self, X: Any, y: Any = None) -> IsolationForestScores:
+        """Fit the forest on ``X``."""
+        self.model.fit(X)
+        return self
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Negated ``score_samples``: higher = more anomalous."""
+        return -np.asarray(self.model.score_samples(X))
+
+
+def aedetect_factory(params: Mapping[str, Any] | None = None) -> DetectorFactory:
+    """aedetect's ``AutoEncoderDetector(random_state=seed, **params)`` (defaults when ``params`` is empty)."""
+    extra = dict(params or {})
+
+    def make(seed: int) -> Detector:
+        from aedetect import AutoEncoderDetector
+
+        detector: Detector = AutoEncoderDetector(**{"random_state": seed, **extra})
+        return detector
+
+    return make
+
+
+def iforest_factory(seed: int) -> Detector:
+    """scikit-learn's IsolationForest with its defaults and ``random_state=seed``."""
+    return IsolationForestScores(random_state=seed)
+
+
+def pyod_ae_factory(seed: int) -> Detector:
+    """PyOD's AutoEncoder with its defaults, ``random_state=seed`` and no progress bar."""
+    from pyod.models.auto_encoder import AutoEncoder
+
+    detector: Detector = AutoEncoder(random_state=seed, verbose=0)
+    return detector
+
+
+def ecod_factory(seed: int) -> Detector:
+    """PyOD's ECOD (deterministic, so ``seed`` is unused)."""
+    from pyod.models.ecod import ECOD
+
+    detector: Detector = ECOD()
+    return detector
+
+
+def builtin_detectors(
+    names: Iterable[str], ae_params: Mapping[str, Any] | None = None
+) -> dict[str, DetectorFactory]:
+    """The named built-in factories: ``aedetect``, ``iforest``, ``pyod_ae``, ``ecod``."""
+    known: dict[str, DetectorFactory] = {
+        "aedetect": aedetect_factory(ae_params),
+        "iforest": iforest_factory,
+        "pyod_ae": pyod_ae_factory,
+        "ecod": ecod_factory,
+    }
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"unknown detector(s) {unknown}; choose from {sorted(known)}")
+    return {name: known[name] for name in names}
+
+
+def takes_mixed_frame(detector: Detector) -> bool:
+    """aedetect detectors get the data as a user has it (mixed frame); others the numeric encoding."""
+    from aedetect.detectors.base import BaseDetector
+
+    return isinstance(detector, BaseDetector)
+
+
+def evaluate_once(
+    name: str, factory: DetectorFactory, dataset: Dataset, split: Split, seed: int
+) -> dict[str, Any]:
+    """Fit one detector on one split and score the test part; errors are recorded, not raised."""
+    record: dict[str, Any] = {
+        "dataset": dataset.name,
+        "group": dataset.group,
+        "detector": name,
+        "seed": seed,
+        "n_train": int(np.shape(split.train)[0]),
+        "n_test": len(split.y_test),
+    }
+    try:
+        detector = factory(seed)
+        mixed = takes_mixed_frame(detector)
+        train, test = (split.train, split.test) if mixed else (split.train_numeric, split.test_numeric)
+        with timed() as fit_time:
+            detector.fit(train)
+        with timed() as score_time:
+            scores = np.asarray(detector.decision_function(test), dtype=np.float64)
+        if not np.all(np.isfinite(scores)):
+            raise ValueError(f"{int((~np.isfinite(scores)).sum())} non-finite scores")
+        record.update(
+            roc_auc=float(roc_auc_score(split.y_test, scores)),
+            average_precision=float(average_precision_score(split.y_test, scores)),
+            fit_s=fit_time.seconds,
+            score_s=score_time.seconds,
+            error=None,
+        )
+    except Exception as exc:  # a failing detector must not lose the other results of a long run
+        record.update(
+            roc_auc=None,
+            average_precision=None,
+            fit_s=None,
+            score_s=None,
+            error=f"{type(exc).__name__}: {exc}",
+        )
+    return record
+
+
+def warm_up(detectors: Mapping[str, DetectorFactory], dataset: Dataset) -> None:
+    """Fit and score each detector once on a small slice, untimed, so that one-off costs (torch's lazy
+    imports on the first optimizer, caches) do not land on the first dataset's fit time."""
+    split = dataset.split(0)
+    n = min(64, len(split.y_test))
+    head = Split(
+        _head(split.train, n),
+        _head(split.test, n),
+        split.y_test[:n],
+        split.train_numeric[:n],
+        split.test_numeric[:n],
+    )
+    for name, factory in detectors.items():
+        evaluate_once(name, factory, dataset, head, 0)
+
+
+def _head(data: np.ndarray | pd.DataFrame, n: int) -> np.ndarray | pd.DataFrame:
+    return data.iloc[:n] if isinstance(data, pd.DataFrame) else data[:n]
+
+
+def run_quality(
+    detectors: Mapping[str, DetectorFactory],
+    datasets: Sequence[Dataset] | Path | str = DEFAULT_ADBENCH_DIR,
+    seeds: Sequence[int] = DEFAULT_SEEDS,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Run every detector on every dataset and seed, on the same splits; return records and summary.
+
+    Parameters
+    ----------
+    detectors : mapping of name to ``factory(seed) -> detector``
+        Each detector needs ``fit(X)`` and ``decision_function(X)`` (higher = more anomalous).
+        aedetect detectors (``BaseDetector``) get mixed-type frames as they are; others get the
+        numeric encoding (one-hot + standard scaling on NSL-KDD, the raw array on ADBench).
+    datasets : sequence of datasets, or a directory of ``.npz`` files
+        See :func:`benchmarks.common.load_npz_datasets` and :func:`benchmarks.common.load_nsl_kdd`.
+    seeds : sequence of int
+        Split seeds (ADBench datasets) and detector ``random_state``.
+    progress : callable, optional
+        Called with each record as soon as it is measured.
+
+    Returns
+    -------
+    dict
+        ``{"records": [...], "datasets": {name: info}, "summary": {...}}`` (JSON-serialisable).
+    """
+    if isinstance(datasets, str | Path):
+        datasets = load_npz_datasets(Path(datasets))
+    datasets = list(datasets)
+    records: list[dict[str, Any]] = []
+    if datasets:
+        warm_up(detectors, datasets[0])
+    for dataset in datasets:
+        for seed in seeds:
+            split = dataset.split(seed)
+            for name, factory in detectors.items():
+                record = evaluate_once(name, factory, dataset, split, seed)
+                records.append(record)
+                if progress is not None:
+                    progress(record)
+                gc.collect()
+    infos = {d.name: {"group": d.group, **d.info} for d in datasets}
+    return {"records": records, "datasets": infos, "summary": summarize(records, list(detectors))}
+
+
+def _mean(values: Iterable[float | None]) -> float | None:
+    kept = [v for v in values if v is not None]
+    return float(np.mean(kept)) if kept else None
+
+
+def _ranks(scores: Mapping[str, float]) -> dict[str, float]:
+    """Rank 1 = highest score; ties share the mean of their ranks."""
+    ordered = sorted(scores.values(), reverse=True)
+    ranks: dict[str, float] = {}
+    for name, value in scores.items():
+        positions = [i + 1 for i, v in enumerate(ordered) if v == value]
+        ranks[name] = float(np.mean(positions))
+    return ranks
+
+
+def summarize(records: Sequence[dict[str, Any]], detectors: Sequence[str]) -> dict[str, Any]:
+    """Mean over seeds per dataset, then per group: mean ROC-AUC/AP, mean rank, total seconds.
+
+    A detector that failed on any seed of a dataset has no value there; mean ranks use only the
+    datasets every detector completed, and ``datasets_done`` says how many each detector's means cover.
+    """
+    per_dataset: dict[str, dict[str, dict[str, Any]]] = {}
+    groups: dict[str, list[str]] = {}
+    for rec in records:
+        groups.setdefault(rec["group"], [])
+        if rec["dataset"] not in groups[rec["group"]]:
+            groups[rec["group"]].append(rec["dataset"])
+    for dataset in dict.fromkeys(r["dataset"] for r in records):
+        per_dataset[dataset] = {}
+        for det in detectors:
+            runs = [r for r in records if r["dataset"] == dataset and r["detector"] == det]
+            if not runs:
+                continue
+            failed = [r["error"] for r in runs if r["error"]]
+            cell: dict[str, Any] = {
+                "seeds": len(runs),
+                "errors": failed,
+                "fit_s": _mean(r["fit_s"] for r in runs),
+                "score_s": _mean(r["score_s"] for r in runs),
+            }
+            for metric in ("roc_auc", "average_precision"):
+                values = [r[metric] for r in runs]
+                ok = not failed
+                cell[metric] = _mean(values) if ok else None
+                cell[f"{metric}_std"] = float(np.std(values)) if ok else None
+            per_dataset[dataset][det] = cell
+
+    overall: dict[str, Any] = {}
+    for group, names in groups.items():
+        complete = [
+            d
+            for d in names
+            if all(per_dataset[d].get(det, {}).get("roc_auc") is not None for det in detectors)
+        ]
+        group_summary: dict[str, Any] = {}
+        for det in detectors:
+            cells = [per_dataset[d][det] for d in names if det in per_dataset[d]]
+            done = [c for c in cells if c["roc_auc"] is not None]
+            group_summary[det] = {
+                "roc_auc": _mean(c["roc_auc"] for c in done),
+                "average_precision": _mean(c["average_precision"] for c in done),
+                "datasets_done": len(done),
+                "datasets_total": len(names),
+                "fit_s_total": float(sum(c["fit_s"] for c in done)),
+                "score_s_total": float(sum(c["score_s"] for c in done)),
+            }
+        for metric in ("roc_auc", "average_precision"):
+            rank_lists: dict[str, list[float]] = {det: [] for det in detectors}
+            for d in complete:
+                ranks = _ranks({det: per_dataset[d][det][metric] for det in detectors})
+                for det, rank in ranks.items():
+                    rank_lists[det].append(rank)
+            for det in detectors:
+                group_summary[det][f"mean_rank_{metric}"] = _mean(rank_lists[det])
+        overall[group] = {"datasets": names, "ranked_on": complete, "detectors": group_summary}
+    return {"per_dataset": per_dataset, "groups": overall}
+
+
+def merge_records(
+    previous: Sequence[dict[str, Any]], new: Sequence[dict[str, Any]], replaced: Iterable[str]
+) -> list[dict[str, Any]]:
+    """Earlier records of detectors not re-run now, followed by the new ones."""
+    again = set(replaced)
+    return [r for r in previous if r["detector"] not in again] + list(new)
+
+
+def print_record(record: dict[str, Any]) -> None:
+    """One progress line on stderr."""
+    if record["error"]:
+        line = f"FAILED {record['error']}"
+    else:
+        line = (
+            f"ROC-AUC {record['roc_auc']:.4f}  AP {record['average_precision']:.4f}  "
+            f"fit {record['fit_s']:.2f}s  score {record['score_s']:.2f}s"
+        )
+    print(
+        f"{record['dataset']:>16} seed={record['seed']} {record['detector']:>9}: {line}",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.quality",
+        description="ADBench unsupervised protocol and NSL-KDD for aedetect and its peers.",
+    )
+    parser.add_argument(
+        "--datasets", type=Path, default=DEFAULT_ADBENCH_DIR, help="directory of .npz files (X, y)"
+    )
+    parser.add_argument(
+        "--nsl-kdd",
+        default=str(DEFAULT_NSL_KDD_DIR),
+        help="NSL-KDD directory (columns.txt, KDDTrain+_20Percent.txt, KDDTest+.txt); 'none' to skip",
+    )
+    parser.add_argument("--detectors", default=",".join(DEFAULT_DETECTORS), help="comma-separated names")
+    parser.add_argument(
+        "--seeds", default=",".join(map(str, DEFAULT_SEEDS)), help="comma-separated split seeds"
+    )
+    parser.add_argument(
+        "--only", default="", help="comma-separated dataset names (e.g. cardio,6_cardio,nsl_kdd)"
+    )
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "quality.json", help="results JSON")
+    parser.add_argument(
+        "--ae-params", default="{}", help="JSON object of AutoEncoderDetector keyword arguments"
+    )
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all usable cores)")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the other detectors' records already in --out (the splits are the same for a seed)",
+    )
+    parser.add_argument("--write-md", action="store_true", help="update the quality section of BENCHMARKS.md")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status (1 when a detector failed somewhere)."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    args = _parser().parse_args(args_list)
+    ae_params = json.loads(args.ae_params)
+    if not isinstance(ae_params, dict):
+        raise SystemExit("--ae-params must be a JSON object, e.g. '{\"epochs\": 30}'")
+    names = parse_list(args.detectors)
+    detectors = builtin_detectors(names, ae_params)
+    seeds = parse_ints(args.seeds)
+    only = parse_list(args.only) or None
+    threads = set_threads(args.threads)
+
+    datasets: list[Dataset] = list(load_npz_datasets(args.datasets, only))
+    if args.nsl_kdd.lower() != "none":
+        datasets += load_nsl_kdd(Path(args.nsl_kdd), only)
+    if not datasets:
+        raise SystemExit(f"no dataset selected (directory {args.datasets}, --only {args.only!r})")
+    print(
+        f"quality: {len(datasets)} datasets x {len(seeds)} seeds x {len(names)} detectors, {threads} threads",
+        file=sys.stderr,
+    )
+
+    result = run_quality(detectors, datasets, seeds, progress=print_record)
+    records = result["records"]
+    all_names = list(names)
+    infos = result["datasets"]
+    if args.merge and args.out.exists():
+        previous = read_json(args.out)
+        records = merge_records(previous.get("records", []), records, names)
+        all_names = [*(d for d in previous.get("config", {}).get("detectors", []) if d not in names), *names]
+        all_names = [d for d in all_names if any(r["detector"] == d for r in records)]
+        infos = {**previous.get("datasets", {}), **infos}
+
+    payload = {
+        "part": "quality",
+        "created": now_iso(),
+        "command": command_line("benchmarks.quality", args_list),
+        "results_file": display_path(args.out),
+        "machine": machine_info(),
+        "config": {
+            "detectors": all_names,
+            "seeds": seeds,
+            "ae_params": ae_params,
+            "threads": threads,
+            "datasets_dir": str(args.datasets),
+            "nsl_kdd_dir": args.nsl_kdd,
+            "merged": bool(args.merge),
+        },
+        "datasets": infos,
+        "records": records,
+        "summary": summarize(records, all_names),
+    }
+    write_json(args.out, payload)
+    print(f"results: {args.out}", file=sys.stderr)
+    if args.write_md:
+        from benchmarks.report import update_markdown
+
+        print(f"updated {update_markdown(quality=payload)}", file=sys.stderr)
+    failed = [r for r in records if r["error"]]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
