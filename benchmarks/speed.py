@@ -1,0 +1,286 @@
+"""Speed: training and scoring throughput and peak memory of aedetect, against PyOD's AutoEncoder and
+as the number of rows grows.
+
+Every case runs in a fresh subprocess (``--worker``, internal) so each peak-memory figure belongs to
+that case alone. Run ``python -m benchmarks.speed --help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import (
+    REPO_ROOT,
+    RESULTS_DIR,
+    RssSampler,
+    available_cores,
+    command_line,
+    current_rss_mb,
+    display_path,
+    machine_info,
+    now_iso,
+    parse_ints,
+    peak_rss_mb,
+    set_threads,
+    synthetic_mixed,
+    timed,
+    write_json,
+)
+
+DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
+
+
+def run_case(spec: dict[str, Any]) -> dict[str, Any]:
+    """Make the data, fit and score one detector in this process; return timings and memory.
+
+    ``spec``: ``detector`` (``aedetect`` or ``pyod_ae``), ``rows``, ``numeric``, ``categorical``,
+    ``epochs``, ``batch_size``, ``hidden``, ``learning_rate`` (None = the detector's default),
+    ``threads``, ``seed``.
+    """
+    threads = set_threads(spec.get("threads"))
+    cls = _detector_class(spec["detector"])
+    _warm_up(cls, spec)
+    rss_start = current_rss_mb()
+    data = synthetic_mixed(spec["rows"], spec["numeric"], spec["categorical"], spec.get("seed", 0))
+    detector, X = _build(cls, spec, data)
+    del data
+    gc.collect()
+    rss_data = current_rss_mb()
+    with RssSampler() as fit_rss, timed() as fit_time:
+        detector.fit(X)
+    peak_fit = peak_rss_mb()
+    gc.collect()
+    with RssSampler() as score_rss, timed() as score_time:
+        scores = detector.decision_function(X)
+    if len(scores) != spec["rows"]:
+        raise RuntimeError(f"{len(scores)} scores for {spec['rows']} rows")
+    epochs_run = _epochs_run(detector, spec["epochs"])
+    return {
+        **spec,
+        "threads": threads,
+        "columns": spec["numeric"] + spec["categorical"],
+        "epochs_run": epochs_run,
+        "fit_s": fit_time.seconds,
+        "score_s": score_time.seconds,
+        "train_rows_epochs_per_s": spec["rows"] * epochs_run / fit_time.seconds,
+        "score_rows_per_s": spec["rows"] / score_time.seconds,
+        "rss_start_mb": rss_start,
+        "rss_after_data_mb": rss_data,
+        "fit_rss_sampled_mb": fit_rss.peak_mb,
+        "score_rss_sampled_mb": score_rss.peak_mb,
+        "peak_rss_fit_mb": peak_fit,
+        "peak_rss_score_mb": peak_rss_mb(),
+        "error": None,
+    }
+
+
+def _detector_class(name: str) -> type:
+    """The detector class, imported now so that the start RSS includes the libraries."""
+    if name == "aedetect":
+        from aedetect import AutoEncoderDetector
+
+        return AutoEncoderDetector
+    if name == "pyod_ae":
+        from pyod.models.auto_encoder import AutoEncoder
+
+        return AutoEncoder
+    raise ValueError(f"unknown detector {name!r}; choose aedetect or pyod_ae")
+
+
+def _warm_up(cls: type, spec: dict[str, Any]) -> None:
+    """One untimed epoch on a few rows, so one-off costs (torch's lazy imports on the first optimiser
+    step) are not counted as training time."""
+    tiny = {**spec, "rows": 512, "epochs": 1}
+    detector, X = _build(cls, tiny, synthetic_mixed(512, spec["numeric"], spec["categorical"], 1))
+    detector.fit(X)
+    detector.decision_function(X)
+
+
+def _build(cls: type, spec: dict[str, Any], data: Any) -> tuple[Any, Any]:
+    """The detector of ``spec`` and the input it takes (aedetect: the frame; PyOD: a float matrix)."""
+    given = {
+        "n_hidden": spec.get("hidden"),
+        "epochs": spec["epochs"],
+        "batch_size": spec.get("batch_size"),
+        "learning_rate": spec.get("learning_rate"),
+    }
+    if spec["detector"] == "aedetect":
+        params = {k: v for k, v in given.items() if v is not None}
+        return cls(random_state=spec.get("seed", 0), **params), data
+    if spec["categorical"]:
+        raise ValueError("PyOD's AutoEncoder takes numeric input only: use categorical=0")
+    names = {
+        "n_hidden": "hidden_neuron_list",
+        "epochs": "epoch_num",
+        "batch_size": "batch_size",
+        "learning_rate": "lr",
+    }
+    params = {names[k]: v for k, v in given.items() if v is not None}
+    return cls(random_state=spec.get("seed", 0), verbose=0, **params), data.to_numpy(dtype="float64")
+
+
+def _epochs_run(detector: Any, requested: int | None) -> int:
+    """Epochs actually trained: the length of aedetect's ``history_`` (early stopping), else requested."""
+    history = getattr(detector, "history_", None)
+    if isinstance(history, dict):
+        lengths = [len(v) for v in history.values() if isinstance(v, list)]
+        if lengths and max(lengths) > 0:
+            return max(lengths)
+    if requested is None:
+        raise ValueError("the detector does not say how many epochs it trained: pass --epochs")
+    return requested
+
+
+def run_in_subprocess(spec: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+    """:func:`run_case` in a fresh ``python -m benchmarks.speed --worker``; failures become an ``error``."""
+    cmd = [sys.executable, "-m", "benchmarks.speed", "--worker", json.dumps(spec)]
+    try:
+        proc = subprocess.run(
+            cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout_s, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return {**spec, "error": f"timed out after {timeout_s:.0f} s"}
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        reason = f"killed by signal {-proc.returncode}" if proc.returncode < 0 else f"exit {proc.returncode}"
+        tail = proc.stderr.strip().splitlines()[-3:]
+        return {**spec, "error": f"{reason}: {' | '.join(tail)}"}
+    result: dict[str, Any] = json.loads(lines[-1])
+    return result
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def _describe(case: dict[str, Any]) -> str:
+    if case.get("error"):
+        return f"{case['detector']} {case['rows']:,} rows: FAILED {case['error']}"
+    return (
+        f"{case['detector']} {case['rows']:,} rows: fit {case['fit_s']:.2f}s "
+        f"({case['train_rows_epochs_per_s']:,.0f} rows*epochs/s), score {case['score_s']:.2f}s "
+        f"({case['score_rows_per_s']:,.0f} rows/s), peak RSS {case['peak_rss_score_mb']:.0f} MiB"
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.speed",
+        description="Training/scoring throughput and peak memory: aedetect vs PyOD AutoEncoder, and growth.",
+    )
+    parser.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)), help="growth: rows per case")
+    parser.add_argument("--epochs", type=int, default=5, help="training epochs (every case)")
+    parser.add_argument("--batch-size", type=int, default=256, help="comparison: batch size of both")
+    parser.add_argument("--hidden", default="64,32", help="comparison: hidden sizes of both (PyOD's default)")
+    parser.add_argument("--learning-rate", type=float, default=1e-3, help="comparison: learning rate of both")
+    parser.add_argument("--compare-rows", type=int, default=50_000, help="comparison: rows")
+    parser.add_argument("--compare-features", type=int, default=50, help="comparison: numeric columns")
+    parser.add_argument("--numeric", type=int, default=40, help="growth: numeric columns")
+    parser.add_argument("--categorical", type=int, default=10, help="growth: categorical columns")
+    parser.add_argument("--parts", default="compare,growth", help="which parts to run: compare, growth")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all usable cores)")
+    parser.add_argument(
+        "--case-timeout", type=float, default=3600.0, help="seconds before a case is abandoned"
+    )
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "speed.json", help="results JSON")
+    parser.add_argument("--write-md", action="store_true", help="update the speed section of BENCHMARKS.md")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; returns 1 when a case failed."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    args = _parser().parse_args(args_list)
+    if args.worker:
+        print(json.dumps(run_case(json.loads(args.worker))), flush=True)
+        return 0
+    parts = {p.strip() for p in args.parts.split(",") if p.strip()}
+    unknown = parts - {"compare", "growth"}
+    if unknown:
+        raise SystemExit(f"unknown part(s) {sorted(unknown)}; choose from compare, growth")
+    threads = args.threads or available_cores()
+    hidden = parse_ints(args.hidden)
+    payload: dict[str, Any] = {
+        "part": "speed",
+        "created": now_iso(),
+        "command": command_line("benchmarks.speed", args_list),
+        "results_file": display_path(args.out),
+        "machine": machine_info(),
+        "config": {
+            "epochs": args.epochs,
+            "batch_size": args.batch_size,
+            "hidden": hidden,
+            "learning_rate": args.learning_rate,
+            "compare_rows": args.compare_rows,
+            "compare_features": args.compare_features,
+            "sizes": parse_ints(args.sizes),
+            "numeric": args.numeric,
+            "categorical": args.categorical,
+            "threads": threads,
+        },
+    }
+    cases: list[dict[str, Any]] = []
+    if "compare" in parts:
+        compare: dict[str, Any] = {}
+        for detector in ("aedetect", "pyod_ae"):
+            spec = {
+                "detector": detector,
+                "rows": args.compare_rows,
+                "numeric": args.compare_features,
+                "categorical": 0,
+                "epochs": args.epochs,
+                "batch_size": args.batch_size,
+                "hidden": hidden,
+                "learning_rate": args.learning_rate,
+                "threads": threads,
+                "seed": 0,
+            }
+            compare[detector] = run_in_subprocess(spec, args.case_timeout)
+            cases.append(compare[detector])
+            print(_describe(compare[detector]), file=sys.stderr, flush=True)
+        a, p = compare["aedetect"], compare["pyod_ae"]
+        compare["ratios"] = {
+            "train_throughput": _ratio(a.get("train_rows_epochs_per_s"), p.get("train_rows_epochs_per_s")),
+            "score_throughput": _ratio(a.get("score_rows_per_s"), p.get("score_rows_per_s")),
+            "peak_rss": _ratio(a.get("peak_rss_score_mb"), p.get("peak_rss_score_mb")),
+        }
+        payload["compare"] = compare
+    if "growth" in parts:
+        growth = []
+        for rows in payload["config"]["sizes"]:
+            spec = {
+                "detector": "aedetect",
+                "rows": rows,
+                "numeric": args.numeric,
+                "categorical": args.categorical,
+                "epochs": args.epochs,
+                "batch_size": None,
+                "hidden": None,
+                "learning_rate": None,
+                "threads": threads,
+                "seed": 0,
+            }
+            case = run_in_subprocess(spec, args.case_timeout)
+            growth.append(case)
+            cases.append(case)
+            print(_describe(case), file=sys.stderr, flush=True)
+        payload["growth"] = growth
+    write_json(args.out, payload)
+    print(f"results: {args.out}", file=sys.stderr)
+    if args.write_md:
+        from benchmarks.report import update_markdown
+
+        print(f"updated {update_markdown(speed=payload)}", file=sys.stderr)
+    return 1 if any(c.get("error") for c in cases) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
