@@ -1,0 +1,375 @@
+"""Service: latency and throughput of the v1 anomaly predict endpoint of a real ``aedetect serve``.
+
+Starts the server as a subprocess on a free loopback port with a temporary data directory, trains a
+small model through the v1 API (the TensorMSA client flow), then measures single-row latency with a
+keep-alive session, requests per second with concurrent clients, and batch rows per second. Every
+phase is bounded by a request count and by ``--max-seconds``. Run ``python -m benchmarks.service --help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import requests
+
+from benchmarks.common import (
+    RESULTS_DIR,
+    command_line,
+    display_path,
+    machine_info,
+    now_iso,
+    synthetic_mixed,
+    timed,
+    write_json,
+)
+
+V1 = "/api/v1/type"
+REQUEST_TIMEOUT_S = 60.0
+TRAIN_TIMEOUT_S = 600.0
+TRAIN_NUMERIC, TRAIN_CATEGORICAL = 6, 2
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _aedetect_command() -> list[str]:
+    """The ``aedetect`` console script of this interpreter's environment."""
+    beside = Path(sys.executable).with_name("aedetect")
+    found = str(beside) if beside.exists() else shutil.which("aedetect")
+    if found is None:
+        raise RuntimeError("the aedetect command is not installed: pip install -e .[server,bench]")
+    return [found, "serve"]
+
+
+@contextmanager
+def running_server(startup_timeout_s: float = 60.0) -> Iterator[str]:
+    """Start ``aedetect serve`` on a free loopback port with a temporary data directory; yield its URL."""
+    with tempfile.TemporaryDirectory(prefix="aedetect-bench-") as tmp:
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AEDETECT_")}
+        env.update(
+            AEDETECT_HOST="127.0.0.1", AEDETECT_PORT=str(port), AEDETECT_DATA_DIR=str(Path(tmp) / "data")
+        )
+        log_path = Path(tmp) / "server.log"
+        with log_path.open("wb") as log:
+            proc = subprocess.Popen(_aedetect_command(), env=env, stdout=log, stderr=subprocess.STDOUT)
+            url = f"http://127.0.0.1:{port}"
+            try:
+                _wait_ready(url, proc, log_path, startup_timeout_s)
+                yield url
+            finally:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(timeout=15)
+
+
+def _log_tail(log_path: Path) -> str:
+    return "\n".join(log_path.read_text(errors="replace").splitlines()[-20:])
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], log_path: Path, timeout_s: float) -> None:
+    """Poll the network list until the server answers; fail with its log if it exits or stays silent."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"aedetect serve exited with {proc.returncode}:\n{_log_tail(log_path)}")
+        try:
+            requests.get(f"{url}{V1}/common/target/nninfo/nnid/all/", timeout=2)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    raise RuntimeError(f"aedetect serve did not answer within {timeout_s:.0f} s:\n{_log_tail(log_path)}")
+
+
+def v1_call(session: requests.Session, method: str, url: str, **kwargs: Any) -> Any:
+    """One v1 request; the double-encoded body decoded (``json.loads(resp.json())``), or an error."""
+    resp = session.request(method, url, timeout=kwargs.pop("timeout", REQUEST_TIMEOUT_S), **kwargs)
+    if resp.status_code >= 400:
+        raise RuntimeError(f"{method} {url} -> HTTP {resp.status_code}: {resp.text[:500]}")
+    return json.loads(resp.json())
+
+
+def train_model(url: str, nn_id: str, rows: int, iterations: int) -> tuple[list[dict[str, Any]], float]:
+    """Define, upload and train a small model through the v1 flow of the seed; return rows and seconds."""
+    frame = synthetic_mixed(rows, numeric=TRAIN_NUMERIC, categorical=TRAIN_CATEGORICAL, seed=0)
+    base = f"{url}{V1}"
+    with requests.Session() as s:
+        v1_call(
+            s,
+            "POST",
+            f"{base}/common/target/nninfo/nnid/{nn_id}/",
+            json={
+                "biz_cate": "BENCH",
+                "biz_sub_cate": "SERVICE",
+                "nn_title": "service benchmark",
+                "nn_desc": "created by benchmarks.service",
+                "use_flag": "Y",
+                "dir": "autoencoder_csv",
+                "config": "N",
+            },
+        )
+        v1_call(
+            s,
+            "POST",
+            f"{base}/common/target/nninfo/nnid/{nn_id}/version/",
+            json={
+                "nn_def_list_info_nn_id": "",
+                "nn_wf_ver_info": "bench",
+                "condition": "1",
+                "active_flag": "Y",
+            },
+        )
+        v1_call(
+            s, "POST", f"{base}/wf/target/init/mode/simple/{nn_id}/wfver/1/", json={"type": "autoencoder_csv"}
+        )
+        source = f"{base}/wf/state/framedata/src/local/form/raw/prg/source/nnid/{nn_id}/ver/1/node/datasrc/"
+        csv_bytes = frame.to_csv(index=False).encode("utf-8")
+        v1_call(s, "POST", source, files={"train": ("bench.csv", csv_bytes, "text/csv")})
+        v1_call(
+            s,
+            "PUT",
+            source,
+            json={"type": "csv", "source_server": "local", "source_sql": "all", "preprocess": "none"},
+        )
+        v1_call(
+            s,
+            "POST",
+            f"{base}/wf/state/pre/detail/feed/src/frame/net/autoencoder/nnid/{nn_id}/ver/1/node/feed_train/",
+            json={
+                "encode_column": list(frame.columns),
+                "vocab_size": 10,
+                "preprocess": "frame",
+                "embed_type": "onehot",
+            },
+        )
+        v1_call(
+            s,
+            "PUT",
+            f"{base}/wf/state/netconf/detail/autoencoder/nnid/{nn_id}/ver/1/node/netconf_node/",
+            json={
+                "learning_rate": 0.01,
+                "iter": iterations,
+                "batch_size": 64,
+                "examples_to_show": 10,
+                "n_hidden": [16, 8],
+            },
+        )
+        with timed() as train_time:
+            v1_call(s, "POST", f"{base}/runmanager/state/train/nnid/{nn_id}/ver/1/", timeout=TRAIN_TIMEOUT_S)
+    records: list[dict[str, Any]] = json.loads(frame.to_json(orient="records"))
+    return records, train_time.seconds
+
+
+def _stats(latencies_s: Sequence[float], wall_s: float) -> dict[str, Any]:
+    ms = np.asarray(latencies_s) * 1000.0
+    return {
+        "requests": len(ms),
+        "wall_s": wall_s,
+        "requests_per_s": len(ms) / wall_s,
+        "mean_ms": float(ms.mean()),
+        "p50_ms": float(np.percentile(ms, 50)),
+        "p90_ms": float(np.percentile(ms, 90)),
+        "p99_ms": float(np.percentile(ms, 99)),
+        "max_ms": float(ms.max()),
+    }
+
+
+def _predict_many(
+    predict_url: str, bodies: Sequence[dict[str, Any]], count: int, deadline: float, expect_list: bool
+) -> list[float]:
+    """``count`` predictions over one keep-alive session (until ``deadline``); their latencies in seconds."""
+    latencies: list[float] = []
+    with requests.Session() as session:
+        for i in range(count):
+            if time.monotonic() > deadline:
+                break
+            body = bodies[i % len(bodies)]
+            start = time.perf_counter()
+            value = v1_call(session, "POST", predict_url, json=body)
+            latencies.append(time.perf_counter() - start)
+            _check_prediction(value, body, expect_list)
+    return latencies
+
+
+def _check_prediction(value: Any, body: dict[str, Any], expect_list: bool) -> None:
+    """A similarity number per row, as the v1 contract says."""
+    if expect_list:
+        if not isinstance(value, list) or len(value) != len(body["input_data"]):
+            raise RuntimeError(f"expected {len(body['input_data'])} similarities, got {str(value)[:200]}")
+    elif not isinstance(value, int | float):
+        raise RuntimeError(f"expected one similarity number, got {str(value)[:200]}")
+
+
+def measure(
+    url: str,
+    nn_id: str,
+    rows: list[dict[str, Any]],
+    n_requests: int,
+    clients: int,
+    batch_rows: int,
+    batch_requests: int,
+    max_seconds: float,
+) -> dict[str, Any]:
+    """Warm up, then the three phases: single-row latency, concurrent clients, batch throughput."""
+    predict_url = f"{url}{V1}/service/state/predict/type/anomaly/nnid/{nn_id}/ver/active/"
+    singles = [{"input_data": row} for row in rows]
+    _predict_many(predict_url, singles, min(20, n_requests), time.monotonic() + max_seconds, False)
+
+    start = time.perf_counter()
+    latencies = _predict_many(predict_url, singles, n_requests, time.monotonic() + max_seconds, False)
+    single = _stats(latencies, time.perf_counter() - start)
+
+    per_client = [n_requests // clients + (1 if i < n_requests % clients else 0) for i in range(clients)]
+    results: list[list[float]] = [[] for _ in range(clients)]
+    failures: list[BaseException] = []
+    deadline = time.monotonic() + max_seconds
+
+    def client(i: int) -> None:
+        try:
+            results[i] = _predict_many(
+                predict_url, singles[i::clients] or singles, per_client[i], deadline, False
+            )
+        except BaseException as exc:  # re-raised below, in the main thread
+            failures.append(exc)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if failures:
+        raise failures[0]
+    concurrent = {"clients": clients, **_stats([x for r in results for x in r], time.perf_counter() - start)}
+
+    batches = [
+        {"input_data": [rows[(b * batch_rows + j) % len(rows)] for j in range(batch_rows)]} for b in range(4)
+    ]
+    start = time.perf_counter()
+    latencies = _predict_many(predict_url, batches, batch_requests, time.monotonic() + max_seconds, True)
+    batch_stats = _stats(latencies, time.perf_counter() - start)
+    batch = {
+        "rows_per_request": batch_rows,
+        "rows_per_s": batch_stats["requests"] * batch_rows / batch_stats["wall_s"],
+        **batch_stats,
+    }
+    return {"single": single, "concurrent": concurrent, "batch": batch}
+
+
+def run_service(
+    n_requests: int = 2000,
+    clients: int = 4,
+    batch_rows: int = 1000,
+    batch_requests: int = 20,
+    train_rows: int = 2000,
+    train_iter: int = 5,
+    max_seconds: float = 120.0,
+    startup_timeout_s: float = 60.0,
+) -> dict[str, Any]:
+    """Start a server, train through v1, measure; return the measurements (JSON-serialisable)."""
+    nn_id = "benchservice"
+    with running_server(startup_timeout_s) as url:
+        rows, train_s = train_model(url, nn_id, train_rows, train_iter)
+        measured = measure(url, nn_id, rows, n_requests, clients, batch_rows, batch_requests, max_seconds)
+    return {"train_s": train_s, **measured}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.service",
+        description="Latency and throughput of the v1 anomaly predict endpoint of a fresh local server.",
+    )
+    parser.add_argument("--requests", type=int, default=2000, help="single-row requests per phase")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent clients (threads)")
+    parser.add_argument("--batch-rows", type=int, default=1000, help="rows per batch request")
+    parser.add_argument("--batch-requests", type=int, default=20, help="batch requests")
+    parser.add_argument("--train-rows", type=int, default=2000, help="rows of the trained model's CSV")
+    parser.add_argument("--train-iter", type=int, default=5, help="training passes (v1 'iter')")
+    parser.add_argument("--max-seconds", type=float, default=120.0, help="time bound of each phase")
+    parser.add_argument("--startup-timeout", type=float, default=60.0, help="seconds to wait for the server")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "service.json", help="results JSON")
+    parser.add_argument("--write-md", action="store_true", help="update the service section of BENCHMARKS.md")
+    args = parser.parse_args(args_list)
+    if (
+        min(
+            args.requests,
+            args.clients,
+            args.batch_rows,
+            args.batch_requests,
+            args.train_rows,
+            args.train_iter,
+        )
+        < 1
+    ):
+        raise SystemExit("counts must be positive")
+    measured = run_service(
+        args.requests,
+        args.clients,
+        args.batch_rows,
+        args.batch_requests,
+        args.train_rows,
+        args.train_iter,
+        args.max_seconds,
+        args.startup_timeout,
+    )
+    payload = {
+        "part": "service",
+        "created": now_iso(),
+        "command": command_line("benchmarks.service", args_list),
+        "results_file": display_path(args.out),
+        "machine": machine_info(),
+        "config": {
+            "requests": args.requests,
+            "clients": args.clients,
+            "batch_rows": args.batch_rows,
+            "batch_requests": args.batch_requests,
+            "train_rows": args.train_rows,
+            "train_columns": TRAIN_NUMERIC + TRAIN_CATEGORICAL,
+            "train_iter": args.train_iter,
+            "max_seconds": args.max_seconds,
+        },
+        **measured,
+    }
+    write_json(args.out, payload)
+    single, conc, batch = payload["single"], payload["concurrent"], payload["batch"]
+    print(
+        f"single: p50 {single['p50_ms']:.2f} ms, p99 {single['p99_ms']:.2f} ms, "
+        f"{single['requests_per_s']:.0f} req/s; "
+        f"{conc['clients']} clients: {conc['requests_per_s']:.0f} req/s (p99 {conc['p99_ms']:.2f} ms); "
+        f"batch {batch['rows_per_request']}: {batch['rows_per_s']:.0f} rows/s",
+        file=sys.stderr,
+    )
+    print(f"results: {args.out}", file=sys.stderr)
+    if args.write_md:
+        from benchmarks.report import update_markdown
+
+        print(f"updated {update_markdown(service=payload)}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
