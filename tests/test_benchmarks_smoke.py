@@ -1,0 +1,300 @@
+"""Smoke runs of the benchmark suite (``benchmarks/``) on tiny data, so the harness cannot rot.
+
+Each part runs through its documented command (``python -m benchmarks.<part>``) from the repository
+root; the tests check the results' structure and that values are sane. No timing assertions.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+NSL_KDD_CATEGORICAL = ("protocol_type", "service", "flag")
+DETECTORS = ("aedetect", "iforest", "pyod_ae", "ecod")
+
+
+def run_module(module: str, *args: str | Path) -> subprocess.CompletedProcess[str]:
+    """``python -m <module> args...`` from the repository root; fails the test with its stderr."""
+    proc = subprocess.run(
+        [sys.executable, "-m", module, *map(str, args)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, f"{module} exited {proc.returncode}:\n{proc.stderr[-3000:]}"
+    return proc
+
+
+def write_tiny_npz(directory: Path) -> None:
+    """A 300-row ADBench-style file: Gaussian inliers and 10% shifted anomalies."""
+    rng = np.random.default_rng(0)
+    inliers = rng.normal(0.0, 1.0, size=(270, 4))
+    anomalies = rng.normal(4.0, 1.0, size=(30, 4))
+    X = np.vstack([inliers, anomalies])
+    y = np.r_[np.zeros(270, dtype=np.int64), np.ones(30, dtype=np.int64)]
+    directory.mkdir()
+    np.savez(directory / "1_tiny.npz", X=X, y=y)
+
+
+def write_tiny_nsl_kdd(directory: Path) -> None:
+    """NSL-KDD-shaped files: headerless CSV, 41 features (3 categorical) then label and difficulty."""
+    numeric = ["duration", *(f"f{i:02d}" for i in range(37))]
+    names = [numeric[0], *NSL_KDD_CATEGORICAL, *numeric[1:], "label", "difficulty"]
+    rng = np.random.default_rng(1)
+
+    def frame(rows: int, attack_share: float) -> pd.DataFrame:
+        attack = rng.random(rows) < attack_share
+        data: dict[str, Any] = {name: rng.normal(0.0, 1.0, rows) + 3.0 * attack for name in numeric}
+        data["protocol_type"] = np.where(attack, "icmp", rng.choice(["tcp", "udp"], rows))
+        data["service"] = np.where(attack, "ecr_i", rng.choice(["http", "smtp", "ftp"], rows))
+        data["flag"] = np.where(attack, "REJ", "SF")
+        data["label"] = np.where(attack, "smurf", "normal")
+        data["difficulty"] = rng.integers(1, 21, rows)
+        return pd.DataFrame(data)[names]
+
+    directory.mkdir()
+    (directory / "columns.txt").write_text("\n".join(names) + "\n", encoding="utf-8")
+    frame(240, 0.2).to_csv(directory / "KDDTrain+_20Percent.txt", header=False, index=False)
+    frame(120, 0.4).to_csv(directory / "KDDTest+.txt", header=False, index=False)
+
+
+@pytest.fixture(scope="module")
+def quality_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One tiny quality run of all four detectors, through the command line."""
+    tmp = tmp_path_factory.mktemp("quality")
+    write_tiny_npz(tmp / "adbench")
+    write_tiny_nsl_kdd(tmp / "nsl-kdd")
+    out = tmp / "quality.json"
+    run_module(
+        "benchmarks.quality",
+        "--datasets",
+        tmp / "adbench",
+        "--nsl-kdd",
+        tmp / "nsl-kdd",
+        "--detectors",
+        ",".join(DETECTORS),
+        "--seeds",
+        "0",
+        "--ae-params",
+        '{"epochs": 2}',
+        "--threads",
+        "1",
+        "--out",
+        out,
+    )
+    results: dict[str, Any] = json.loads(out.read_text())
+    return results
+
+
+@pytest.fixture(scope="module")
+def speed_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One tiny speed run (comparison and one growth size of 2,000 rows), through the command line."""
+    out = tmp_path_factory.mktemp("speed") / "speed.json"
+    run_module(
+        "benchmarks.speed",
+        "--sizes",
+        "2000",
+        "--compare-rows",
+        "2000",
+        "--compare-features",
+        "10",
+        "--epochs",
+        "1",
+        "--threads",
+        "1",
+        "--out",
+        out,
+    )
+    results: dict[str, Any] = json.loads(out.read_text())
+    return results
+
+
+@pytest.fixture(scope="module")
+def service_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One tiny service run against a real server: 20 requests, 2 clients, small batches."""
+    out = tmp_path_factory.mktemp("service") / "service.json"
+    run_module(
+        "benchmarks.service",
+        "--requests",
+        "20",
+        "--clients",
+        "2",
+        "--batch-rows",
+        "50",
+        "--batch-requests",
+        "3",
+        "--train-rows",
+        "300",
+        "--train-iter",
+        "2",
+        "--max-seconds",
+        "60",
+        "--out",
+        out,
+    )
+    results: dict[str, Any] = json.loads(out.read_text())
+    return results
+
+
+def test_quality_records_every_detector_dataset_and_seed(quality_results: dict[str, Any]) -> None:
+    records = quality_results["records"]
+    seen = {(r["dataset"], r["detector"]) for r in records}
+    expected = {(d, det) for d in ("1_tiny", "nsl_kdd_all", "nsl_kdd_normal") for det in DETECTORS}
+    assert seen == expected
+    assert len(records) == len(expected)
+    assert [r["error"] for r in records] == [None] * len(records)
+
+
+def test_quality_metrics_are_probabilities_and_times_positive(quality_results: dict[str, Any]) -> None:
+    for record in quality_results["records"]:
+        assert 0.0 <= record["roc_auc"] <= 1.0
+        assert 0.0 <= record["average_precision"] <= 1.0
+        assert record["fit_s"] > 0
+        assert record["score_s"] > 0
+
+
+def test_quality_summary_ranks_detectors_per_group(quality_results: dict[str, Any]) -> None:
+    groups = quality_results["summary"]["groups"]
+    assert set(groups) == {"adbench", "nsl-kdd"}
+    assert groups["nsl-kdd"]["datasets"] == ["nsl_kdd_all", "nsl_kdd_normal"]
+    for group in groups.values():
+        ranks = [group["detectors"][d]["mean_rank_roc_auc"] for d in DETECTORS]
+        assert all(1.0 <= r <= len(DETECTORS) for r in ranks)
+        assert sum(ranks) == pytest.approx(sum(range(1, len(DETECTORS) + 1)))
+
+
+def test_quality_scores_point_the_right_way(quality_results: dict[str, Any]) -> None:
+    # the tiny dataset's anomalies lie 4 standard deviations out: a flipped score sign gives ~0
+    tiny = quality_results["summary"]["per_dataset"]["1_tiny"]
+    assert all(tiny[d]["roc_auc"] > 0.75 for d in DETECTORS)
+
+
+def test_quality_records_nsl_kdd_train_variants(quality_results: dict[str, Any]) -> None:
+    infos = quality_results["datasets"]
+    assert infos["nsl_kdd_all"]["train_rows"] == 240
+    assert infos["nsl_kdd_normal"]["train_anomaly_share"] == 0.0
+    assert infos["nsl_kdd_all"]["categorical"] == list(NSL_KDD_CATEGORICAL)
+
+
+def test_run_quality_compares_detector_variants_on_the_same_splits(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.syspath_prepend(str(REPO_ROOT))
+    from benchmarks.quality import run_quality
+
+    from aedetect import AutoEncoderDetector
+
+    write_tiny_npz(tmp_path / "adbench")
+    variants = {
+        "one_epoch": lambda seed: AutoEncoderDetector(epochs=1, random_state=seed),
+        "wide": lambda seed: AutoEncoderDetector(epochs=2, n_hidden=[16, 2], random_state=seed),
+    }
+    results = run_quality(variants, tmp_path / "adbench", seeds=[0, 1])
+    assert [(r["detector"], r["seed"]) for r in results["records"]] == [
+        ("one_epoch", 0),
+        ("wide", 0),
+        ("one_epoch", 1),
+        ("wide", 1),
+    ]
+    assert {r["n_test"] for r in results["records"]} == {90}
+    summary = results["summary"]["groups"]["adbench"]["detectors"]
+    assert all(0.0 <= summary[name]["roc_auc"] <= 1.0 for name in variants)
+
+
+def test_speed_compares_aedetect_with_pyod(speed_results: dict[str, Any]) -> None:
+    compare = speed_results["compare"]
+    for name in ("aedetect", "pyod_ae"):
+        case = compare[name]
+        assert case["error"] is None
+        assert case["train_rows_epochs_per_s"] > 0
+        assert case["score_rows_per_s"] > 0
+        assert case["peak_rss_score_mb"] >= case["rss_start_mb"] > 0
+    assert all(ratio > 0 for ratio in compare["ratios"].values())
+
+
+def test_speed_growth_measures_each_size(speed_results: dict[str, Any]) -> None:
+    (case,) = speed_results["growth"]
+    assert case["error"] is None
+    assert (case["rows"], case["columns"]) == (2000, 50)
+    assert case["epochs_run"] == 1
+    assert case["score_rows_per_s"] > 0
+    assert case["peak_rss_score_mb"] >= case["peak_rss_fit_mb"] > 0
+
+
+def test_service_measures_latency_and_throughput(service_results: dict[str, Any]) -> None:
+    single, concurrent, batch = (
+        service_results["single"],
+        service_results["concurrent"],
+        service_results["batch"],
+    )
+    assert single["requests"] == 20
+    assert concurrent["requests"] == 20 and concurrent["clients"] == 2
+    assert 0 < single["p50_ms"] <= single["p99_ms"] <= single["max_ms"]
+    assert concurrent["requests_per_s"] > 0
+    assert batch["requests"] == 3
+    assert batch["rows_per_s"] > 0
+    assert service_results["train_s"] > 0
+
+
+def test_report_writes_every_section_with_command_and_machine(
+    quality_results: dict[str, Any],
+    speed_results: dict[str, Any],
+    service_results: dict[str, Any],
+    tmp_path: Path,
+) -> None:
+    paths = {}
+    for part, payload in (
+        ("quality", quality_results),
+        ("speed", speed_results),
+        ("service", service_results),
+    ):
+        paths[part] = tmp_path / f"{part}.json"
+        paths[part].write_text(json.dumps(payload))
+    md = tmp_path / "BENCHMARKS.md"
+    run_module("benchmarks.report", *(f"--{p}={path}" for p, path in paths.items()), "--md", md)
+    text = md.read_text()
+    for heading in ("## Quality", "## Speed", "## Service", "### NSL-KDD", "### Growth"):
+        assert heading in text
+    assert text.count("- Machine: ") == 3
+    assert "`python -m benchmarks.quality " in text
+
+
+def test_report_update_keeps_other_sections_and_the_preamble(
+    quality_results: dict[str, Any], speed_results: dict[str, Any], tmp_path: Path
+) -> None:
+    quality_path, speed_path = tmp_path / "quality.json", tmp_path / "speed.json"
+    quality_path.write_text(json.dumps(quality_results))
+    speed_path.write_text(json.dumps(speed_results))
+    md = tmp_path / "BENCHMARKS.md"
+    md.write_text("# Our benchmarks\n\nHand-written notes.\n")
+    missing = tmp_path / "none.json"
+    run_module(
+        "benchmarks.report",
+        f"--quality={quality_path}",
+        f"--speed={missing}",
+        f"--service={missing}",
+        "--md",
+        md,
+    )
+    run_module(
+        "benchmarks.report",
+        f"--quality={missing}",
+        f"--speed={speed_path}",
+        f"--service={missing}",
+        "--md",
+        md,
+    )
+    text = md.read_text()
+    assert text.startswith("# Our benchmarks\n\nHand-written notes.\n")
+    assert text.count("## Quality") == 1
+    assert text.index("## Quality") < text.index("## Speed")
