@@ -732,17 +732,39 @@ def test_session_scope_commits_when_the_block_ends(registry: SqlRegistry) -> Non
     assert registry.get_network("nn1").nn_id == "nn1"
 
 
+MIGRATE_WHEN_TOLD = """
+import sys
+from aedetect.registry import SqlRegistry
+print("ready", flush=True)
+sys.stdin.readline()
+SqlRegistry.from_url(sys.argv[1]).close()
+"""
+
+
 def test_two_processes_migrating_a_fresh_database_at_once(registry: SqlRegistry) -> None:
     config = alembic_config()
     with registry.engine.begin() as conn:
         config.attributes["connection"] = conn
         command.downgrade(config, "base")
-    code = "import sys; from aedetect.registry import SqlRegistry; SqlRegistry.from_url(sys.argv[1]).close()"
+        conn.execute(text("DROP TABLE alembic_version"))
     procs = [
-        subprocess.Popen([sys.executable, "-c", code, url_of(registry)], stderr=subprocess.PIPE)
+        subprocess.Popen(
+            [sys.executable, "-c", MIGRATE_WHEN_TOLD, url_of(registry)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(2)
     ]
-    errors = [p.communicate(timeout=120)[1].decode() for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], errors
+    for proc in procs:  # both have imported everything: start them together
+        assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+    errors = [proc.communicate(timeout=120)[1] for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0], errors
     with registry.engine.connect() as conn:
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0001"]
+        assert MigrationContext.configure(conn).get_current_revision() == "0001"
