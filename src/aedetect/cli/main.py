@@ -1,0 +1,351 @@
+"""The ``aedetect`` command: train a model on a CSV file, score another with it, inspect a saved
+model, or start the HTTP service.
+
+Thin dispatch over the library (:func:`aedetect.data.read_csv`, :class:`aedetect.AutoEncoderDetector`,
+:mod:`aedetect.artifacts`). Every aedetect error is printed as ``error: <message>`` on stderr with
+exit status 2 and no traceback, the same status click gives to a wrong command line.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import pandas as pd
+import typer
+from tqdm import tqdm
+
+from aedetect.errors import AedetectError, InvalidInput
+
+EXIT_ERROR = 2
+"""Exit status of a command that failed on the user's input (data, model, options)."""
+
+SCORE_COLUMN = "anomaly_score"
+LABEL_COLUMN = "is_anomaly"
+TOP_COLUMN = "top_columns"
+SCORE_CHUNK_ROWS = 50_000
+"""Rows read, scored and written at a time by ``aedetect score``, so memory stays bounded."""
+
+app = typer.Typer(
+    name="aedetect",
+    help="Anomaly detection in CSV tables with autoencoders: train, score, inspect, serve.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@contextmanager
+def _reported_errors() -> Iterator[None]:
+    """Turn an aedetect error into ``error: <message>`` on stderr and exit status 2."""
+    try:
+        yield
+    except AedetectError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(code=EXIT_ERROR) from None
+
+
+def _names(value: str | None, option: str) -> list[str] | None:
+    """A comma-separated option as a list of names (None when not given)."""
+    if value is None:
+        return None
+    names = [part.strip() for part in value.split(",")]
+    if not all(names):
+        raise InvalidInput(f"{option} has an empty name in {value!r}", field=option.lstrip("-"))
+    return names
+
+
+def _widths(value: str | None) -> list[int] | None:
+    """``--hidden 200,100`` as positive layer widths."""
+    if value is None:
+        return None
+    try:
+        widths = [int(part) for part in value.split(",")]
+    except ValueError:
+        raise InvalidInput(
+            f"--hidden must be comma-separated whole numbers such as 64,16, got {value!r}", field="hidden"
+        ) from None
+    if any(w < 1 for w in widths):
+        raise InvalidInput(f"--hidden widths must be at least 1, got {value!r}", field="hidden")
+    return widths
+
+
+def _read_options(
+    header: bool, names: str | None, encoding: str | None, delimiter: str | None
+) -> dict[str, Any]:
+    """Keyword arguments of :func:`aedetect.data.read_csv` from the shared command-line options."""
+    if names is None and not header:
+        raise InvalidInput("--no-header needs --names to name the columns", field="names")
+    return {
+        "header": header,
+        "names": _names(names, "--names"),
+        "encoding": encoding,
+        "delimiter": "\t" if delimiter in ("\\t", "tab") else delimiter,
+    }
+
+
+DataArg = Annotated[
+    Path, typer.Argument(help="CSV file (UTF-8 or CP949/EUC-KR; comma, semicolon, tab or pipe separated).")
+]
+ModelArg = Annotated[Path, typer.Argument(help="Model directory written by 'aedetect train'.")]
+HeaderOpt = Annotated[
+    bool, typer.Option("--header/--no-header", help="Whether the first line holds the column names.")
+]
+NamesOpt = Annotated[
+    str | None,
+    typer.Option(help="Column names, comma-separated: of a --no-header file, or replacing the header."),
+]
+EncodingOpt = Annotated[str | None, typer.Option(help="Text encoding of the file (default: detected).")]
+DelimiterOpt = Annotated[
+    str | None, typer.Option(help="Field delimiter, one character or 'tab' (default: detected).")
+]
+
+
+@app.command()
+def train(
+    data: DataArg,
+    out: Annotated[Path, typer.Option("--out", help="Directory to save the model in (created if missing).")],
+    columns: Annotated[
+        str | None, typer.Option(help="Columns to model, comma-separated (default: all columns).")
+    ] = None,
+    categorical: Annotated[
+        str | None,
+        typer.Option(
+            help="Numeric columns to treat as categories, comma-separated (text columns always are)."
+        ),
+    ] = None,
+    vocab_size: Annotated[
+        int | None, typer.Option(help="Most frequent values kept per categorical column (default: 10).")
+    ] = None,
+    hidden: Annotated[
+        str | None,
+        typer.Option(
+            help="Encoder layer widths towards the bottleneck, e.g. 200,100 (default: sized from the input)."
+        ),
+    ] = None,
+    epochs: Annotated[int | None, typer.Option(help="Maximum training epochs (default: 100).")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Rows per training step (default: 128).")] = None,
+    learning_rate: Annotated[float | None, typer.Option(help="Adam learning rate (default: 0.001).")] = None,
+    contamination: Annotated[
+        float | None,
+        typer.Option(
+            help="Expected share of anomalies in the training rows; sets the threshold (default: 0.01)."
+        ),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed: the same seed gives the same model.")] = None,
+    device: Annotated[
+        str, typer.Option(help="'auto' (a CUDA GPU when present), 'cpu' or a torch device.")
+    ] = "auto",
+    header: HeaderOpt = True,
+    names: NamesOpt = None,
+    encoding: EncodingOpt = None,
+    delimiter: DelimiterOpt = None,
+) -> None:
+    """Train an autoencoder on DATA and save it to --out."""
+    with _reported_errors():
+        from aedetect import AutoEncoderDetector
+        from aedetect.data import read_csv
+
+        _check_model_dir_is_free(out)
+        frame = read_csv(data, **_read_options(header, names, encoding, delimiter))
+        params: dict[str, Any] = {
+            "columns": _names(columns, "--columns"),
+            "categorical": _names(categorical, "--categorical"),
+            "vocab_size": vocab_size,
+            "n_hidden": _widths(hidden),
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "learning_rate": learning_rate,
+            "contamination": contamination,
+            "random_state": seed,
+        }
+        detector = AutoEncoderDetector(device=device, **{k: v for k, v in params.items() if v is not None})
+        with _EpochBar() as bar:
+            detector.fit(frame, callback=bar.update)
+        try:
+            detector.save(out)
+        except OSError as exc:
+            raise InvalidInput(f"cannot save the model to {out}: {exc.strerror or exc}") from None
+        _print_training_summary(detector, len(frame), out)
+
+
+def _check_model_dir_is_free(out: Path) -> None:
+    """Refuse to write a model into a file or into a directory that holds something else."""
+    if out.exists() and not out.is_dir():
+        raise InvalidInput(f"--out {out} is a file; give a directory for the model", field="out")
+    if out.is_dir() and any(out.iterdir()) and not (out / "model.json").is_file():
+        raise InvalidInput(
+            f"--out {out} already holds files that are not an aedetect model; give a new or empty directory",
+            field="out",
+        )
+
+
+class _EpochBar:
+    """A tqdm bar over the epochs, fed by the detector's fit callback."""
+
+    def __init__(self) -> None:
+        self._bar: tqdm[Any] | None = None
+
+    def update(self, epoch: int, n_epochs: int, train_loss: float, val_loss: float | None) -> None:
+        if self._bar is None:
+            self._bar = tqdm(total=n_epochs, desc="training", unit="epoch", dynamic_ncols=True)
+        losses = {"train": f"{train_loss:.4g}"}
+        if val_loss is not None:
+            losses["val"] = f"{val_loss:.4g}"
+        self._bar.set_postfix(losses, refresh=False)
+        self._bar.update(epoch - self._bar.n)
+
+    def __enter__(self) -> _EpochBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def _kinds_table(kinds: dict[str, str]) -> list[str]:
+    width = max(len(name) for name in kinds)
+    return [f"  {name.ljust(width)}  {kind}" for name, kind in kinds.items()]
+
+
+def _loss_line(history: dict[str, list[float]]) -> str:
+    parts = []
+    if history.get("train_loss"):
+        parts.append(f"train {history['train_loss'][-1]:.6g}")
+    if history.get("val_loss"):
+        parts.append(f"validation {history['val_loss'][-1]:.6g}")
+    return ", ".join(parts) if parts else "none recorded"
+
+
+def _print_training_summary(detector: Any, n_rows: int, out: Path) -> None:
+    kinds: dict[str, str] = detector.column_kinds_
+    typer.echo(f"trained on {n_rows} rows, {len(kinds)} columns:")
+    for line in _kinds_table(kinds):
+        typer.echo(line)
+    epochs = detector.get_params()["epochs"]
+    limit = f" of at most {epochs}" if epochs else ""
+    typer.echo(f"epochs run: {detector.n_epochs_}{limit} (best epoch {detector.best_epoch_})")
+    typer.echo(f"final loss: {_loss_line(detector.history_)}")
+    typer.echo(f"threshold: {detector.threshold_:.6g} (contamination {detector.contamination})")
+    typer.echo(f"saved to {out}")
+
+
+@app.command()
+def score(
+    model: ModelArg,
+    data: DataArg,
+    out: Annotated[Path, typer.Option("--out", help="CSV file to write (UTF-8 with BOM, comma-separated).")],
+    top: Annotated[
+        int, typer.Option(min=0, help="How many top contributing columns to list per row (0: none).")
+    ] = 3,
+    header: HeaderOpt = True,
+    names: NamesOpt = None,
+    encoding: EncodingOpt = None,
+    delimiter: DelimiterOpt = None,
+    device: Annotated[
+        str, typer.Option(help="'auto' (a CUDA GPU when present), 'cpu' or a torch device.")
+    ] = "auto",
+) -> None:
+    """Score the rows of DATA with MODEL and write them to --out with three more columns.
+
+    anomaly_score: higher is more anomalous. is_anomaly: 1 when the score is above the model's
+    threshold, else 0. top_columns: the --top columns that contribute most to the row's score,
+    most first, separated by ';' (e.g. "temperature;pressure;line"). Columns of these names in
+    DATA are replaced. The file is UTF-8 with a byte-order mark so that spreadsheet programs show
+    non-ASCII column names correctly.
+    """
+    with _reported_errors():
+        from aedetect import load_detector
+        from aedetect.data import iter_csv_chunks
+
+        detector = load_detector(model, device=device)
+        options = _read_options(header, names, encoding, delimiter)
+        partial = out.with_name(f".{out.name}.partial")
+        n_rows = n_flagged = 0
+        try:
+            with partial.open("w", encoding="utf-8-sig", newline="") as sink:
+                for chunk in iter_csv_chunks(data, chunk_rows=SCORE_CHUNK_ROWS, **options):
+                    scored = _scored(detector, chunk, top)
+                    scored.to_csv(sink, index=False, header=n_rows == 0)
+                    n_rows += len(scored)
+                    n_flagged += int(scored[LABEL_COLUMN].sum())
+            os.replace(partial, out)
+        except OSError as exc:
+            raise InvalidInput(f"cannot write {out}: {exc.strerror or exc}") from None
+        finally:
+            partial.unlink(missing_ok=True)
+        typer.echo(
+            f"flagged {n_flagged} of {n_rows} rows as anomalies "
+            f"(score above threshold {detector.threshold_:.6g}); wrote {out}"
+        )
+
+
+def _scored(detector: Any, frame: pd.DataFrame, top: int) -> pd.DataFrame:
+    """``frame`` with the score, the 0/1 verdict and (if ``top``) the top contributing columns."""
+    result = detector.score(frame)
+    out = frame.drop(columns=[c for c in (SCORE_COLUMN, LABEL_COLUMN, TOP_COLUMN) if c in frame.columns])
+    out[SCORE_COLUMN] = result.scores
+    out[LABEL_COLUMN] = np.asarray(result.labels, dtype=np.int64)
+    if top > 0:
+        contributions = np.nan_to_num(np.asarray(result.contributions, dtype=np.float64), nan=-np.inf)
+        order = np.argsort(-contributions, axis=1, kind="stable")[:, :top]
+        names = np.asarray(result.columns, dtype=object)[order]
+        out[TOP_COLUMN] = [";".join(row) for row in names]
+    return out
+
+
+@app.command()
+def info(model: ModelArg) -> None:
+    """Describe a saved model: columns, hyperparameters, threshold, training and library versions."""
+    with _reported_errors():
+        from aedetect import load_detector
+        from aedetect.artifacts import read_manifest
+
+        manifest = read_manifest(model)
+        detector = load_detector(model, device="cpu")
+        kinds: dict[str, str] = detector.column_kinds_
+        typer.echo(f"model: {model} ({manifest.get('detector')})")
+        typer.echo(f"columns ({len(kinds)}):")
+        for line in _kinds_table(kinds):
+            typer.echo(line)
+        typer.echo("hyperparameters:")
+        params = detector.get_params()
+        params["n_hidden"] = detector.n_hidden_
+        for key in sorted(k for k in params if k not in ("columns", "device")):
+            typer.echo(f"  {key}: {params[key]}")
+        typer.echo(f"threshold: {detector.threshold_:.6g}")
+        typer.echo(
+            f"training: {detector.n_samples_} rows, {detector.n_epochs_} epochs "
+            f"(best epoch {detector.best_epoch_}), final loss {_loss_line(detector.history_)}"
+        )
+        versions = manifest.get("library_versions", {})
+        typer.echo("libraries: " + ", ".join(f"{name} {version}" for name, version in versions.items()))
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Interface to listen on (default: AEDETECT_HOST or 127.0.0.1).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="TCP port (default: AEDETECT_PORT or 8000).")
+    ] = None,
+) -> None:
+    """Start the HTTP service (native API, TensorMSA-compatible v1 API and dashboard)."""
+    with _reported_errors():
+        try:
+            from aedetect.api.server import run_server
+        except ModuleNotFoundError as exc:
+            if (exc.name or "").split(".")[0] == "aedetect":
+                raise
+            typer.echo(
+                f"error: the server needs the 'server' extra ({exc.name} is missing): "
+                "pip install 'aedetect[server]'",
+                err=True,
+            )
+            raise typer.Exit(code=EXIT_ERROR) from None
+        run_server(host=host, port=port)
