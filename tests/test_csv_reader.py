@@ -107,6 +107,14 @@ def test_reads_cp949_text_that_starts_after_an_ascii_sample(tmp_path: Path) -> N
     assert len(frame) == 20_001
 
 
+def test_bad_bytes_after_a_utf8_sample_with_korean_give_their_offset(tmp_path: Path) -> None:
+    """A sample with UTF-8 Korean settles the encoding: later bad bytes are damage, not CP949."""
+    head = ("line,value\n라인1,1\n" + "L1,1\n" * 20_000).encode("utf-8")
+    path = write(tmp_path, head + "라인2,2\n".encode("cp949"))
+    with pytest.raises(InvalidInput, match=rf"binary content near byte {len(head)}: not valid utf-8 text"):
+        read_csv(path)
+
+
 @pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
 def test_detects_each_delimiter(tmp_path: Path, delimiter: str) -> None:
     text = "\n".join(delimiter.join(row) for row in [["a", "b", "c"], ["1", "2", "x"], ["3", "4", "y"]])

@@ -92,20 +92,21 @@ class CsvFormat:
 class _RaggedRow(Exception):
     """Arrow met a row with the wrong number of fields (located again by :func:`_locate_ragged`)."""
 
-    def __init__(self, expected: int, actual: int, text: str | None) -> None:
+    def __init__(self, actual: int, text: str | None) -> None:
         super().__init__(text)
-        self.expected = expected
         self.actual = actual
         self.text = text
 
 
 class _Undecodable(Exception):
-    """Bytes that the chosen encoding cannot decode, at raw offset ``offset``."""
+    """Bytes that the chosen encoding cannot decode, at raw offset ``offset``; ``after_ascii``
+    when all the sampled bytes were ASCII (so the guess of the encoding had nothing to go on)."""
 
-    def __init__(self, encoding: str, offset: int) -> None:
+    def __init__(self, encoding: str, offset: int, after_ascii: bool) -> None:
         super().__init__(f"{encoding} at byte {offset}")
         self.encoding = encoding
         self.offset = offset
+        self.after_ascii = after_ascii
 
 
 def _binary_error(offset: int, detail: str = "") -> InvalidInput:
@@ -393,6 +394,7 @@ class _Utf8Stream(io.RawIOBase):
         super().__init__()
         self._raw = raw
         self._prefix = prefix
+        self._ascii_sample = prefix.isascii()
         self._fmt = fmt
         self._max_bytes = max_bytes
         codec = codecs.lookup(fmt.encoding).name
@@ -449,7 +451,8 @@ class _Utf8Stream(io.RawIOBase):
             try:
                 text = self._decoder.decode(block, final)
             except UnicodeDecodeError as exc:
-                raise _Undecodable(self._fmt.encoding, max(start + exc.start, 0)) from None
+                offset = max(start + exc.start, 0)
+                raise _Undecodable(self._fmt.encoding, offset, self._ascii_sample) from None
             if not self._passthrough:
                 data = text.encode("utf-8")
         fixed = self._close_gaps(data, final)
@@ -484,7 +487,7 @@ def _string_batches(stream: _Utf8Stream, fmt: CsvFormat, n_columns: int) -> Iter
     def on_invalid_row(row: pacsv.InvalidRow) -> str:
         if row.text is not None and not row.text.strip():
             return "skip"
-        ragged.append(_RaggedRow(row.expected_columns, row.actual_columns, row.text))
+        ragged.append(_RaggedRow(row.actual_columns, row.text))
         return "error"
 
     ids = _column_ids(n_columns)
@@ -716,13 +719,13 @@ def _scan(
     """Read the whole source once: its plan, the column kinds over all rows and, if ``keep``, the
     cleaned batches.
 
-    A file whose first kilobytes looked like UTF-8 but that is not (CP949 text further on) is read
-    again as CP949 when the source can be read again.
+    A file whose sampled first kilobytes were plain ASCII and that turns out not to be UTF-8 (CP949
+    text further on) is read again as CP949 when the source can be read again.
     """
     try:
         return _scan_once(inp, names, header, encoding, delimiter, keep)
     except _Undecodable as exc:
-        if not (encoding is None and exc.encoding == "utf-8" and inp.rewindable):
+        if not (encoding is None and exc.encoding == "utf-8" and exc.after_ascii and inp.rewindable):
             detail = f"not valid {exc.encoding} text; if it is text, give its encoding (e.g. cp949)"
             raise _binary_error(exc.offset, detail) from None
         failed_at = exc.offset
