@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -60,16 +60,8 @@ def registry(request: pytest.FixtureRequest, sqlite_url: str) -> Iterator[SqlReg
     """A migrated, empty registry on SQLite and on PostgreSQL (``AEDETECT_TEST_POSTGRES_URL``)."""
     from aedetect.registry import SqlRegistry
 
-    if request.param == "sqlite":
-        reg = SqlRegistry.from_url(sqlite_url)
-        try:
-            yield reg
-        finally:
-            reg.close()
-        return
-    with _postgres_schema_url() as url:
+    with ExitStack() as cleanup:
+        url = sqlite_url if request.param == "sqlite" else cleanup.enter_context(_postgres_schema_url())
         reg = SqlRegistry.from_url(url)
-        try:
-            yield reg
-        finally:
-            reg.close()
+        cleanup.callback(reg.close)
+        yield reg
