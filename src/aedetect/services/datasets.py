@@ -119,8 +119,8 @@ class DatasetService:
             raise InvalidInput(
                 f"file {name!r} is not a readable CSV file: {exc.message}", field="file"
             ) from exc
-        if frame.columns.empty:
-            raise InvalidInput(f"file {name!r} has no columns", field="file")
+        if frame.columns.empty or frame.empty:
+            raise InvalidInput(f"file {name!r} holds no data rows below its header", field="file")
         return StoredFile(name=name, bytes=size, rows=len(frame), columns=[str(c) for c in frame.columns])
 
     @staticmethod

@@ -1,0 +1,62 @@
+"""A server killed in the middle of a training run: after a restart the run is failed, the
+previous model still serves, nothing half-written is left, and the version trains again."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import requests
+from v1_support import FEATURES, ServerProcess, V1Client, wait_for
+
+NN = "nncrash"
+
+
+def _train_until_the_connection_drops(client: V1Client) -> str:
+    try:
+        client.train(NN)
+    except requests.ConnectionError:
+        return "connection dropped"
+    return "train answered"
+
+
+def test_kill_mid_training_fails_the_run_and_keeps_the_previous_model(
+    tmp_path: Path, train_frame: pd.DataFrame, eval_frame: pd.DataFrame
+) -> None:
+    server = ServerProcess(tmp_path / "data").start()
+    try:
+        client = V1Client(server.url)
+        client.trained_network(NN, train_frame, FEATURES)
+        row = eval_frame.iloc[0][FEATURES].to_dict()
+        before = client.anomaly(NN, row)
+
+        client.netconf(NN, iter=100_000, batch_size=10)
+        train_status = f"runmanager/state/train/nnid/{NN}/ver/1/"
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = pool.submit(_train_until_the_connection_drops, client)
+            wait_for(
+                lambda: any(r["status"] == "running" for r in client.call("GET", train_status)["runs"]),
+                "the second run to start",
+            )
+            server.kill()
+            assert pending.result() == "connection dropped"
+
+        server.start()
+        runs = client.runs(NN)
+        assert [(r["nn_batch_ver_id"], r["status"], r["active_flag"]) for r in runs] == [
+            (f"{NN}_1_1", "succeeded", "Y"),
+            (f"{NN}_1_2", "failed", "N"),
+        ]
+        assert "interrupted" in runs[1]["error"]
+        assert client.call("GET", train_status)["runs"] == []
+        assert client.anomaly(NN, row) == pytest.approx(before, abs=1e-5)
+        models = server.data_dir / "models" / NN / "1"
+        assert sorted(p.name for p in models.iterdir()) == [f"{NN}_1_1"]
+
+        client.netconf(NN)
+        client.train(NN)
+        assert client.runs(NN)[2]["active_flag"] == "Y"
+    finally:
+        server.stop()
