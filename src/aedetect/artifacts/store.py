@@ -76,6 +76,7 @@ def save_detector(detector: AutoEncoderDetector, path: str | Path) -> Path:
             "clip_low": [float(v) for v in detector.clip_low_],
             "clip_high": [float(v) for v in detector.clip_high_],
             "column_scale": [float(v) for v in detector.column_scale_],
+            "magnitude_scale": [float(v) for v in detector.magnitude_scale_],
             "threshold": float(detector.threshold_),
             "history": detector.history_,
             "best_epoch": detector.best_epoch_,
@@ -149,6 +150,7 @@ def load_detector(path: str | Path, *, device: str = "auto") -> AutoEncoderDetec
     detector.clip_low_ = np.asarray(fitted["clip_low"], dtype=np.float32)
     detector.clip_high_ = np.asarray(fitted["clip_high"], dtype=np.float32)
     detector.column_scale_ = np.asarray(fitted["column_scale"], dtype=np.float64)
+    detector.magnitude_scale_ = np.asarray(fitted["magnitude_scale"], dtype=np.float64)
     detector.history_ = fitted["history"]
     detector.best_epoch_ = fitted["best_epoch"]
     detector.n_epochs_ = fitted["n_epochs"]

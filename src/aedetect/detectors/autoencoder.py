@@ -94,6 +94,7 @@ class AutoEncoderDetector(BaseDetector):
         patience: int = 10,
         clip_quantile: float = 0.0,
         numeric_transform: str = "robust",
+        magnitude_weight: float = 0.5,
         activation: str = "relu",
         weight_decay: float = 0.0,
         random_state: int | None = None,
@@ -111,6 +112,7 @@ class AutoEncoderDetector(BaseDetector):
         self.patience = patience
         self.clip_quantile = clip_quantile
         self.numeric_transform = numeric_transform
+        self.magnitude_weight = magnitude_weight
         self.activation = activation
         self.weight_decay = weight_decay
         self.random_state = random_state
@@ -132,6 +134,7 @@ class AutoEncoderDetector(BaseDetector):
             "patience": self.patience,
             "clip_quantile": self.clip_quantile,
             "numeric_transform": self.numeric_transform,
+            "magnitude_weight": self.magnitude_weight,
             "activation": self.activation,
             "weight_decay": self.weight_decay,
             "random_state": self.random_state,
@@ -190,6 +193,7 @@ class AutoEncoderDetector(BaseDetector):
             "validation_fraction": fraction("validation_fraction", self.validation_fraction, 0.0, 0.5),
             "clip_quantile": fraction("clip_quantile", self.clip_quantile, 0.0, 0.5),
             "weight_decay": fraction("weight_decay", self.weight_decay, 0.0, 1.0),
+            "magnitude_weight": fraction("magnitude_weight", self.magnitude_weight, 0.0, 100.0),
         }
 
     @staticmethod
@@ -279,11 +283,10 @@ class AutoEncoderDetector(BaseDetector):
         self.best_epoch_ = best_epoch
         self.n_epochs_ = len(history["train_loss"])
         self.n_samples_ = n
-        raw = self._raw_column_errors(table)
-        self.column_scale_ = (
-            np.maximum(raw.mean(axis=0), 1e-6) if getattr(self, "_norm", True) else np.ones(raw.shape[1])
-        )
-        self.decision_scores_ = (raw / self.column_scale_).sum(axis=1)
+        recon, magnitude = self._raw_terms(self._chunks_of(table))
+        self.column_scale_ = np.maximum(recon.mean(axis=0), 1e-6)
+        self.magnitude_scale_ = np.maximum(magnitude.mean(axis=0), 1e-6)
+        self.decision_scores_ = self._combine(recon, magnitude).sum(axis=1)
         self._process_decision_scores()
         return self
 
@@ -319,7 +322,7 @@ class AutoEncoderDetector(BaseDetector):
             t = _to_tensors(table, self.device_)
             with torch.no_grad():
                 out = self._forward(t)
-                parts.append(self._scaled(self.network_.column_errors(out, *t)))
+                parts.append(self._combine(*self._terms(self.network_.column_errors(out, *t), out[0])))
                 sims.append(self._similarity(out, t))
         contributions = _stack(parts, len(self.columns_))
         scores = contributions.sum(axis=1)
@@ -400,33 +403,51 @@ class AutoEncoderDetector(BaseDetector):
         num, miss, codes = t
         return self.network_(self._clip(num), miss, codes)
 
-    def _scaled(self, errors: torch.Tensor) -> np.ndarray:
-        """Column errors in model column order, each divided by its training mean."""
-        return self._to_model_order(errors.cpu().numpy().astype(np.float64)) / self.column_scale_
-
-    def _to_model_order(self, errors: np.ndarray) -> np.ndarray:
+    def _to_model_order(self, values: np.ndarray) -> np.ndarray:
         """Reorder network columns (numeric first, then categorical) into model column order."""
         encoder = self._fitted_encoder()
         network_order = encoder.numeric_names + encoder.categorical_names
         position = {name: i for i, name in enumerate(network_order)}
-        return errors[:, [position[s.name] for s in encoder.specs]]
+        return values[:, [position[s.name] for s in encoder.specs]]
 
-    def _raw_column_errors(self, table: EncodedTable) -> np.ndarray:
-        parts = []
+    def _chunks_of(self, table: EncodedTable) -> Iterator[EncodedTable]:
         for start in range(0, len(table), SCORE_CHUNK_ROWS):
-            t = _to_tensors(table.take(slice(start, start + SCORE_CHUNK_ROWS)), self.device_)
-            with torch.no_grad():
-                errors = self.network_.column_errors(self._forward(t), *t)
-            parts.append(self._to_model_order(errors.cpu().numpy().astype(np.float64)))
-        return _stack(parts, len(self.columns_))
+            yield table.take(slice(start, start + SCORE_CHUNK_ROWS))
 
-    def _contributions(self, X: Any) -> np.ndarray:
-        parts = []
-        for table in self._encoded_chunks(X):
+    def _raw_terms(self, tables: Iterator[EncodedTable]) -> tuple[np.ndarray, np.ndarray]:
+        """Per row and column, in model order: the reconstruction error, and the magnitude of the
+        reconstruction (squared scaled value of a numeric column; 0 for a categorical one)."""
+        recon, magnitude = [], []
+        for table in tables:
             t = _to_tensors(table, self.device_)
             with torch.no_grad():
-                parts.append(self._scaled(self.network_.column_errors(self._forward(t), *t)))
-        return _stack(parts, len(self.columns_))
+                out = self._forward(t)
+                errors = self.network_.column_errors(out, *t)
+            r, m = self._terms(errors, out[0])
+            recon.append(r)
+            magnitude.append(m)
+        width = len(self.columns_)
+        return _stack(recon, width), _stack(magnitude, width)
+
+    def _terms(self, errors: torch.Tensor, values: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        n_cat = errors.shape[1] - values.shape[1]
+        values64 = values.cpu().numpy().astype(np.float64)
+        magnitude = np.concatenate([values64**2, np.zeros((len(values64), n_cat))], axis=1)
+        return (
+            self._to_model_order(errors.cpu().numpy().astype(np.float64)),
+            self._to_model_order(magnitude),
+        )
+
+    def _combine(self, recon: np.ndarray, magnitude: np.ndarray) -> np.ndarray:
+        """Per-column score parts: reconstruction error relative to its training mean, plus
+        ``magnitude_weight`` times how extreme the reconstruction is relative to training.
+
+        The first finds rows off the structure the network learned; the second rows that sit on it
+        but far out along it (as in PCA's residual plus T-squared statistics)."""
+        return recon / self.column_scale_ + self.magnitude_weight * magnitude / self.magnitude_scale_
+
+    def _contributions(self, X: Any) -> np.ndarray:
+        return self._combine(*self._raw_terms(self._encoded_chunks(X)))
 
     def _similarity(self, out: tuple[torch.Tensor, ...], t: tuple[torch.Tensor, ...]) -> np.ndarray:
         net = self.network_
