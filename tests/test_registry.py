@@ -652,6 +652,18 @@ def test_fail_interrupted_fails_unfinished_jobs_and_runs_only(
     assert registry.get_run(done_run).status is JobStatus.SUCCEEDED
 
 
+def test_fail_interrupted_marks_versions_left_training_as_error(
+    registry: SqlRegistry, version1: Version
+) -> None:
+    registry.create_version(Version(nn_id="nn1", version=0, condition=VersionCondition.FINISHED))
+    registry.update_version("nn1", 1, {"condition": VersionCondition.PROGRESS})
+    registry.fail_interrupted("server restarted")
+    assert [v.condition for v in registry.list_versions("nn1")] == [
+        VersionCondition.ERROR,
+        VersionCondition.FINISHED,
+    ]
+
+
 def test_fail_interrupted_with_nothing_unfinished_is_zero(registry: SqlRegistry) -> None:
     assert registry.fail_interrupted("server restarted") == 0
 

@@ -14,9 +14,9 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import CursorResult, Engine, func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -640,23 +640,21 @@ class SqlRegistry(Registry):
         return self._read(work)
 
     def fail_interrupted(self, reason: str) -> int:
-        """Mark every queued or running job and training run failed with ``reason``; returns the
-        number of jobs. Call it at start-up, before any runner takes work."""
+        """Mark every queued or running job and training run failed with ``reason``, and every
+        version left training (condition PROGRESS) as ERROR; returns the number of jobs.
+        Call it at start-up, before any runner takes work."""
 
         def work(session: Session) -> int:
             now = utcnow()
             failed = {"status": JobStatus.FAILED.value, "error": reason, "finished_at": now}
             jobs = session.execute(update(JobRow).where(JobRow.status.in_(UNFINISHED)).values(**failed))
-            runs = session.execute(update(RunRow).where(RunRow.status.in_(UNFINISHED)).values(**failed))
-            count: int = jobs.rowcount  # type: ignore[attr-defined]
-            if count or runs.rowcount:  # type: ignore[attr-defined]
-                logger.warning(
-                    "marked %d interrupted job(s) and %d run(s) failed: %s",
-                    count,
-                    runs.rowcount,  # type: ignore[attr-defined]
-                    reason,
-                )
-            return count
+            session.execute(update(RunRow).where(RunRow.status.in_(UNFINISHED)).values(**failed))
+            session.execute(
+                update(VersionRow)
+                .where(VersionRow.condition == VersionCondition.PROGRESS.value)
+                .values(condition=VersionCondition.ERROR.value, updated_at=now)
+            )
+            return cast(CursorResult[Any], jobs).rowcount
 
         return self._write(work)
 
