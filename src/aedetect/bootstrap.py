@@ -39,6 +39,7 @@ class Container:
     paths: DataPaths
     registry: SqlRegistry
     runner: JobRunner
+    trainer: TrainingExecutor
     models: ModelCache
     workflow: WorkflowService
     datasets: DatasetService
@@ -48,7 +49,8 @@ class Container:
     networks: NetworkService
 
     def close(self) -> None:
-        """Let running jobs finish, then release the database."""
+        """Stop running trainings at their next epoch, wait for the runner, release the database."""
+        self.trainer.stop()
         self.runner.shutdown()
         self.registry.close()
 
@@ -85,6 +87,7 @@ def build_services(settings: Settings | None = None) -> Container:
         paths=paths,
         registry=registry,
         runner=runner,
+        trainer=executor,
         models=models,
         workflow=workflow,
         datasets=datasets,

@@ -1,8 +1,10 @@
-"""A server killed in the middle of a training run: after a restart the run is failed, the
-previous model still serves, nothing half-written is left, and the version trains again."""
+"""A server killed or stopped in the middle of a training run: after a restart the run is failed,
+the previous model still serves, nothing half-written is left, and the version trains again."""
 
 from __future__ import annotations
 
+import json
+import signal
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -14,16 +16,18 @@ from v1_support import FEATURES, ServerProcess, V1Client, wait_for
 NN = "nncrash"
 
 
-def _train_until_the_connection_drops(client: V1Client) -> str:
+def _train_until_interrupted(client: V1Client) -> str:
+    """How the waiting train request ends: its connection dropped, or an error envelope."""
     try:
-        client.train(NN)
+        resp = client.raw("POST", f"runmanager/state/train/nnid/{NN}/ver/1/")
     except requests.ConnectionError:
         return "connection dropped"
-    return "train answered"
+    return f"{resp.status_code} {json.loads(resp.json())['result']}"
 
 
-def test_kill_mid_training_fails_the_run_and_keeps_the_previous_model(
-    tmp_path: Path, train_frame: pd.DataFrame, eval_frame: pd.DataFrame
+@pytest.mark.parametrize("stop", ["kill", "terminate"])
+def test_stop_mid_training_fails_the_run_and_keeps_the_previous_model(
+    tmp_path: Path, train_frame: pd.DataFrame, eval_frame: pd.DataFrame, stop: str
 ) -> None:
     server = ServerProcess(tmp_path / "data").start()
     try:
@@ -35,13 +39,20 @@ def test_kill_mid_training_fails_the_run_and_keeps_the_previous_model(
         client.netconf(NN, iter=100_000, batch_size=10)
         train_status = f"runmanager/state/train/nnid/{NN}/ver/1/"
         with ThreadPoolExecutor(max_workers=1) as pool:
-            pending = pool.submit(_train_until_the_connection_drops, client)
+            pending = pool.submit(_train_until_interrupted, client)
             wait_for(
                 lambda: any(r["status"] == "running" for r in client.call("GET", train_status)["runs"]),
                 "the second run to start",
             )
-            server.kill()
-            assert pending.result() == "connection dropped"
+            if stop == "kill":
+                server.kill()
+                assert pending.result() == "connection dropped"
+            else:
+                server.stop()
+                assert server.process is not None and server.process.returncode in (0, -signal.SIGTERM)
+                assert "Application shutdown complete" in server.log()
+                answer = pending.result()
+                assert answer.startswith("500 ") and "interrupted" in answer
 
         server.start()
         runs = client.runs(NN)

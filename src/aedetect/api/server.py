@@ -2,10 +2,32 @@
 
 from __future__ import annotations
 
+from types import FrameType
+
 import uvicorn
+from fastapi import FastAPI
 
 from aedetect.api.app import create_app
 from aedetect.config import get_settings
+
+GRACEFUL_SHUTDOWN_S = 10
+"""How long requests in progress may still run after a stop signal."""
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, which on a stop signal also stops running trainings at their next epoch,
+    so requests waiting for them are answered (with the interruption) instead of holding the
+    shutdown for the rest of the training."""
+
+    def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
+        super().__init__(config)
+        self._app = app
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        container = getattr(self._app.state, "container", None)
+        if container is not None:
+            container.trainer.stop()
+        super().handle_exit(sig, frame)
 
 
 def run_server(host: str | None = None, port: int | None = None) -> None:
@@ -15,4 +37,12 @@ def run_server(host: str | None = None, port: int | None = None) -> None:
         settings = settings.model_copy(
             update={"host": host or settings.host, "port": port if port is not None else settings.port}
         )
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+    )
+    _Server(config, app).run()

@@ -54,6 +54,8 @@ logger = logging.getLogger(__name__)
 TRAIN_JOB = "train"
 """Job kind of a training run."""
 
+STOPPED = "interrupted: the service stopped during this training run; train again"
+
 PROGRESS_INTERVAL_S = 1.0
 """Least time between two progress writes of a running job."""
 
@@ -91,6 +93,16 @@ class TrainingExecutor:
         self._evaluation = evaluation
         self._paths = paths
         self._cache = cache
+        self._stopping = threading.Event()
+
+    def stop(self) -> None:
+        """Make running and queued trainings end at their next epoch, marked failed, so the
+        service can shut down without waiting for them; the previous models keep serving."""
+        self._stopping.set()
+
+    def _check_not_stopped(self) -> None:
+        if self._stopping.is_set():
+            raise JobFailed(STOPPED)
 
     def execute(self, job_id: str) -> None:
         """Run the training job ``job_id``; raises (after recording the failure) if it fails."""
@@ -134,6 +146,7 @@ class TrainingExecutor:
 
     def _fit(self, job_id: str, run: TrainingRun) -> tuple[AutoEncoderDetector, dict[str, Any], Any]:
         """Train on the version's training data and evaluate on its evaluation data."""
+        self._check_not_stopped()
         frame = self._datasets.load_frame(run.nn_id, run.version, TRAIN_DATA)
         detector = AutoEncoderDetector(**run.params["detector"])
         detector.fit(frame, callback=self._progress_writer(job_id))
@@ -159,6 +172,7 @@ class TrainingExecutor:
         last = [0.0]
 
         def record(epoch: int, epochs: int, train_loss: float, val_loss: float | None) -> None:
+            self._check_not_stopped()
             now = time.monotonic()
             if epoch < epochs and now - last[0] < PROGRESS_INTERVAL_S:
                 return
