@@ -70,15 +70,15 @@ class ServerProcess:
     def __init__(self, data_dir: Path, **env: str) -> None:
         self.data_dir = data_dir
         self.port = free_port()
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith("AEDETECT_")}
         self.env = {
-            **os.environ,
+            **inherited,
             "AEDETECT_HOST": "127.0.0.1",
             "AEDETECT_PORT": str(self.port),
             "AEDETECT_DATA_DIR": str(data_dir),
             "OMP_NUM_THREADS": "1",
             **env,
         }
-        self.env.pop("AEDETECT_DATABASE_URL", None)
         self.log_path = data_dir.parent / f"{data_dir.name}-server.log"
         self.process: subprocess.Popen[bytes] | None = None
 
