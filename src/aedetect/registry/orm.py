@@ -1,6 +1,7 @@
 """ORM mapping of the registry tables (SQLAlchemy 2 typed declarative). These classes stay inside
 the registry package; ``registry.sql`` converts them to the domain dataclasses. The schema itself is
-created and changed only by the Alembic migrations next to this module."""
+created and changed only by the Alembic migrations next to this module. Deleting a network removes
+its versions, nodes and runs through ``ON DELETE CASCADE`` foreign keys, in the database itself."""
 
 from __future__ import annotations
 
