@@ -18,9 +18,10 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from aedetect.detectors.autoencoder import AutoEncoderDetector
+from aedetect.detectors.autoencoder import AutoEncoderDetector, EpochCallback
 from aedetect.domain import Job, JobStatus, TrainingRun, VersionCondition
 from aedetect.errors import (
     AedetectError,
@@ -37,7 +38,7 @@ from aedetect.registry.base import Registry
 from aedetect.services.datasets import DatasetService
 from aedetect.services.evaluation import EvaluationService, reference_similarity
 from aedetect.services.paths import TEMP_PREFIX, DataPaths, check_nn_id
-from aedetect.services.scoring import ModelCache
+from aedetect.services.scoring import ModelCache, finite_or_none
 from aedetect.services.workflow import (
     FEED_NODE,
     NETCONF,
@@ -158,8 +159,8 @@ class TrainingExecutor:
             "columns": detector.columns_,
             "n_input": detector.n_input_,
             "epochs": len(history.get("train_loss", [])),
-            "train_loss": history["train_loss"][-1] if history.get("train_loss") else None,
-            "val_loss": history["val_loss"][-1] if history.get("val_loss") else None,
+            "train_loss": finite_or_none(history["train_loss"][-1]) if history.get("train_loss") else None,
+            "val_loss": finite_or_none(history["val_loss"][-1]) if history.get("val_loss") else None,
             "threshold": float(detector.threshold_),
             "reference_similarity": reference,
         }
@@ -167,7 +168,7 @@ class TrainingExecutor:
             metrics["roc_auc"] = result["roc_auc"]
         return detector, metrics, result
 
-    def _progress_writer(self, job_id: str) -> Any:
+    def _progress_writer(self, job_id: str) -> EpochCallback:
         """An epoch callback recording progress on the job at most every ``PROGRESS_INTERVAL_S``."""
         last = [0.0]
 
@@ -177,12 +178,17 @@ class TrainingExecutor:
             if epoch < epochs and now - last[0] < PROGRESS_INTERVAL_S:
                 return
             last[0] = now
-            progress = {"epoch": epoch, "epochs": epochs, "train_loss": train_loss, "val_loss": val_loss}
+            progress = {
+                "epoch": epoch,
+                "epochs": epochs,
+                "train_loss": finite_or_none(train_loss),
+                "val_loss": None if val_loss is None else finite_or_none(val_loss),
+            }
             self._registry.update_job(job_id, {"progress": progress})
 
         return record
 
-    def _save(self, detector: AutoEncoderDetector, run: TrainingRun) -> Any:
+    def _save(self, detector: AutoEncoderDetector, run: TrainingRun) -> Path:
         """Write the model to a temporary directory and rename it into place (atomic)."""
         final = self._paths.model_dir(run.nn_id, run.version, run.run_id)
         final.parent.mkdir(parents=True, exist_ok=True)
