@@ -1,7 +1,7 @@
 """The one place that builds the concrete registry, job runner and services from ``Settings``.
 
 :func:`build_services` also prepares storage at start-up: it migrates the database, marks work
-left queued or running by a stopped process as failed, and removes half-written model files.
+left queued or running by a stopped process as failed, and removes half-written models and uploads.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def build_services(settings: Settings | None = None) -> Container:
     paths.root.mkdir(parents=True, exist_ok=True)
     registry = SqlRegistry.from_url(settings.resolved_database_url())
     interrupted = registry.fail_interrupted(INTERRUPTED)
-    stale = paths.remove_stale_temp_dirs()
+    stale = paths.remove_partial_writes()
     if interrupted or stale:
         logger.warning(
             "start-up: %d interrupted job(s) failed, %d partial model(s) removed", interrupted, stale

@@ -54,6 +54,12 @@ def test_stop_mid_training_fails_the_run_and_keeps_the_previous_model(
                 answer = pending.result()
                 assert answer.startswith("500 ") and "interrupted" in answer
 
+        # What a crash while writing leaves behind: a partial model directory, a partial upload.
+        models = server.data_dir / "models" / NN / "1"
+        (models / f".tmp-{NN}_1_2-0000").mkdir()
+        partial_upload = server.data_dir / "networks" / NN / "1" / "datasrc" / ".tmp-upload"
+        partial_upload.write_bytes(b"a,b\n1,")
+
         server.start()
         runs = client.runs(NN)
         assert [(r["nn_batch_ver_id"], r["status"], r["active_flag"]) for r in runs] == [
@@ -63,8 +69,8 @@ def test_stop_mid_training_fails_the_run_and_keeps_the_previous_model(
         assert "interrupted" in runs[1]["error"]
         assert client.call("GET", train_status)["runs"] == []
         assert client.anomaly(NN, row) == pytest.approx(before, abs=1e-5)
-        models = server.data_dir / "models" / NN / "1"
         assert sorted(p.name for p in models.iterdir()) == [f"{NN}_1_1"]
+        assert not partial_upload.exists()
 
         client.netconf(NN)
         client.train(NN)

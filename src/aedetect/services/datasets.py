@@ -20,7 +20,7 @@ import pandas as pd
 
 from aedetect.data import read_csv
 from aedetect.errors import InvalidInput, PayloadTooLarge
-from aedetect.services.paths import DataPaths, check_file_name
+from aedetect.services.paths import TEMP_PREFIX, DataPaths, check_file_name
 from aedetect.services.workflow import DATA_NODE, WorkflowService
 
 FILES_KEY = "files"
@@ -142,7 +142,7 @@ class DatasetService:
     def _store(content: BinaryIO, directory: Path, name: str) -> None:
         """Write ``content`` to ``directory/name`` through a temporary file renamed into place."""
         content.seek(0)
-        handle, temp = tempfile.mkstemp(dir=directory, prefix=".upload-")
+        handle, temp = tempfile.mkstemp(dir=directory, prefix=TEMP_PREFIX)
         try:
             with os.fdopen(handle, "wb") as out:
                 shutil.copyfileobj(content, out, length=1024 * 1024)

@@ -32,7 +32,8 @@ RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,49}_[0-9]{1,9}_[0-9]{1
 """Run ids ``<nn_id>_<version>_<seq>``."""
 
 TEMP_PREFIX = ".tmp-"
-"""Prefix of directories a model is written to before it is renamed into place."""
+"""Prefix of what is being written (a model directory, an uploaded file) before it is renamed
+into place; anything left with it after a crash is partial."""
 
 
 def check_nn_id(nn_id: str) -> str:
@@ -131,12 +132,15 @@ class DataPaths:
             if directory.exists():
                 shutil.rmtree(directory)
 
-    def remove_stale_temp_dirs(self) -> int:
-        """Delete half-written model directories left by a crash; returns how many."""
-        models = self.root / "models"
-        if not models.exists():
-            return 0
-        stale = [p for p in models.glob(f"*/*/{TEMP_PREFIX}*") if p.is_dir()]
+    def remove_partial_writes(self) -> int:
+        """Delete half-written models and uploads left by a crash; returns how many."""
+        stale = [
+            *self.root.glob(f"models/*/*/{TEMP_PREFIX}*"),
+            *self.root.glob(f"networks/*/*/*/{TEMP_PREFIX}*"),
+        ]
         for path in stale:
-            shutil.rmtree(path)
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
         return len(stale)
