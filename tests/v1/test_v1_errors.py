@@ -280,6 +280,13 @@ def test_predict_without_input_data_is_422(client: V1Client, trained: str) -> No
     client.error("POST", path, 422, "input_data", json={"rows": []})
 
 
+def test_predict_rows_with_nested_values_are_422_with_a_short_message(client: V1Client, trained: str) -> None:
+    rows = [{"protocol_type": "tcp", "count": n} for n in range(500)] + [{"protocol_type": {"nested": 1}}]
+    path = f"service/state/predict/type/anomaly/nnid/{trained}/ver/active/"
+    message = client.error("POST", path, 422, "input_data", json={"input_data": rows})
+    assert len(message) < 1000
+
+
 def test_predict_autoencoder_without_type_is_400(
     client: V1Client, trained: str, eval_frame: pd.DataFrame
 ) -> None:

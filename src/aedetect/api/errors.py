@@ -46,6 +46,7 @@ HTTP_STATUS: dict[str, int] = {
 
 VALIDATION_CODE = "invalid_request"
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+MAX_LISTED_PROBLEMS = 5
 
 
 def error_response(
@@ -66,21 +67,29 @@ def _location(loc: Sequence[Any]) -> str:
     return text
 
 
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def validation_message(errors: Sequence[Any]) -> tuple[str, str | None]:
-    """A readable message naming every bad field, and the first field's name."""
+    """A readable message naming the bad fields (the first few), and the first field's name."""
     problems = []
-    for error in errors:
-        loc = error.get("loc", ())
+    for error in errors[:MAX_LISTED_PROBLEMS]:
         if error.get("type") == "json_invalid":
             problems.append(
                 f"the body is not valid JSON ({error.get('ctx', {}).get('error', 'parse error')})"
             )
             continue
-        field = _location(loc)
+        field = _location(error.get("loc", ()))
         if error.get("type") == "missing":
             problems.append(f"{field}: required field is missing")
         else:
-            problems.append(f"{field}: {error.get('msg', 'invalid value')} (got {error.get('input')!r})")
+            problems.append(
+                f"{field}: {error.get('msg', 'invalid value')} (got {_short(error.get('input'))})"
+            )
+    if len(errors) > MAX_LISTED_PROBLEMS:
+        problems.append(f"and {len(errors) - MAX_LISTED_PROBLEMS} more")
     first = _location(errors[0].get("loc", ())) if errors else None
     return "invalid request: " + "; ".join(problems), first
 
