@@ -335,7 +335,7 @@ def serve(
         int | None, typer.Option(min=1, max=65535, help="TCP port (default: AEDETECT_PORT or 8000).")
     ] = None,
 ) -> None:
-    """Start the HTTP service (native API, TensorMSA-compatible v1 API and dashboard)."""
+    """Start the HTTP service (the TensorMSA-compatible v1 API, OpenAPI docs at /docs)."""
     with _reported_errors():
         try:
             from aedetect.api.server import run_server
