@@ -326,19 +326,14 @@ def _version(package: str) -> str | None:
         return None
 
 
-def _git_commit() -> str | None:
+def _git(*args: str) -> str | None:
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
+            ["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=True, timeout=10
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None
+    return out.stdout.strip()
 
 
 def machine_info() -> dict[str, Any]:
@@ -355,7 +350,9 @@ def machine_info() -> dict[str, Any]:
             name: _version(name)
             for name in ("aedetect", "torch", "numpy", "pandas", "scikit-learn", "pyod", "fastapi")
         },
-        "git_commit": _git_commit(),
+        "git_commit": _git("rev-parse", "--short", "HEAD") or None,
+        # results measured with uncommitted library code cannot be reproduced from the commit alone
+        "uncommitted_src": bool(_git("status", "--porcelain", "--", "src")),
     }
 
 
@@ -364,6 +361,8 @@ def describe_machine(info: dict[str, Any]) -> str:
     versions = info.get("versions", {})
     libs = ", ".join(f"{k} {v}" for k, v in versions.items() if v)
     commit = f", commit {info['git_commit']}" if info.get("git_commit") else ""
+    if info.get("uncommitted_src"):
+        commit += " with uncommitted changes in src/"
     return (
         f"{info['cpu']}, {info['usable_cores']} usable of {info['logical_cores']} cores, "
         f"{info['ram_gib']} GiB RAM, {info['os']}, Python {info['python']}; {libs}{commit}"
@@ -421,7 +420,7 @@ def fmt(value: float | int | None, digits: int = 3) -> str:
         return "–"
     if isinstance(value, int):
         return f"{value:,}"
-    return f"{value:.{digits}f}"
+    return f"{value:,.{digits}f}"
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]], numeric_from: int = 1) -> str:

@@ -258,8 +258,9 @@ def _ranks(scores: Mapping[str, float]) -> dict[str, float]:
 def summarize(records: Sequence[dict[str, Any]], detectors: Sequence[str]) -> dict[str, Any]:
     """Mean over seeds per dataset, then per group: mean ROC-AUC/AP, mean rank, total seconds.
 
-    A detector that failed on any seed of a dataset has no value there; mean ranks use only the
-    datasets every detector completed, and ``datasets_done`` says how many each detector's means cover.
+    A detector that failed on any seed of a dataset (or was not run there) has no value there;
+    ``datasets_done`` says how many datasets each detector's means cover. Mean ranks and the
+    ``*_common`` means use only the datasets every detector completed (``ranked_on``).
     """
     per_dataset: dict[str, dict[str, dict[str, Any]]] = {}
     groups: dict[str, list[str]] = {}
@@ -307,6 +308,9 @@ def summarize(records: Sequence[dict[str, Any]], detectors: Sequence[str]) -> di
                 "score_s_total": float(sum(c["score_s"] for c in done)),
             }
         for metric in ("roc_auc", "average_precision"):
+            for det in detectors:
+                common = _mean(per_dataset[d][det][metric] for d in complete)
+                group_summary[det][f"{metric}_common"] = common
             rank_lists: dict[str, list[float]] = {det: [] for det in detectors}
             for d in complete:
                 ranks = _ranks({det: per_dataset[d][det][metric] for det in detectors})
