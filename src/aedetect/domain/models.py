@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 
-class ColumnKind(str, enum.Enum):
+class ColumnKind(enum.StrEnum):
     """How a column is encoded."""
 
     NUMERIC = "numeric"
@@ -26,7 +26,7 @@ class ColumnSpec:
     kind: ColumnKind
 
 
-class JobStatus(str, enum.Enum):
+class JobStatus(enum.StrEnum):
     """Life cycle of a job and of the training run it drives."""
 
     QUEUED = "queued"
@@ -39,7 +39,7 @@ class JobStatus(str, enum.Enum):
         return self in (JobStatus.SUCCEEDED, JobStatus.FAILED)
 
 
-class VersionCondition(str, enum.Enum):
+class VersionCondition(enum.StrEnum):
     """The old system's version state codes, kept on the wire as strings."""
 
     PENDING = "1"
