@@ -208,3 +208,39 @@ def test_training_rejects_infinite_values():
     data.loc[3, "temp"] = -np.inf
     with pytest.raises(InvalidInput, match="temp"):
         AutoEncoderDetector(**FAST).fit(data)
+
+
+def test_records_fast_path_matches_frame_path():
+    rng = np.random.default_rng(3)
+    data = mixed_frame(300)
+    data["code"] = rng.integers(0, 4, size=300).astype(float)  # numbers declared categorical
+    det = AutoEncoderDetector(categorical=["code"], **FAST).fit(data)
+    rows = data.iloc[:5].copy()
+    rows.loc[rows.index[0], "machine"] = "NEVER-SEEN"
+    rows.loc[rows.index[1], "temp"] = np.nan
+    rows.loc[rows.index[2], "code"] = 2  # int where training saw 2.0
+    records = [
+        {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items()}
+        for r in rows.to_dict("records")
+    ]
+    records[3]["pressure"] = str(records[3]["pressure"])  # numbers sent as text are read
+    via_frame = det.score(rows)
+    via_records = det.score(records)
+    np.testing.assert_allclose(via_records.scores, via_frame.scores, rtol=1e-6)
+    np.testing.assert_allclose(via_records.similarity, via_frame.similarity, rtol=1e-6)
+    np.testing.assert_allclose(det.decision_function(records[0]), via_frame.scores[:1], rtol=1e-6)
+
+
+def test_records_missing_column_and_bad_number_are_named(fitted):
+    det, data = fitted
+    record = data.iloc[0].to_dict()
+    del record["machine"]
+    with pytest.raises(InvalidInput, match="machine") as info:
+        det.score([record])
+    assert info.value.field == "machine"
+    record = {**data.iloc[0].to_dict(), "temp": "hot"}
+    with pytest.raises(InvalidInput, match=r"'temp'.*'hot'"):
+        det.score(record)
+    record = {**data.iloc[0].to_dict(), "temp": float("inf")}
+    with pytest.raises(InvalidInput, match=r"'temp'.*infinite"):
+        det.score(record)

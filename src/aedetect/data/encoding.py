@@ -9,6 +9,8 @@ bucket; the network one-hot encodes the codes.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,15 +43,41 @@ class EncodedTable:
         return EncodedTable(self.numeric[index], self.missing[index], self.codes[index])
 
 
+def category_key(value: Any) -> str | None:
+    """Canonical string key of one category value: ``1``, ``1.0`` and ``"1"`` are the same key;
+    a missing value (None, NaN) is ``None``."""
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
+    if isinstance(value, float | np.floating):
+        number = float(value)
+        if math.isnan(number):
+            return None
+        if number.is_integer() and abs(number) < 2**53:
+            return str(int(number))
+        return str(number)
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    return str(value)
+
+
 def category_keys(values: pd.Series) -> pd.Series:
-    """Canonical string keys of category values (``1``, ``1.0`` and ``"1"`` are the same key);
-    missing values stay NaN."""
-    if pd.api.types.is_float_dtype(values):
-        finite = values.dropna()
-        if len(finite) and np.all(np.mod(finite.to_numpy(), 1) == 0):
-            values = values.astype("Int64")
-    keys = values.astype("string")
-    return keys.astype(object).where(values.notna(), np.nan)
+    """:func:`category_key` of every value of a column (vectorised for numeric columns)."""
+    if pd.api.types.is_float_dtype(values) or pd.api.types.is_integer_dtype(values):
+        numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        missing = np.isnan(numbers)
+        integral = ~missing & (np.mod(np.where(missing, 0.0, numbers), 1) == 0) & (np.abs(numbers) < 2**53)
+        keys = (
+            np.array([str(float(v)) for v in numbers], dtype=object)
+            if (~integral).any()
+            else (np.empty(len(numbers), dtype=object))
+        )
+        keys[integral] = numbers[integral].astype(np.int64).astype(str)
+        keys[missing] = np.nan
+        return pd.Series(keys, index=values.index, dtype=object)
+    labels = [category_key(v) for v in values.to_numpy(dtype=object)]
+    return pd.Series([np.nan if k is None else k for k in labels], index=values.index, dtype=object)
 
 
 class TabularEncoder:
@@ -69,6 +97,7 @@ class TabularEncoder:
         self.center = np.zeros(len(self.numeric_names))
         self.scale = np.ones(len(self.numeric_names))
         self.vocabularies: list[list[str]] = []
+        self._lookup_cache: list[dict[str, int]] | None = None
         self.fitted = False
 
     # --- learning ---------------------------------------------------------------------------
@@ -83,6 +112,7 @@ class TabularEncoder:
             spread = np.where(spread > 1e-12, spread, std)
             self.scale = np.where(spread > 1e-12, spread, 1.0)
         self.vocabularies = []
+        self._lookup_cache = None
         for name in self.categorical_names:
             counts = category_keys(frame[name]).value_counts(dropna=True)
             ordered = sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
@@ -119,6 +149,38 @@ class TabularEncoder:
             idx[keys.isna().to_numpy()] = len(vocab) + 1  # missing
             codes[:, j] = idx
         return EncodedTable(scaled.astype(np.float32), missing.astype(np.float32), codes)
+
+    def transform_records(self, records: Sequence[Mapping[str, Any]]) -> EncodedTable:
+        """Encode a few rows given as mappings, without building a DataFrame: the fast path for
+        scoring single requests. Same result as :meth:`transform` on the equivalent frame."""
+        if not self.fitted:
+            raise NotFitted("the column encoder is not fitted")
+        n = len(records)
+        values = np.full((n, len(self.numeric_names)), np.nan)
+        for i, record in enumerate(records):
+            for j, name in enumerate(self.numeric_names):
+                values[i, j] = _number(record[name], name, i)
+        missing = np.isnan(values)
+        scaled = (values - self.center) / self.scale
+        if self.transform_name == "asinh":
+            scaled = np.arcsinh(scaled)
+        scaled[missing] = 0.0
+        codes = np.empty((n, len(self.categorical_names)), dtype=np.int64)
+        for j, name in enumerate(self.categorical_names):
+            lookup = self._lookups[j]
+            other = len(self.vocabularies[j])
+            for i, record in enumerate(records):
+                key = category_key(record[name])
+                codes[i, j] = other + 1 if key is None else lookup.get(key, other)
+        return EncodedTable(scaled.astype(np.float32), missing.astype(np.float32), codes)
+
+    @property
+    def _lookups(self) -> list[dict[str, int]]:
+        cached = self._lookup_cache
+        if cached is None:
+            cached = [{v: i for i, v in enumerate(vocab)} for vocab in self.vocabularies]
+            self._lookup_cache = cached
+        return cached
 
     def decode(self, numeric: np.ndarray, code_probs: list[np.ndarray], index: Any = None) -> pd.DataFrame:
         """Back to the original columns: numbers in original units, categories as labels."""
@@ -183,3 +245,34 @@ class TabularEncoder:
         encoder.vocabularies = [list(map(str, v)) for v in state["vocabularies"]]
         encoder.fitted = True
         return encoder
+
+
+def _number(value: Any, name: str, row: int) -> float:
+    """One numeric cell as a float (NaN when missing), or InvalidInput naming column and row."""
+    if value is None or value is pd.NA:
+        return math.nan
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return math.nan
+        try:
+            value = float(text)
+        except ValueError:
+            raise InvalidInput(
+                f"column '{name}' is numeric but row {row} holds {value!r}; "
+                "send a number, or leave it empty for a missing value",
+                field=name,
+            ) from None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(
+            f"column '{name}' is numeric but row {row} holds {value!r}; send a number", field=name
+        ) from None
+    if math.isinf(number):
+        raise InvalidInput(
+            f"column '{name}' holds an infinite value in row {row}; "
+            "replace it with a finite number or leave it empty",
+            field=name,
+        )
+    return number

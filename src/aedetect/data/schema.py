@@ -69,6 +69,25 @@ def infer_column_specs(
     return specs
 
 
+def as_records(X: Any) -> list[Mapping[str, Any]] | None:
+    """``X`` as a list of row mappings when it is one mapping or a sequence of them, else None."""
+    if isinstance(X, Mapping):
+        return [X]
+    if isinstance(X, Sequence) and not isinstance(X, str) and X and all(isinstance(r, Mapping) for r in X):
+        return list(X)
+    return None
+
+
+def check_record_columns(records: Sequence[Mapping[str, Any]], names: Sequence[str]) -> None:
+    """Every record holds every model column; otherwise the same error as :func:`select_columns`."""
+    missing = sorted({c for record in records for c in names if c not in record}, key=list(names).index)
+    if missing:
+        raise InvalidInput(
+            f"input lacks the model column(s): {', '.join(missing)}; the model needs: {', '.join(names)}",
+            field=missing[0],
+        )
+
+
 def select_columns(frame: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
     """The model's columns of ``frame`` in model order; a missing one is an error naming it."""
     frame = frame.rename(columns=str)

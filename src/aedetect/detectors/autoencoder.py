@@ -12,7 +12,13 @@ import torch
 from torch import nn
 
 from aedetect.data.encoding import EncodedTable, TabularEncoder
-from aedetect.data.schema import as_frame, infer_column_specs, select_columns
+from aedetect.data.schema import (
+    as_frame,
+    as_records,
+    check_record_columns,
+    infer_column_specs,
+    select_columns,
+)
 from aedetect.detectors.base import BaseDetector
 from aedetect.detectors.network import ACTIVATIONS, AutoEncoderNet
 from aedetect.domain import ColumnKind, ScoreResult
@@ -23,6 +29,10 @@ EpochCallback = Callable[[int, int, float, float | None], None]
 
 SCORE_CHUNK_ROWS = 32768
 """Rows encoded and scored at a time, so memory stays bounded for any input size."""
+
+RECORDS_FAST_PATH_ROWS = 256
+"""Up to this many rows given as mappings are encoded directly, without building a DataFrame
+(a single-row request spends most of its time in pandas otherwise)."""
 
 
 class AutoEncoderDetector(BaseDetector):
@@ -38,8 +48,8 @@ class AutoEncoderDetector(BaseDetector):
         Most frequent values one-hot encoded per categorical column; the rest share an
         "other/unseen" bucket, missing values have their own bucket.
     n_hidden : list of int, optional
-        Encoder layer widths towards the bottleneck; the decoder mirrors them. Default: sized
-        from the input width.
+        Encoder layer widths towards the bottleneck; the decoder mirrors them. Default:
+        ``[2 * n_columns, n_columns // 4]`` bounded to [16, 256] and [2, 32].
     epochs : int, optional
         Maximum passes over the training rows (early stopping may end sooner). Default 100.
     batch_size : int, optional
@@ -50,12 +60,17 @@ class AutoEncoderDetector(BaseDetector):
         Expected anomaly share of the training data; sets ``threshold_``.
     validation_fraction : float, default 0.1
         Held-out share of rows for early stopping (0 disables early stopping).
-    patience : int, default 10
+    patience : int, default 20
         Epochs without validation improvement before training stops.
     clip_quantile : float, default 0.0
         Numeric inputs are clipped to the training range between this quantile and its
         complement; the reconstruction target is not, so values outside the range learned in
         training raise the score even where the network could copy them through.
+    numeric_transform : str, default "robust"
+        "robust": (x - median) / IQR-based spread; "asinh": asinh of that, compressing heavy tails.
+    magnitude_weight : float, default 0.3
+        Weight of the second score part: how extreme each reconstructed numeric value is,
+        relative to training (0 scores by reconstruction error alone).
     activation : str, default "relu"
         Hidden activation: relu, elu, tanh or gelu.
     weight_decay : float, default 0.0
@@ -91,10 +106,10 @@ class AutoEncoderDetector(BaseDetector):
         learning_rate: float | None = None,
         contamination: float = 0.01,
         validation_fraction: float = 0.1,
-        patience: int = 10,
+        patience: int = 20,
         clip_quantile: float = 0.0,
         numeric_transform: str = "robust",
-        magnitude_weight: float = 0.5,
+        magnitude_weight: float = 0.3,
         activation: str = "relu",
         weight_decay: float = 0.0,
         random_state: int | None = None,
@@ -188,7 +203,7 @@ class AutoEncoderDetector(BaseDetector):
             "vocab_size": positive_int("vocab_size", self.vocab_size, 10),
             "epochs": positive_int("epochs", self.epochs, 100),
             "batch_size": positive_int("batch_size", self.batch_size, 128),
-            "patience": positive_int("patience", self.patience, 10),
+            "patience": positive_int("patience", self.patience, 20),
             "learning_rate": float(learning_rate),
             "validation_fraction": fraction("validation_fraction", self.validation_fraction, 0.0, 0.5),
             "clip_quantile": fraction("clip_quantile", self.clip_quantile, 0.0, 0.5),
@@ -197,12 +212,11 @@ class AutoEncoderDetector(BaseDetector):
         }
 
     @staticmethod
-    def default_hidden(n_input: int) -> list[int]:
-        """Encoder widths for an input of ``n_input`` values: a wide first layer, then a
-        bottleneck well below the input width so the network cannot learn the identity."""
-        first = int(min(256, max(16, 2 * n_input)))
-        bottleneck = int(max(2, min(32, n_input // 4)))
-        return [first, bottleneck]
+    def default_hidden(n_columns: int) -> list[int]:
+        """Encoder widths for a table of ``n_columns`` columns: a first layer twice as wide, then a
+        bottleneck of a quarter of the columns (2 to 32), so the network cannot learn the identity
+        and must capture how columns relate. Chosen by measurement (see BENCHMARKS.md)."""
+        return [int(min(256, max(16, 2 * n_columns))), int(max(2, min(32, n_columns // 4)))]
 
     # --- fitting ------------------------------------------------------------------------------
     def fit(self, X: Any, y: Any = None, *, callback: EpochCallback | None = None) -> Self:
@@ -216,7 +230,7 @@ class AutoEncoderDetector(BaseDetector):
         encoder = TabularEncoder(specs, params["vocab_size"], self.numeric_transform).fit(frame)
         table = encoder.transform(frame)
         self.device_ = _resolve_device(self.device)
-        hidden = list(self.n_hidden) if self.n_hidden is not None else self.default_hidden(encoder.n_input)
+        hidden = list(self.n_hidden) if self.n_hidden is not None else self.default_hidden(len(specs))
         lo, hi = _clip_bounds(table, params["clip_quantile"])
 
         rng = np.random.default_rng(self.random_state)
@@ -390,6 +404,11 @@ class AutoEncoderDetector(BaseDetector):
 
     def _encoded_chunks(self, X: Any) -> Iterator[EncodedTable]:
         encoder = self._fitted_encoder()
+        records = as_records(X)
+        if records is not None and len(records) <= RECORDS_FAST_PATH_ROWS:
+            check_record_columns(records, self.columns_)
+            yield encoder.transform_records(records)
+            return
         frame = select_columns(as_frame(X), self.columns_)
         for start in range(0, len(frame), SCORE_CHUNK_ROWS):
             yield encoder.transform(frame.iloc[start : start + SCORE_CHUNK_ROWS])

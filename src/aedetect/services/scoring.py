@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from aedetect.detectors.autoencoder import AutoEncoderDetector
 from aedetect.domain import TrainingRun
@@ -88,19 +87,19 @@ def finite_or_none(value: float) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def rows_frame(rows: Sequence[Row], columns: Sequence[str]) -> pd.DataFrame:
-    """The input rows as one table, or ``InvalidInput`` naming every model column they lack."""
+def checked_rows(rows: Sequence[Row], columns: Sequence[str]) -> list[Row]:
+    """The input rows, or ``InvalidInput`` naming every model column they lack. Rows stay plain
+    mappings: the detector encodes small batches of them without building a DataFrame."""
     if not rows:
         raise InvalidInput("input_data holds no row", field="input_data")
-    frame = pd.DataFrame.from_records(list(rows))
-    missing = [c for c in columns if c not in frame.columns]
+    missing = [c for c in columns if any(c not in row for row in rows)]
     if missing:
         raise InvalidInput(
             f"input_data lacks the model column(s) {', '.join(missing)}; "
             f"the model uses: {', '.join(columns)}",
             field="input_data",
         )
-    return frame
+    return list(rows)
 
 
 class ScoringService:
@@ -134,9 +133,9 @@ class ScoringService:
 
     def _model_and_rows(
         self, nn_id: str, version: str | int, rows: Sequence[Row]
-    ) -> tuple[AutoEncoderDetector, pd.DataFrame]:
+    ) -> tuple[AutoEncoderDetector, list[Row]]:
         model = self.detector(self.serving_run(nn_id, version))
-        return model, rows_frame(rows, model.columns_)
+        return model, checked_rows(rows, model.columns_)
 
     def similarity(self, nn_id: str, version: str | int, rows: Sequence[Row]) -> list[float | None]:
         """Cosine similarity of each row and its reconstruction (higher = more normal)."""
