@@ -55,6 +55,14 @@ def _postgres_schema_url() -> Iterator[str]:
         admin.dispose()
 
 
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """URL of a fresh PostgreSQL schema on the test server (``AEDETECT_TEST_POSTGRES_URL``),
+    dropped afterwards; without that server the test fails under CI and skips locally."""
+    with _postgres_schema_url() as url:
+        yield url
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def registry(request: pytest.FixtureRequest, sqlite_url: str) -> Iterator[SqlRegistry]:
     """A migrated, empty registry on SQLite and on PostgreSQL (``AEDETECT_TEST_POSTGRES_URL``)."""

@@ -58,3 +58,12 @@ class ArtifactError(AedetectError):
     """A saved model that is tampered with, incomplete or from an incompatible version."""
 
     code = "bad_artifact"
+
+
+def error_type(code: str) -> type[AedetectError]:
+    """The error class whose ``code`` is ``code`` (``JobFailed`` when none is): rebuilds an error
+    recorded as data, e.g. the failure of a training run read back from the registry."""
+    for cls in AedetectError.__subclasses__():
+        if cls.code == code:
+            return cls
+    return JobFailed

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 
 import pandas as pd
@@ -45,30 +43,3 @@ def trained(client: V1Client, train_frame: pd.DataFrame) -> str:
     """Id of a network whose version 1 is trained on ``FEATURES`` (for prediction tests)."""
     client.trained_network("nntrained", train_frame, FEATURES)
     return "nntrained"
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """URL of a fresh PostgreSQL schema on the test server (``AEDETECT_TEST_POSTGRES_URL``),
-    dropped afterwards; without that server the test fails under CI and skips locally."""
-    from sqlalchemy import create_engine, make_url, text
-
-    url = os.environ.get("AEDETECT_TEST_POSTGRES_URL")
-    if not url:
-        message = "AEDETECT_TEST_POSTGRES_URL is not set (run .ci/postgres.sh to get a server and its URL)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    base = make_url(url)
-    schema = f"test_v1_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield base.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-            hide_password=False
-        )
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()

@@ -1,1 +1,4 @@
-"""api"""
+"""The HTTP adapter: FastAPI app factory, error mapping and dependencies.
+
+``v1`` holds the TensorMSA-compatible routes.
+"""

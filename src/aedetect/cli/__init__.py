@@ -1,1 +1,1 @@
-"""cli"""
+"""The ``aedetect`` command line: thin commands over the library and the service."""

@@ -1,1 +1,1 @@
-"""services"""
+"""Use cases of the service (networks, datasets, training, scoring, evaluation), independent of HTTP."""

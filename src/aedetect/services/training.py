@@ -23,16 +23,7 @@ from typing import Any
 
 from aedetect.detectors.autoencoder import AutoEncoderDetector, EpochCallback
 from aedetect.domain import Job, JobStatus, TrainingRun, VersionCondition
-from aedetect.errors import (
-    AedetectError,
-    ArtifactError,
-    Conflict,
-    InvalidInput,
-    JobFailed,
-    NotFitted,
-    NotFound,
-    PayloadTooLarge,
-)
+from aedetect.errors import AedetectError, Conflict, InvalidInput, JobFailed, NotFound, error_type
 from aedetect.jobs.base import JobRunner
 from aedetect.registry.base import Registry
 from aedetect.services.datasets import DatasetService
@@ -59,11 +50,6 @@ STOPPED = "interrupted: the service stopped during this training run; train agai
 
 PROGRESS_INTERVAL_S = 1.0
 """Least time between two progress writes of a running job."""
-
-ERRORS_BY_CODE: dict[str, type[AedetectError]] = {
-    cls.code: cls
-    for cls in (InvalidInput, NotFound, Conflict, PayloadTooLarge, NotFitted, JobFailed, ArtifactError)
-}
 
 
 def utcnow() -> datetime:
@@ -337,7 +323,7 @@ class TrainingService:
         """Run a training to its end; a failed run raises its error (a domain error keeps its kind)."""
         run = self.wait(self.start(nn_id, version))
         if run.status is not JobStatus.SUCCEEDED:
-            error = ERRORS_BY_CODE.get(str(run.metrics.get("error_code")), JobFailed)
+            error = error_type(str(run.metrics.get("error_code")))
             raise error(f"training run {run.run_id} failed: {run.error}")
         return run
 
