@@ -76,6 +76,8 @@ def category_keys(values: pd.Series) -> pd.Series:
         keys[integral] = numbers[integral].astype(np.int64).astype(str)
         keys[missing] = np.nan
         return pd.Series(keys, index=values.index, dtype=object)
+    if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+        return values.astype(object).where(values.notna(), np.nan)
     labels = [category_key(v) for v in values.to_numpy(dtype=object)]
     return pd.Series([np.nan if k is None else k for k in labels], index=values.index, dtype=object)
 
