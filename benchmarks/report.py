@@ -317,7 +317,7 @@ def speed_section(payload: dict[str, Any]) -> str:
         rows = []
         for case in growth:
             if case.get("error"):
-                rows.append([fmt(case["rows"]), f"failed: {case['error']}", *["–"] * 8])
+                rows.append([fmt(case["rows"]), f"failed: {case['error']}", *["–"] * 10])
                 continue
             rows.append(
                 [
@@ -331,6 +331,8 @@ def speed_section(payload: dict[str, Any]) -> str:
                     fmt(case["peak_rss_fit_mb"], 0),
                     fmt(case["score_rss_sampled_mb"], 0),
                     fmt(case["peak_rss_score_mb"], 0),
+                    fmt(case.get("score_only_rss_after_data_mb"), 0),
+                    fmt(case.get("score_only_peak_rss_mb"), 0),
                 ]
             )
         lines += [
@@ -346,13 +348,17 @@ def speed_section(payload: dict[str, Any]) -> str:
                     "peak fit MiB",
                     "RSS while scoring MiB",
                     "peak score MiB",
+                    "score-only: RSS with data MiB",
+                    "score-only: peak MiB",
                 ],
                 rows,
             ),
             "",
             "`RSS while scoring` is sampled every 5 ms during `decision_function` alone; `peak score` "
             "is the process's peak at the end, so it exceeds `peak fit` only when scoring needed more "
-            "memory than training (e.g. scoring every row in one batch).",
+            "memory than training (e.g. scoring every row in one batch). `score-only` is a fresh "
+            "process that makes the same data, loads the saved model and scores every row, as a "
+            "serving process would: the figure for what scoring needs.",
             "",
         ]
     return "\n".join(lines)

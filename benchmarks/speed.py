@@ -12,6 +12,7 @@ import gc
 import json
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,8 @@ def run_case(spec: dict[str, Any]) -> dict[str, Any]:
     ``threads``, ``seed``.
     """
     threads = set_threads(spec.get("threads"))
+    if spec.get("model_dir") and not spec.get("save_to"):
+        return run_score_case(spec)
     cls = _detector_class(spec["detector"])
     _warm_up(cls, spec)
     rss_start = current_rss_mb()
@@ -62,6 +65,8 @@ def run_case(spec: dict[str, Any]) -> dict[str, Any]:
     if len(scores) != spec["rows"]:
         raise RuntimeError(f"{len(scores)} scores for {spec['rows']} rows")
     epochs_run = _epochs_run(detector, spec["epochs"])
+    if spec.get("save_to"):
+        detector.save(spec["save_to"])
     return {
         **spec,
         "threads": threads,
@@ -77,6 +82,32 @@ def run_case(spec: dict[str, Any]) -> dict[str, Any]:
         "score_rss_sampled_mb": score_rss.peak_mb,
         "peak_rss_fit_mb": peak_fit,
         "peak_rss_score_mb": peak_rss_mb(),
+        "error": None,
+    }
+
+
+def run_score_case(spec: dict[str, Any]) -> dict[str, Any]:
+    """Scoring alone, as a serving process does it: make the data, load the model saved at
+    ``spec["model_dir"]`` and score every row; a process that has just trained keeps its training
+    memory, so this is the figure for what scoring needs."""
+    from aedetect import load_detector
+
+    rss_start = current_rss_mb()
+    data = synthetic_mixed(spec["rows"], spec["numeric"], spec["categorical"], spec.get("seed", 0))
+    gc.collect()
+    rss_data = current_rss_mb()
+    detector = load_detector(spec["model_dir"])
+    with RssSampler() as score_rss, timed() as score_time:
+        scores = detector.decision_function(data)
+    if len(scores) != spec["rows"]:
+        raise RuntimeError(f"{len(scores)} scores for {spec['rows']} rows")
+    return {
+        "score_only_s": score_time.seconds,
+        "score_only_rows_per_s": spec["rows"] / score_time.seconds,
+        "score_only_rss_start_mb": rss_start,
+        "score_only_rss_after_data_mb": rss_data,
+        "score_only_rss_sampled_mb": score_rss.peak_mb,
+        "score_only_peak_rss_mb": peak_rss_mb(),
         "error": None,
     }
 
@@ -167,6 +198,11 @@ def _describe(case: dict[str, Any]) -> str:
         f"{case['detector']} {case['rows']:,} rows: fit {case['fit_s']:.2f}s "
         f"({case['train_rows_epochs_per_s']:,.0f} rows*epochs/s), score {case['score_s']:.2f}s "
         f"({case['score_rows_per_s']:,.0f} rows/s), peak RSS {case['peak_rss_score_mb']:.0f} MiB"
+        + (
+            f"; scoring alone in a fresh process: peak RSS {case['score_only_peak_rss_mb']:.0f} MiB"
+            if "score_only_peak_rss_mb" in case
+            else ""
+        )
     )
 
 
@@ -268,7 +304,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "threads": threads,
                 "seed": 0,
             }
-            case = run_in_subprocess(spec, args.case_timeout)
+            with tempfile.TemporaryDirectory(prefix="aedetect-speed-") as tmp:
+                model_dir = str(Path(tmp) / "model")
+                case = run_in_subprocess({**spec, "save_to": model_dir}, args.case_timeout)
+                if not case.get("error"):
+                    score = run_in_subprocess({**spec, "model_dir": model_dir}, args.case_timeout)
+                    case.update(score if not score.get("error") else {"score_only_error": score["error"]})
+            case.pop("save_to", None)
             growth.append(case)
             cases.append(case)
             print(_describe(case), file=sys.stderr, flush=True)

@@ -105,14 +105,19 @@ class TabularEncoder:
     # --- learning ---------------------------------------------------------------------------
     def fit(self, frame: pd.DataFrame) -> TabularEncoder:
         """Learn medians, robust scales and vocabularies from ``frame`` (the model's columns)."""
-        values = self._numeric_matrix(frame)
-        if len(values):
-            self.center = np.nan_to_num(np.nanmedian(values, axis=0), nan=0.0)
-            q25, q75 = np.nanquantile(values, [0.25, 0.75], axis=0)
-            spread = np.nan_to_num((q75 - q25) / 1.349, nan=0.0)
-            std = np.nan_to_num(np.nanstd(values, axis=0), nan=0.0)
-            spread = np.where(spread > 1e-12, spread, std)
-            self.scale = np.where(spread > 1e-12, spread, 1.0)
+        n_numeric = len(self.numeric_names)
+        self.center, self.scale = np.zeros(n_numeric), np.ones(n_numeric)
+        for j, name in enumerate(self.numeric_names):  # column by column: memory stays O(rows)
+            values = self._numeric_column(frame, name)
+            present = values[~np.isnan(values)]
+            if not len(present):
+                continue
+            self.center[j] = np.median(present)
+            q25, q75 = np.quantile(present, [0.25, 0.75])
+            spread = (q75 - q25) / 1.349
+            if spread <= 1e-12:
+                spread = float(np.std(present))
+            self.scale[j] = spread if spread > 1e-12 else 1.0
         self.vocabularies = []
         self._lookup_cache = None
         for name in self.categorical_names:
@@ -137,12 +142,13 @@ class TabularEncoder:
         """Encode ``frame`` (the model's columns, in order)."""
         if not self.fitted:
             raise NotFitted("the column encoder is not fitted")
-        values = self._numeric_matrix(frame)
-        missing = np.isnan(values)
-        scaled = (values - self.center) / self.scale
-        if self.transform_name == "asinh":
-            scaled = np.arcsinh(scaled)
-        scaled[missing] = 0.0
+        n = len(frame)
+        scaled = np.empty((n, len(self.numeric_names)), dtype=np.float32)
+        missing = np.empty((n, len(self.numeric_names)), dtype=np.float32)
+        for j, name in enumerate(self.numeric_names):
+            values = self._numeric_column(frame, name)
+            missing[:, j] = np.isnan(values)
+            scaled[:, j] = self._scaled(values, j)
         codes = np.empty((len(frame), len(self.categorical_names)), dtype=np.int64)
         for j, (name, vocab) in enumerate(zip(self.categorical_names, self.vocabularies, strict=True)):
             keys = category_keys(frame[name])
@@ -150,7 +156,7 @@ class TabularEncoder:
             idx[idx < 0] = len(vocab)  # other / unseen
             idx[keys.isna().to_numpy()] = len(vocab) + 1  # missing
             codes[:, j] = idx
-        return EncodedTable(scaled.astype(np.float32), missing.astype(np.float32), codes)
+        return EncodedTable(scaled, missing, codes)
 
     def transform_records(self, records: Sequence[Mapping[str, Any]]) -> EncodedTable:
         """Encode a few rows given as mappings, without building a DataFrame: the fast path for
@@ -163,10 +169,7 @@ class TabularEncoder:
             for j, name in enumerate(self.numeric_names):
                 values[i, j] = _number(record[name], name, i)
         missing = np.isnan(values)
-        scaled = (values - self.center) / self.scale
-        if self.transform_name == "asinh":
-            scaled = np.arcsinh(scaled)
-        scaled[missing] = 0.0
+        scaled = self._scaled(values, slice(None))
         codes = np.empty((n, len(self.categorical_names)), dtype=np.int64)
         for j, name in enumerate(self.categorical_names):
             lookup = self._lookups[j]
@@ -175,6 +178,13 @@ class TabularEncoder:
                 key = category_key(record[name])
                 codes[i, j] = other + 1 if key is None else lookup.get(key, other)
         return EncodedTable(scaled.astype(np.float32), missing.astype(np.float32), codes)
+
+    def _scaled(self, values: np.ndarray, columns: int | slice) -> np.ndarray:
+        """Scaled values of numeric column(s) ``columns``; missing values become 0 (the median)."""
+        scaled = (values - self.center[columns]) / self.scale[columns]
+        if self.transform_name == "asinh":
+            scaled = np.arcsinh(scaled)
+        return np.where(np.isnan(values), 0.0, scaled)
 
     @property
     def _lookups(self) -> list[dict[str, int]]:
@@ -197,34 +207,31 @@ class TabularEncoder:
             out[name] = labels[np.argmax(probs, axis=1)]
         return pd.DataFrame({s.name: out[s.name] for s in self.specs}, index=index)
 
-    def _numeric_matrix(self, frame: pd.DataFrame) -> np.ndarray:
-        if not self.numeric_names:
-            return np.empty((len(frame), 0))
-        columns = []
-        for name in self.numeric_names:
-            series = frame[name]
-            if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
-                converted = pd.to_numeric(series, errors="coerce")
-                bad = converted.isna() & series.notna()
-                if bad.any():
-                    row = int(np.flatnonzero(bad.to_numpy())[0])
-                    raise InvalidInput(
-                        f"column '{name}' is numeric but row {row} holds {series.iloc[row]!r}; "
-                        "send a number, or leave it empty for a missing value",
-                        field=name,
-                    )
-                series = converted
-            columns.append(series.to_numpy(dtype=np.float64, na_value=np.nan))
-        matrix = np.column_stack(columns)
-        infinite = np.isinf(matrix)
+    @staticmethod
+    def _numeric_column(frame: pd.DataFrame, name: str) -> np.ndarray:
+        """Column ``name`` as float64 (NaN where missing), or InvalidInput naming the column and
+        the first row that is not a finite number."""
+        series = frame[name]
+        if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+            converted = pd.to_numeric(series, errors="coerce")
+            bad = converted.isna() & series.notna()
+            if bad.any():
+                row = int(np.flatnonzero(bad.to_numpy())[0])
+                raise InvalidInput(
+                    f"column '{name}' is numeric but row {row} holds {series.iloc[row]!r}; "
+                    "send a number, or leave it empty for a missing value",
+                    field=name,
+                )
+            series = converted
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        infinite = np.isinf(values)
         if infinite.any():
-            row, col = (int(v[0]) for v in np.nonzero(infinite))
             raise InvalidInput(
-                f"column '{self.numeric_names[col]}' holds an infinite value in row {row}; "
+                f"column '{name}' holds an infinite value in row {int(np.flatnonzero(infinite)[0])}; "
                 "replace it with a finite number or leave it empty",
-                field=self.numeric_names[col],
+                field=name,
             )
-        return matrix
+        return values
 
     # --- persistence ------------------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:

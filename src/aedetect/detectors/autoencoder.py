@@ -297,10 +297,14 @@ class AutoEncoderDetector(BaseDetector):
         self.best_epoch_ = best_epoch
         self.n_epochs_ = len(history["train_loss"])
         self.n_samples_ = n
-        recon, magnitude = self._raw_terms(self._chunks_of(table))
-        self.column_scale_ = np.maximum(recon.mean(axis=0), 1e-6)
-        self.magnitude_scale_ = np.maximum(magnitude.mean(axis=0), 1e-6)
-        self.decision_scores_ = self._combine(recon, magnitude).sum(axis=1)
+        # two passes in chunks, so memory stays bounded: column means first, then the scores
+        recon_sum, magnitude_sum = np.zeros(len(specs)), np.zeros(len(specs))
+        for recon, magnitude in self._term_chunks(self._chunks_of(table)):
+            recon_sum += recon.sum(axis=0)
+            magnitude_sum += magnitude.sum(axis=0)
+        self.column_scale_ = np.maximum(recon_sum / n, 1e-6)
+        self.magnitude_scale_ = np.maximum(magnitude_sum / n, 1e-6)
+        self.decision_scores_ = self._row_scores(self._chunks_of(table))
         self._process_decision_scores()
         return self
 
@@ -319,7 +323,7 @@ class AutoEncoderDetector(BaseDetector):
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Anomaly score of each row: the sum of its per-column errors (see :meth:`explain`)."""
-        return self._contributions(X).sum(axis=1)
+        return self._row_scores(self._encoded_chunks(X))
 
     def explain(self, X: Any) -> pd.DataFrame:
         """Each original column's part of each row's score (rows sum to the score). A column's
@@ -433,20 +437,20 @@ class AutoEncoderDetector(BaseDetector):
         for start in range(0, len(table), SCORE_CHUNK_ROWS):
             yield table.take(slice(start, start + SCORE_CHUNK_ROWS))
 
-    def _raw_terms(self, tables: Iterator[EncodedTable]) -> tuple[np.ndarray, np.ndarray]:
-        """Per row and column, in model order: the reconstruction error, and the magnitude of the
-        reconstruction (squared scaled value of a numeric column; 0 for a categorical one)."""
-        recon, magnitude = [], []
+    def _term_chunks(self, tables: Iterator[EncodedTable]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Per chunk, per row and column in model order: the reconstruction error, and the
+        magnitude of the reconstruction (squared scaled value of a numeric column; 0 for a
+        categorical one)."""
         for table in tables:
             t = _to_tensors(table, self.device_)
             with torch.no_grad():
                 out = self._forward(t)
                 errors = self.network_.column_errors(out, *t)
-            r, m = self._terms(errors, out[0])
-            recon.append(r)
-            magnitude.append(m)
-        width = len(self.columns_)
-        return _stack(recon, width), _stack(magnitude, width)
+            yield self._terms(errors, out[0])
+
+    def _row_scores(self, tables: Iterator[EncodedTable]) -> np.ndarray:
+        sums = [self._combine(*terms).sum(axis=1) for terms in self._term_chunks(tables)]
+        return np.concatenate(sums) if sums else np.empty(0)
 
     def _terms(self, errors: torch.Tensor, values: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         n_cat = errors.shape[1] - values.shape[1]
@@ -466,7 +470,8 @@ class AutoEncoderDetector(BaseDetector):
         return recon / self.column_scale_ + self.magnitude_weight * magnitude / self.magnitude_scale_
 
     def _contributions(self, X: Any) -> np.ndarray:
-        return self._combine(*self._raw_terms(self._encoded_chunks(X)))
+        parts = [self._combine(*terms) for terms in self._term_chunks(self._encoded_chunks(X))]
+        return _stack(parts, len(self.columns_))
 
     def _similarity(self, out: tuple[torch.Tensor, ...], t: tuple[torch.Tensor, ...]) -> np.ndarray:
         net = self.network_
@@ -499,12 +504,13 @@ def _resolve_device(device: str) -> torch.device:
 def _clip_bounds(table: EncodedTable, q: float) -> tuple[np.ndarray, np.ndarray]:
     """Per numeric column, the training range between quantiles ``q`` and ``1 - q`` (scaled units),
     over present values only."""
-    values = np.where(table.missing > 0, np.nan, table.numeric).astype(np.float64)
-    if values.shape[1] == 0 or len(values) == 0:
-        return np.zeros(values.shape[1], np.float32), np.zeros(values.shape[1], np.float32)
-    lo = np.nan_to_num(np.nanquantile(values, q, axis=0), nan=0.0)
-    hi = np.nan_to_num(np.nanquantile(values, 1.0 - q, axis=0), nan=0.0)
-    return lo.astype(np.float32), hi.astype(np.float32)
+    width = table.numeric.shape[1]
+    lo, hi = np.zeros(width, np.float32), np.zeros(width, np.float32)
+    for j in range(width):  # column by column: memory stays O(rows)
+        present = table.numeric[table.missing[:, j] == 0, j].astype(np.float64)
+        if len(present):
+            lo[j], hi[j] = np.quantile(present, [q, 1.0 - q])
+    return lo, hi
 
 
 def _to_tensors(table: EncodedTable, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
