@@ -514,6 +514,42 @@ def test_activate_run_makes_it_the_only_active_one(registry: SqlRegistry, versio
     assert active is not None and active.run_id == second
 
 
+def test_serving_run_of_the_active_version(registry: SqlRegistry, version1: Version) -> None:
+    registry.create_version(Version(nn_id="nn1", version=0))
+    registry.update_version("nn1", 2, {"active": True})
+    registry.activate_run(succeeded_run(registry, version=1))
+    served = succeeded_run(registry, version=2)
+    registry.activate_run(served)
+    number, run = registry.get_serving_run("nn1", None)
+    assert number == 2
+    assert run is not None and run.run_id == served
+
+
+def test_serving_run_of_a_given_version(registry: SqlRegistry, version1: Version) -> None:
+    first, second = succeeded_run(registry), succeeded_run(registry)
+    registry.activate_run(second)
+    number, run = registry.get_serving_run("nn1", 1)
+    assert number == 1
+    assert run is not None and run.run_id == second
+    assert first != second
+
+
+def test_serving_run_is_none_before_a_model_is_active(registry: SqlRegistry, version1: Version) -> None:
+    registry.update_version("nn1", 1, {"active": True})
+    succeeded_run(registry)  # trained but not activated
+    assert registry.get_serving_run("nn1", None) == (1, None)
+    assert registry.get_serving_run("nn1", 1) == (1, None)
+
+
+def test_serving_run_names_what_is_missing(registry: SqlRegistry, version1: Version) -> None:
+    with pytest.raises(NotFound, match="network 'nope' not found"):
+        registry.get_serving_run("nope", None)
+    with pytest.raises(NotFound, match="version 7 of network 'nn1' not found"):
+        registry.get_serving_run("nn1", 7)
+    with pytest.raises(NotFound, match="no active version"):
+        registry.get_serving_run("nn1", None)
+
+
 def test_activate_run_does_not_touch_other_versions(registry: SqlRegistry, version1: Version) -> None:
     registry.create_version(Version(nn_id="nn1", version=0))
     other = succeeded_run(registry, version=2)

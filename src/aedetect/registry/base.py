@@ -108,6 +108,11 @@ class Registry(ABC):
     def get_active_run(self, nn_id: str, version: int) -> TrainingRun | None:
         """The version's active run, or ``None`` when no model has been trained."""
 
+    @abstractmethod
+    def get_serving_run(self, nn_id: str, version: int | None) -> tuple[int, TrainingRun | None]:
+        """The version number (``None``: the network's active version) and its active run, in one
+        read: the lookup of every prediction. ``NotFound`` as for the version lookups."""
+
     # --- jobs -----------------------------------------------------------------------------
     @abstractmethod
     def create_job(self, kind: str, params: dict[str, Any]) -> Job:

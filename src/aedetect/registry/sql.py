@@ -578,6 +578,27 @@ class SqlRegistry(Registry):
 
         return self._read(work)
 
+    def get_serving_run(self, nn_id: str, version: int | None) -> tuple[int, TrainingRun | None]:
+        def work(session: Session) -> tuple[int, TrainingRun] | None:
+            version_match = VersionRow.active.is_(True) if version is None else VersionRow.version == version
+            row = session.execute(
+                select(RunRow, VersionRow.version)
+                .join(VersionRow, (VersionRow.nn_id == RunRow.nn_id) & (VersionRow.version == RunRow.version))
+                .where(RunRow.nn_id == nn_id, RunRow.active.is_(True), version_match)
+                .order_by(VersionRow.version, RunRow.seq)
+                .limit(1)
+            ).one_or_none()
+            if row is not None:
+                return row[1], _run(row[0])
+            return None
+
+        found = self._read(work)
+        if found is not None:
+            return found
+        # no serving model: resolve the version the slow way, for its number or the right NotFound
+        number = self.get_active_version(nn_id).version if version is None else version
+        return number, self.get_active_run(nn_id, number)
+
     # --- jobs -----------------------------------------------------------------------------
     def create_job(self, kind: str, params: dict[str, Any]) -> Job:
         if not isinstance(kind, str) or not kind:

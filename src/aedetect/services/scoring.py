@@ -113,11 +113,9 @@ class ScoringService:
     def serving_run(self, nn_id: str, version: str | int) -> TrainingRun:
         """The active run of ``version`` (a number, or "active" for the active version)."""
         check_nn_id(nn_id)
-        if str(version) == ACTIVE:
-            number = self._registry.get_active_version(nn_id).version
-        else:
-            number = check_version(version)
-        run = self._registry.get_active_run(nn_id, number)
+        number, run = self._registry.get_serving_run(
+            nn_id, None if str(version) == ACTIVE else check_version(version)
+        )
         if run is None or run.model_path is None:
             raise NotFitted(
                 f"version {number} of network {nn_id} has no trained model yet: "
