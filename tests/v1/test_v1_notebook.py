@@ -103,6 +103,18 @@ def test_anomaly_prediction_of_a_list_scores_every_row(
     assert similarities == pytest.approx(expected, abs=1e-5)
 
 
+def test_anomaly_prediction_of_a_long_list_matches_the_evaluation(
+    client: V1Client, notebook_flow: list[object], eval_frame: pd.DataFrame
+) -> None:
+    """Long lists are scored off the event loop and through the DataFrame path: same numbers."""
+    count = min(len(eval_frame), 300)
+    rows = eval_frame.iloc[:count].to_dict(orient="records")
+    similarities = client.anomaly(NN, rows)
+    expected = [float(p) for p in notebook_flow[5]["predicts"][:count]]  # type: ignore[index]
+    assert len(similarities) == count > 64
+    assert similarities == pytest.approx(expected, abs=1e-5)
+
+
 def test_autoencoder_encoder_returns_the_bottleneck_code(
     client: V1Client, notebook_flow: list[object], eval_frame: pd.DataFrame
 ) -> None:

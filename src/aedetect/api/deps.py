@@ -17,7 +17,7 @@ from aedetect.services.training import TrainingService
 from aedetect.services.workflow import WorkflowService
 
 
-def get_container(request: Request) -> Container:
+async def get_container(request: Request) -> Container:
     """The services built at start-up (see :func:`aedetect.api.app.create_app`)."""
     container: Container = request.app.state.container
     return container
@@ -26,27 +26,27 @@ def get_container(request: Request) -> Container:
 ContainerDep = Annotated[Container, Depends(get_container)]
 
 
-def get_networks(container: ContainerDep) -> NetworkService:
+async def get_networks(container: ContainerDep) -> NetworkService:
     return container.networks
 
 
-def get_workflow(container: ContainerDep) -> WorkflowService:
+async def get_workflow(container: ContainerDep) -> WorkflowService:
     return container.workflow
 
 
-def get_datasets(container: ContainerDep) -> DatasetService:
+async def get_datasets(container: ContainerDep) -> DatasetService:
     return container.datasets
 
 
-def get_training(container: ContainerDep) -> TrainingService:
+async def get_training(container: ContainerDep) -> TrainingService:
     return container.training
 
 
-def get_evaluation(container: ContainerDep) -> EvaluationService:
+async def get_evaluation(container: ContainerDep) -> EvaluationService:
     return container.evaluation
 
 
-def get_scoring(container: ContainerDep) -> ScoringService:
+async def get_scoring(container: ContainerDep) -> ScoringService:
     return container.scoring
 
 
@@ -58,12 +58,12 @@ EvaluationDep = Annotated[EvaluationService, Depends(get_evaluation)]
 ScoringDep = Annotated[ScoringService, Depends(get_scoring)]
 
 
-def version_param(ver: str) -> int:
+async def version_param(ver: str) -> int:
     """The ``ver`` path parameter as a version number (400 unless a positive integer)."""
     return check_version(ver)
 
 
-def wfver_param(wfver: str) -> int:
+async def wfver_param(wfver: str) -> int:
     """The ``wfver`` path parameter as a version number."""
     return check_version(wfver)
 
