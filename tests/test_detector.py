@@ -244,3 +244,24 @@ def test_records_missing_column_and_bad_number_are_named(fitted):
     record = {**data.iloc[0].to_dict(), "temp": float("inf")}
     with pytest.raises(InvalidInput, match=r"'temp'.*infinite"):
         det.score(record)
+
+
+def test_asinh_transform_and_clipping_options_round_trip(tmp_path):
+    from aedetect import load_detector
+
+    data = mixed_frame(300)
+    data["bytes"] = np.exp(np.random.default_rng(5).normal(5, 2, size=300))  # heavy-tailed column
+    det = AutoEncoderDetector(numeric_transform="asinh", clip_quantile=0.01, **FAST).fit(data)
+    encoder = det.encoder_  # decoding the encoded input gives the original units back
+    table = encoder.transform(data[det.columns_])
+    probs = [np.eye(card)[table.codes[:, j]] for j, card in enumerate(encoder.cardinalities)]
+    decoded = encoder.decode(table.numeric.astype(np.float64), probs)
+    np.testing.assert_allclose(decoded["bytes"], data["bytes"], rtol=1e-4)
+    assert list(decoded["machine"]) == list(data["machine"])
+    det.save(tmp_path / "m")
+    np.testing.assert_array_equal(
+        load_detector(tmp_path / "m").decision_function(data), det.decision_function(data)
+    )
+    with pytest.raises(InvalidInput) as info:
+        AutoEncoderDetector(numeric_transform="log").fit(data)
+    assert info.value.field == "numeric_transform"
