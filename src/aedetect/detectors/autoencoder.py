@@ -252,6 +252,42 @@ class AutoEncoderDetector(BaseDetector):
         lo_t = torch.as_tensor(lo, device=self.device_)
         hi_t = torch.as_tensor(hi, device=self.device_)
 
+        history, best_epoch = self._train(net, train_t, val_t, (lo_t, hi_t), params, rng, callback)
+
+        self.encoder_ = encoder
+        self.network_ = net
+        self.n_hidden_ = hidden
+        self.clip_low_ = lo
+        self.clip_high_ = hi
+        self.history_ = history
+        self.best_epoch_ = best_epoch
+        self.n_epochs_ = len(history["train_loss"])
+        self.n_samples_ = n
+        # two passes in chunks, so memory stays bounded: column means first, then the scores
+        recon_sum, magnitude_sum = np.zeros(len(specs)), np.zeros(len(specs))
+        for recon, magnitude in self._term_chunks(self._chunks_of(table)):
+            recon_sum += recon.sum(axis=0)
+            magnitude_sum += magnitude.sum(axis=0)
+        self.column_scale_ = np.maximum(recon_sum / n, 1e-6)
+        self.magnitude_scale_ = np.maximum(magnitude_sum / n, 1e-6)
+        self.decision_scores_ = self._row_scores(self._chunks_of(table))
+        self._process_decision_scores()
+        return self
+
+    def _train(
+        self,
+        net: AutoEncoderNet,
+        train_t: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+        val_t: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None,
+        bounds: tuple[torch.Tensor, torch.Tensor],
+        params: dict[str, Any],
+        rng: np.random.Generator,
+        callback: EpochCallback | None,
+    ) -> tuple[dict[str, list[float]], int]:
+        """Mini-batch Adam over every training row each epoch, early stopping on the validation
+        loss; leaves ``net`` with its best weights, in eval mode. Returns (history, best epoch)."""
+        lo_t, hi_t = bounds
+        n_train = len(train_t[0])
         optimiser = torch.optim.Adam(
             net.parameters(), lr=params["learning_rate"], weight_decay=params["weight_decay"]
         )
@@ -263,7 +299,6 @@ class AutoEncoderDetector(BaseDetector):
         history: dict[str, list[float]] = {"train_loss": [], "val_loss": []}
         best_loss, best_state, best_epoch, stale = math.inf, None, 0, 0
         batch = params["batch_size"]
-        n_train = len(train_idx)
         for epoch in range(1, params["epochs"] + 1):
             net.train()
             perm = torch.as_tensor(rng.permutation(n_train), device=self.device_)
@@ -297,25 +332,7 @@ class AutoEncoderDetector(BaseDetector):
             net.load_state_dict(best_state)
         net.eval()
 
-        self.encoder_ = encoder
-        self.network_ = net
-        self.n_hidden_ = hidden
-        self.clip_low_ = lo
-        self.clip_high_ = hi
-        self.history_ = history
-        self.best_epoch_ = best_epoch
-        self.n_epochs_ = len(history["train_loss"])
-        self.n_samples_ = n
-        # two passes in chunks, so memory stays bounded: column means first, then the scores
-        recon_sum, magnitude_sum = np.zeros(len(specs)), np.zeros(len(specs))
-        for recon, magnitude in self._term_chunks(self._chunks_of(table)):
-            recon_sum += recon.sum(axis=0)
-            magnitude_sum += magnitude.sum(axis=0)
-        self.column_scale_ = np.maximum(recon_sum / n, 1e-6)
-        self.magnitude_scale_ = np.maximum(magnitude_sum / n, 1e-6)
-        self.decision_scores_ = self._row_scores(self._chunks_of(table))
-        self._process_decision_scores()
-        return self
+        return history, best_epoch
 
     # --- scoring ------------------------------------------------------------------------------
     @property
