@@ -159,8 +159,9 @@ class AutoEncoderDetector(BaseDetector):
             "device": self.device,
         }
 
-    def _validated(self) -> dict[str, Any]:
-        """The effective hyperparameters after defaults, or InvalidInput naming the bad one."""
+    def checked_params(self) -> dict[str, Any]:
+        """The effective hyperparameters after defaults, or InvalidInput naming the bad one (what
+        ``fit`` runs first; callers can check settings before any data is at hand)."""
 
         def positive_int(name: str, value: Any, default: int) -> int:
             if value is None:
@@ -224,7 +225,7 @@ class AutoEncoderDetector(BaseDetector):
     # --- fitting ------------------------------------------------------------------------------
     def fit(self, X: Any, y: Any = None, *, callback: EpochCallback | None = None) -> Self:
         """Learn the column encoders and the network from ``X`` (labels ``y`` are ignored)."""
-        params = self._validated()
+        params = self.checked_params()
         frame = as_frame(X)
         if len(frame) < 2:
             raise InvalidInput(f"training needs at least 2 rows, got {len(frame)}", field="X")
@@ -306,7 +307,7 @@ class AutoEncoderDetector(BaseDetector):
             for start in range(0, n_train, batch):
                 idx = perm[start : start + batch]
                 num, miss, codes = (t[idx] for t in train_t)
-                out = net(torch.maximum(torch.minimum(num, hi_t), lo_t), miss, codes)
+                out = net(torch.clamp(num, lo_t, hi_t), miss, codes)
                 loss = net.column_errors(out, num, miss, codes).mean()
                 optimiser.zero_grad(set_to_none=True)
                 loss.backward()
@@ -446,7 +447,7 @@ class AutoEncoderDetector(BaseDetector):
     def _clip(self, numeric: torch.Tensor) -> torch.Tensor:
         lo = torch.as_tensor(self.clip_low_, device=numeric.device)
         hi = torch.as_tensor(self.clip_high_, device=numeric.device)
-        return torch.maximum(torch.minimum(numeric, hi), lo)
+        return torch.clamp(numeric, lo, hi)
 
     def _forward(self, t: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         num, miss, codes = t
@@ -512,7 +513,7 @@ class AutoEncoderDetector(BaseDetector):
         net.eval()
         num, miss, codes = t
         with torch.no_grad():
-            out = net(torch.maximum(torch.minimum(num, hi), lo), miss, codes)
+            out = net(torch.clamp(num, lo, hi), miss, codes)
             return net.column_errors(out, num, miss, codes)  # type: ignore[operator]
 
 

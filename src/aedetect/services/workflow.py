@@ -4,11 +4,11 @@ not discovered at training time."""
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from aedetect.detectors.autoencoder import AutoEncoderDetector
 from aedetect.domain import Node
 from aedetect.errors import InvalidInput, NotFound
 from aedetect.registry.base import Registry
@@ -120,18 +120,9 @@ def validate_netconf(config: Mapping[str, Any]) -> dict[str, Any]:
     integer means one layer). Missing values take the detector's defaults at training time.
     """
     result: dict[str, Any] = {}
-    rate = config.get("learning_rate")
-    if rate is not None:
-        if (
-            isinstance(rate, bool)
-            or not isinstance(rate, int | float)
-            or not math.isfinite(rate)
-            or not (0 < rate <= 10)
-        ):
-            raise InvalidInput(
-                f"learning_rate must be a number in (0, 10], got {rate!r}", field="learning_rate"
-            )
-        result["learning_rate"] = float(rate)
+    shared = {k: config[k] for k in ("learning_rate", "validation_fraction") if config.get(k) is not None}
+    checked = AutoEncoderDetector(**shared).checked_params()  # the detector's own checks
+    result.update({k: checked[k] for k in shared})
     for name, upper in (("iter", MAX_EPOCHS), ("batch_size", 1_000_000)):
         value = _positive_int(config, name, upper)
         if value is not None:
@@ -164,14 +155,6 @@ def validate_netconf(config: Mapping[str, Any]) -> dict[str, Any]:
                 f"random_state must be a non-negative integer, got {seed!r}", field="random_state"
             )
         result["random_state"] = seed
-    fraction = config.get("validation_fraction")
-    if fraction is not None:
-        if isinstance(fraction, bool) or not isinstance(fraction, int | float) or not 0 <= fraction < 0.5:
-            raise InvalidInput(
-                f"validation_fraction must be a number in [0, 0.5), got {fraction!r}",
-                field="validation_fraction",
-            )
-        result["validation_fraction"] = float(fraction)
     return result
 
 
