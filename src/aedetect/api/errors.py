@@ -29,6 +29,7 @@ from aedetect.errors import (
     NotFitted,
     NotFound,
     PayloadTooLarge,
+    quoted,
 )
 
 logger = logging.getLogger(__name__)
@@ -67,11 +68,6 @@ def _location(loc: Sequence[Any]) -> str:
     return text
 
 
-def _short(value: Any, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def validation_message(errors: Sequence[Any]) -> tuple[str, str | None]:
     """A readable message naming the bad fields (the first few), and the first field's name."""
     problems = []
@@ -86,7 +82,7 @@ def validation_message(errors: Sequence[Any]) -> tuple[str, str | None]:
             problems.append(f"{field}: required field is missing")
         else:
             problems.append(
-                f"{field}: {error.get('msg', 'invalid value')} (got {_short(error.get('input'))})"
+                f"{field}: {error.get('msg', 'invalid value')} (got {quoted(error.get('input'))})"
             )
     if len(errors) > MAX_LISTED_PROBLEMS:
         problems.append(f"and {len(errors) - MAX_LISTED_PROBLEMS} more")

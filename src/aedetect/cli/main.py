@@ -19,7 +19,7 @@ import pandas as pd
 import typer
 from tqdm import tqdm
 
-from aedetect.errors import AedetectError, InvalidInput
+from aedetect.errors import AedetectError, InvalidInput, quoted
 
 EXIT_ERROR = 2
 """Exit status of a command that failed on the user's input (data, model, options)."""
@@ -55,7 +55,7 @@ def _names(value: str | None, option: str) -> list[str] | None:
         return None
     names = [part.strip() for part in value.split(",")]
     if not all(names):
-        raise InvalidInput(f"{option} has an empty name in {value!r}", field=option.lstrip("-"))
+        raise InvalidInput(f"{option} has an empty name in {quoted(value)}", field=option.lstrip("-"))
     return names
 
 
@@ -67,10 +67,11 @@ def _widths(value: str | None) -> list[int] | None:
         widths = [int(part) for part in value.split(",")]
     except ValueError:
         raise InvalidInput(
-            f"--hidden must be comma-separated whole numbers such as 64,16, got {value!r}", field="hidden"
+            f"--hidden must be comma-separated whole numbers such as 64,16, got {quoted(value)}",
+            field="hidden",
         ) from None
     if any(w < 1 for w in widths):
-        raise InvalidInput(f"--hidden widths must be at least 1, got {value!r}", field="hidden")
+        raise InvalidInput(f"--hidden widths must be at least 1, got {quoted(value)}", field="hidden")
     return widths
 
 

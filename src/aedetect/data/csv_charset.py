@@ -10,7 +10,7 @@ from typing import Final
 
 from charset_normalizer import from_bytes
 
-from aedetect.errors import InvalidInput
+from aedetect.errors import InvalidInput, quoted
 
 _BOMS: Final = {
     "utf-8-sig": (codecs.BOM_UTF8,),
@@ -54,7 +54,7 @@ def check_codec(encoding: str) -> str:
     try:
         return codecs.lookup(encoding).name
     except LookupError:
-        raise InvalidInput(f"unknown encoding {encoding!r}", field="encoding") from None
+        raise InvalidInput(f"unknown encoding {quoted(encoding)}", field="encoding") from None
 
 
 def detect_encoding(sample: bytes, at_eof: bool) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from aedetect.data.csv_charset import binary_error, check_codec, detect_encoding, split_bom
-from aedetect.errors import InvalidInput
+from aedetect.errors import InvalidInput, quoted
 
 DELIMITERS: Final = (",", ";", "\t", "|")
 """Delimiters the sniffer chooses among, in order of preference on a tie."""
@@ -112,6 +112,6 @@ def sniff_sample(
     if delimiter is None:
         delimiter = _sniff_delimiter(text, at_eof)
     elif len(delimiter) != 1 or delimiter in '"\r\n':
-        raise InvalidInput(f"the delimiter must be one character, got {delimiter!r}", field="delimiter")
+        raise InvalidInput(f"the delimiter must be one character, got {quoted(delimiter)}", field="delimiter")
     records = _sample_records(text, delimiter, at_eof)
     return CsvFormat(enc, delimiter, _guess_header(records)), records

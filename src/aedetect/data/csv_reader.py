@@ -50,7 +50,7 @@ from aedetect.data.csv_stream import (
     read_sample,
     string_batches,
 )
-from aedetect.errors import InvalidInput
+from aedetect.errors import InvalidInput, listed, quoted
 
 __all__ = [
     "DELIMITERS",
@@ -172,15 +172,16 @@ def _check_names(names: Sequence[str], what: str) -> list[str]:
     cleaned = [str(n).strip() for n in names]
     empty = [i + 1 for i, n in enumerate(cleaned) if not n]
     if empty:
-        positions = ", ".join(str(i) for i in empty)
+        positions = listed(empty)
         raise InvalidInput(f"empty column name in {what}: column {positions} has no name")
     seen: dict[str, list[int]] = {}
     for i, n in enumerate(cleaned):
         seen.setdefault(n, []).append(i + 1)
     dups = {n: pos for n, pos in seen.items() if len(pos) > 1}
     if dups:
-        listed = "; ".join(f"{n!r} (columns {', '.join(str(p) for p in pos)})" for n, pos in dups.items())
-        raise InvalidInput(f"duplicate column names in {what}: {listed}")
+        found = "; ".join(f"{quoted(n)} (columns {listed(pos)})" for n, pos in list(dups.items())[:5])
+        more = f"; and {len(dups) - 5} more" if len(dups) > 5 else ""
+        raise InvalidInput(f"duplicate column names in {what}: {found}{more}")
     return cleaned
 
 
@@ -247,9 +248,9 @@ def _ragged_error(inp: CsvInput, plan: _Plan, row: RaggedRow) -> InvalidInput:
         return InvalidInput(
             f"line {line} has {fields} fields, expected {plan.n_columns} ({plan.expected_note})"
         )
-    text = (row.text or "")[:200]
     return InvalidInput(
-        f"a record has {row.actual} fields, expected {plan.n_columns} ({plan.expected_note}): {text!r}"
+        f"a record has {row.actual} fields, expected {plan.n_columns} ({plan.expected_note}): "
+        f"{quoted(row.text or '')}"
     )
 
 

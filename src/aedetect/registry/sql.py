@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from aedetect.domain import Job, JobStatus, Network, Node, TrainingRun, Version, VersionCondition
-from aedetect.errors import Conflict, InvalidInput, NotFound
+from aedetect.errors import Conflict, InvalidInput, NotFound, listed, quoted
 from aedetect.registry.base import Registry
 from aedetect.registry.db import make_engine, make_session_factory, session_scope
 from aedetect.registry.migrate import upgrade
@@ -118,7 +118,7 @@ def _check_fields(fields: dict[str, Any], allowed: frozenset[str], what: str) ->
     if unknown:
         settable = ", ".join(sorted(allowed))
         raise InvalidInput(
-            f"cannot set {', '.join(map(repr, unknown))} on a {what} (settable: {settable})",
+            f"cannot set {listed(map(quoted, unknown))} on a {what} (settable: {settable})",
             field=unknown[0],
         )
 
@@ -143,7 +143,7 @@ def _status(value: Any, field: str = "status") -> str:
         return JobStatus(value).value
     except ValueError:
         allowed = ", ".join(s.value for s in JobStatus)
-        raise InvalidInput(f"{field} must be one of {allowed}, got {value!r}", field=field) from None
+        raise InvalidInput(f"{field} must be one of {allowed}, got {quoted(value)}", field=field) from None
 
 
 def _timestamp(value: Any, field: str) -> datetime | None:
@@ -265,7 +265,7 @@ class SqlRegistry(Registry):
         nn_id = network.nn_id
         if not isinstance(nn_id, str) or not nn_id or len(nn_id) > NN_ID_MAX_LENGTH:
             raise InvalidInput(
-                f"network id must be 1 to {NN_ID_MAX_LENGTH} characters, got {nn_id!r}", field="nn_id"
+                f"network id must be 1 to {NN_ID_MAX_LENGTH} characters, got {quoted(nn_id)}", field="nn_id"
             )
         values = {name: _text(getattr(network, name), name) for name in NETWORK_FIELDS}
 
@@ -356,12 +356,12 @@ class SqlRegistry(Registry):
                     allowed = ", ".join(c.value for c in VersionCondition)
                     raise InvalidInput(
                         f"condition of version {version} of network '{nn_id}' must be one of {allowed}, "
-                        f"got {value!r}",
+                        f"got {quoted(value)}",
                         field="condition",
                     ) from None
             elif name == "active":
                 if not isinstance(value, bool):
-                    raise InvalidInput(f"active must be true or false, got {value!r}", field="active")
+                    raise InvalidInput(f"active must be true or false, got {quoted(value)}", field="active")
                 values["active"] = value
             elif name == "desc":
                 values["description"] = _text(value, name)
@@ -602,7 +602,7 @@ class SqlRegistry(Registry):
     # --- jobs -----------------------------------------------------------------------------
     def create_job(self, kind: str, params: dict[str, Any]) -> Job:
         if not isinstance(kind, str) or not kind:
-            raise InvalidInput(f"job kind must be a non-empty string, got {kind!r}", field="kind")
+            raise InvalidInput(f"job kind must be a non-empty string, got {quoted(kind)}", field="kind")
         stored = _json_value(params, "params")
 
         def work(session: Session) -> Job:

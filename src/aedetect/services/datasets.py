@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 import pandas as pd
 
 from aedetect.data import read_csv
-from aedetect.errors import InvalidInput, PayloadTooLarge
+from aedetect.errors import InvalidInput, PayloadTooLarge, listed, quoted
 from aedetect.services.paths import TEMP_PREFIX, DataPaths, check_file_name
 from aedetect.services.workflow import DATA_NODE, WorkflowService
 
@@ -59,9 +59,9 @@ def _column_difference(expected: Sequence[str], actual: Sequence[str]) -> str:
     extra = [c for c in actual if c not in expected]
     parts = []
     if missing:
-        parts.append(f"missing {', '.join(missing)}")
+        parts.append(f"missing {listed(missing)}")
     if extra:
-        parts.append(f"extra {', '.join(extra)}")
+        parts.append(f"extra {listed(extra)}")
     return "; ".join(parts)
 
 
@@ -86,7 +86,7 @@ class DatasetService:
         for upload in uploads:
             name = check_file_name((upload.filename or "").strip() or upload.field)
             if name in checked:
-                raise InvalidInput(f"file {name!r} is sent twice in one upload", field="file")
+                raise InvalidInput(f"file {quoted(name)} is sent twice in one upload", field="file")
             checked[name] = (upload, self._inspect(name, upload.content))
         directory = self._paths.node_dir(nn_id, version, node)
 
@@ -108,7 +108,7 @@ class DatasetService:
         size = content.tell()
         if size > self._max_bytes:
             raise PayloadTooLarge(
-                f"file {name!r} has {size} bytes, over the limit of {self._max_bytes} bytes "
+                f"file {quoted(name)} has {size} bytes, over the limit of {self._max_bytes} bytes "
                 "(AEDETECT_MAX_UPLOAD_BYTES)",
                 field="file",
             )
@@ -117,10 +117,10 @@ class DatasetService:
             frame = read_csv(content, max_bytes=self._max_bytes)
         except InvalidInput as exc:
             raise InvalidInput(
-                f"file {name!r} is not a readable CSV file: {exc.message}", field="file"
+                f"file {quoted(name)} is not a readable CSV file: {exc.message}", field="file"
             ) from exc
         if frame.columns.empty or frame.empty:
-            raise InvalidInput(f"file {name!r} holds no data rows below its header", field="file")
+            raise InvalidInput(f"file {quoted(name)} holds no data rows below its header", field="file")
         return StoredFile(name=name, bytes=size, rows=len(frame), columns=[str(c) for c in frame.columns])
 
     @staticmethod
@@ -132,7 +132,7 @@ class DatasetService:
         for name, columns in files[1:]:
             if set(columns) != set(first_columns):
                 raise InvalidInput(
-                    f"file {name!r} does not have the columns of {first_name!r} "
+                    f"file {quoted(name)} does not have the columns of {quoted(first_name)} "
                     f"({_column_difference(first_columns, columns)}); all files of a node are read "
                     "as one table: delete the node's files first to change the columns",
                     field="file",
@@ -182,7 +182,7 @@ class DatasetService:
         """All of the node's files read as one table (rows in upload order)."""
         files = self.files(nn_id, version, node)
         if not files:
-            raise InvalidInput(f"node {node!r} holds no data file", field=node)
+            raise InvalidInput(f"node {quoted(node)} holds no data file", field=node)
         frames = [read_csv(self._paths.node_file(nn_id, version, node, f.name)) for f in files]
         if len(frames) == 1:
             return frames[0]
@@ -196,14 +196,14 @@ class DatasetService:
         """Describe where the node's data comes from (merged into its settings); returns them."""
         if source_kind not in SOURCE_KINDS:
             raise InvalidInput(
-                f"source {source_kind!r} is not supported; supported: {', '.join(SOURCE_KINDS)} "
+                f"source {quoted(source_kind)} is not supported; supported: {', '.join(SOURCE_KINDS)} "
                 "(upload the files over this API)",
                 field="src",
             )
         source_type = body.get("type")
         if source_type not in SOURCE_TYPES:
             raise InvalidInput(
-                f"type must be one of {', '.join(SOURCE_TYPES)}, got {source_type!r}", field="type"
+                f"type must be one of {', '.join(SOURCE_TYPES)}, got {quoted(source_type)}", field="type"
             )
         values: dict[str, Any] = {
             "type": source_type,
@@ -244,7 +244,7 @@ class DatasetService:
     def _check_preprocess(value: Any) -> Any:
         if value not in NO_PREPROCESS:
             raise InvalidInput(
-                f'preprocess {value!r} is not supported: send "none" (the CSV is used as it is)',
+                f'preprocess {quoted(value)} is not supported: send "none" (the CSV is used as it is)',
                 field="preprocess",
             )
         return value

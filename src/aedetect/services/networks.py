@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aedetect.domain import JobStatus, Network, TrainingRun, Version, VersionCondition
-from aedetect.errors import Conflict, InvalidInput, NotFound
+from aedetect.errors import Conflict, InvalidInput, NotFound, quoted
 from aedetect.registry.base import Registry
 from aedetect.services.paths import DataPaths, check_nn_id, check_run_id
 from aedetect.services.scoring import ModelCache
@@ -56,15 +56,15 @@ def _network_fields(fields: Mapping[str, Any]) -> dict[str, str]:
         if value is None:
             continue
         if name not in FIELD_LIMITS:
-            raise InvalidInput(f"unknown network field {name!r}", field=name)
+            raise InvalidInput(f"unknown network field {quoted(name)}", field=name)
         if not isinstance(value, str):
-            raise InvalidInput(f"{name} must be a string, got {value!r}", field=name)
+            raise InvalidInput(f"{name} must be a string, got {quoted(value)}", field=name)
         limit = FIELD_LIMITS[name]
         if limit is not None and len(value) > limit:
             raise InvalidInput(f"{name} is longer than {limit} characters", field=name)
         values[name] = value
     if values.get("use_flag", "Y") not in ("Y", "N"):
-        raise InvalidInput(f"use_flag must be 'Y' or 'N', got {values['use_flag']!r}", field="use_flag")
+        raise InvalidInput(f"use_flag must be 'Y' or 'N', got {quoted(values['use_flag'])}", field="use_flag")
     return values
 
 
@@ -86,7 +86,9 @@ def _condition(value: Any) -> VersionCondition:
         return VersionCondition(value)
     except ValueError:
         allowed = ", ".join(c.value for c in VersionCondition)
-        raise InvalidInput(f"condition must be one of {allowed}, got {value!r}", field="condition") from None
+        raise InvalidInput(
+            f"condition must be one of {allowed}, got {quoted(value)}", field="condition"
+        ) from None
 
 
 class NetworkService:

@@ -14,7 +14,7 @@ import shutil
 import unicodedata
 from pathlib import Path
 
-from aedetect.errors import InvalidInput
+from aedetect.errors import InvalidInput, quoted
 
 NN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,49}")
 """Network ids: letters, digits, ``_`` and ``-``, at most 50 characters, starting alphanumeric."""
@@ -40,7 +40,7 @@ def check_nn_id(nn_id: str) -> str:
     """``nn_id`` if it is a valid network id, else ``InvalidInput`` naming the rule."""
     if not NN_ID_PATTERN.fullmatch(nn_id):
         raise InvalidInput(
-            f"invalid network id {nn_id!r}: use 1-50 letters, digits, '_' or '-', starting with a "
+            f"invalid network id {quoted(nn_id)}: use 1-50 letters, digits, '_' or '-', starting with a "
             "letter or digit",
             field="nn_id",
         )
@@ -51,7 +51,7 @@ def check_version(ver: str | int) -> int:
     """A version number from a path or body value (``"1"`` or ``1``), else ``InvalidInput``."""
     text = str(ver).strip()
     if not text.isascii() or not text.isdigit() or int(text) < 1:
-        raise InvalidInput(f"invalid version {ver!r}: expected a positive integer", field="ver")
+        raise InvalidInput(f"invalid version {quoted(ver)}: expected a positive integer", field="ver")
     return int(text)
 
 
@@ -59,7 +59,7 @@ def check_node_name(node: str) -> str:
     """``node`` if it looks like a workflow node name, else ``InvalidInput``."""
     if not NODE_NAME_PATTERN.fullmatch(node):
         raise InvalidInput(
-            f"invalid node name {node!r}: node names are lower-case letters, digits and '_'",
+            f"invalid node name {quoted(node)}: node names are lower-case letters, digits and '_'",
             field="node",
         )
     return node
@@ -73,7 +73,7 @@ def check_file_name(name: str) -> str:
     normal = unicodedata.normalize("NFC", name.strip())
     if not normal or len(normal) > MAX_FILE_NAME_CHARS or not FILE_NAME_PATTERN.fullmatch(normal):
         raise InvalidInput(
-            f"invalid file name {name!r}: use a plain file name (letters, digits, spaces, '-', '_', "
+            f"invalid file name {quoted(name)}: use a plain file name (letters, digits, spaces, '-', '_', "
             f"'.', at most {MAX_FILE_NAME_CHARS} characters) without directories",
             field="file",
         )
@@ -84,7 +84,7 @@ def check_run_id(run_id: str) -> str:
     """``run_id`` if it has the ``<nn_id>_<version>_<seq>`` form, else ``InvalidInput``."""
     if not RUN_ID_PATTERN.fullmatch(run_id):
         raise InvalidInput(
-            f"invalid model id {run_id!r}: expected '<nn_id>_<version>_<n>'", field="nn_batch_ver_id"
+            f"invalid model id {quoted(run_id)}: expected '<nn_id>_<version>_<n>'", field="nn_batch_ver_id"
         )
     return run_id
 
@@ -123,7 +123,7 @@ class DataPaths:
         """The absolute directory of a stored model path, refusing anything outside ``models/``."""
         path = (self.root / relative_path).resolve()
         if not path.is_relative_to(self.root / "models"):
-            raise InvalidInput(f"model path {relative_path!r} is outside the model store")
+            raise InvalidInput(f"model path {quoted(relative_path)} is outside the model store")
         return path
 
     def remove_network(self, nn_id: str) -> None:

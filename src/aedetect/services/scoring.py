@@ -18,7 +18,7 @@ import numpy as np
 
 from aedetect.detectors.autoencoder import AutoEncoderDetector
 from aedetect.domain import TrainingRun
-from aedetect.errors import InvalidInput, NotFitted
+from aedetect.errors import InvalidInput, NotFitted, listed
 from aedetect.registry.base import Registry
 from aedetect.services.paths import DataPaths, check_nn_id, check_version
 
@@ -94,9 +94,12 @@ def checked_rows(rows: Sequence[Row], columns: Sequence[str]) -> list[Row]:
         raise InvalidInput("input_data holds no row", field="input_data")
     missing = [c for c in columns if any(c not in row for row in rows)]
     if missing:
+        known = set(columns)
+        unknown = list(dict.fromkeys(k for row in rows for k in row if k not in known))
+        sent = f"; it sent column(s) the model does not use: {listed(unknown)}" if unknown else ""
         raise InvalidInput(
-            f"input_data lacks the model column(s) {', '.join(missing)}; "
-            f"the model uses: {', '.join(columns)}",
+            f"input_data lacks the model column(s) {listed(missing)}{sent}; the model uses "
+            f"{len(columns)} columns: {listed(columns)}",
             field="input_data",
         )
     return list(rows)

@@ -23,7 +23,16 @@ from typing import Any
 
 from aedetect.detectors.autoencoder import AutoEncoderDetector, EpochCallback
 from aedetect.domain import Job, JobStatus, TrainingRun, VersionCondition
-from aedetect.errors import AedetectError, Conflict, InvalidInput, JobFailed, NotFound, error_type
+from aedetect.errors import (
+    AedetectError,
+    Conflict,
+    InvalidInput,
+    JobFailed,
+    NotFound,
+    error_type,
+    listed,
+    quoted,
+)
 from aedetect.jobs.base import JobRunner
 from aedetect.registry.base import Registry
 from aedetect.services.datasets import DatasetService
@@ -251,7 +260,7 @@ class TrainingService:
         columns: list[str] = feeder["encode_column"]
         if label is not None and label in columns:
             raise InvalidInput(
-                f"feed_train encode_column lists {label!r}, the eval_node label_column: a label is "
+                f"feed_train encode_column lists {quoted(label)}, the eval_node label_column: a label is "
                 "never a model input; remove it from encode_column",
                 field="encode_column",
             )
@@ -261,8 +270,8 @@ class TrainingService:
         missing = [c for c in columns if c not in available]
         if missing:
             raise InvalidInput(
-                f"feed_train encode_column names column(s) the datasrc files lack: {', '.join(missing)} "
-                f"(available: {', '.join(available)})",
+                f"feed_train encode_column names column(s) the datasrc files lack: {listed(missing)} "
+                f"(the files have {len(available)} columns: {listed(available)})",
                 field="encode_column",
             )
         if not columns:
@@ -271,7 +280,7 @@ class TrainingService:
         if categorical and not set(categorical) <= set(columns):
             raise InvalidInput(
                 f"feed_train categorical names columns the model does not use: "
-                f"{', '.join(c for c in categorical if c not in columns)}",
+                f"{listed(c for c in categorical if c not in columns)}",
                 field="categorical",
             )
         netconf = validate_netconf(self._workflow.config(nn_id, version, NETCONF, NETCONF_NODE))

@@ -17,7 +17,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from aedetect.api.deps import ContainerDep, DatasetsDep, VersionDep, WorkflowDep
 from aedetect.api.v1.envelope import V1Router
 from aedetect.api.v1.schemas import DataPreprocess, DataSource
-from aedetect.errors import InvalidInput, PayloadTooLarge
+from aedetect.errors import InvalidInput, PayloadTooLarge, quoted
 from aedetect.services.datasets import Upload
 from aedetect.services.workflow import DATA_NODE
 
@@ -126,7 +126,7 @@ def configure(
         return datasets.set_preprocess(nnid, ver, node, DataPreprocess.model_validate(body).preprocess)
     if prg == "store":
         return datasets.set_store(nnid, ver, node)
-    raise InvalidInput(f"prg {prg!r} is not supported; use one of: {', '.join(PRG)}", field="prg")
+    raise InvalidInput(f"prg {quoted(prg)} is not supported; use one of: {', '.join(PRG)}", field="prg")
 
 
 @router.get(DATA, summary="The node's settings and files")

@@ -7,7 +7,7 @@ from typing import Any
 from aedetect.api.deps import EvaluationDep, TrainingDep, VersionDep, WorkflowDep
 from aedetect.api.v1.envelope import V1Router
 from aedetect.domain import JobStatus
-from aedetect.errors import InvalidInput
+from aedetect.errors import InvalidInput, quoted
 from aedetect.services.workflow import EVAL, NETCONF
 
 router = V1Router(tags=["v1 runs"])
@@ -61,7 +61,8 @@ def run_single(
     workflow.node(nnid, ver, node)
     if node != EVAL:
         raise InvalidInput(
-            f"node {node!r} cannot run on its own; only {EVAL} can (it re-evaluates the serving model). "
+            f"node {quoted(node)} cannot run on its own; only {EVAL} can (it re-evaluates the serving "
+            "model). "
             f"Train the whole workflow with POST /api/v1/type/runmanager/state/train/nnid/{nnid}/ver/{ver}/",
             field="node",
         )
