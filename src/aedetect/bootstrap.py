@@ -15,8 +15,9 @@ from aedetect.errors import InvalidInput
 from aedetect.jobs.base import JobRunner
 from aedetect.jobs.embedded import EmbeddedJobRunner
 from aedetect.registry.sql import SqlRegistry
-from aedetect.services.datasets import DatasetService
+from aedetect.services.datasets import CsvLimits, DatasetService
 from aedetect.services.evaluation import EvaluationService
+from aedetect.services.limits import Limits
 from aedetect.services.networks import NetworkService
 from aedetect.services.paths import DataPaths
 from aedetect.services.scoring import ModelCache, ScoringService
@@ -55,6 +56,18 @@ class Container:
         self.registry.close()
 
 
+def service_limits(settings: Settings) -> Limits:
+    """The cost bounds of the services, from the ``AEDETECT_MAX_*`` settings."""
+    return Limits(
+        max_text_chars=settings.max_text_chars,
+        max_list_items=settings.max_csv_columns,
+        max_predict_rows=settings.max_predict_rows,
+        max_network_weights=settings.max_network_weights,
+        max_network_layers=settings.max_network_layers,
+        max_epochs=settings.max_epochs,
+    )
+
+
 def build_services(settings: Settings | None = None) -> Container:
     """Build and start every service for ``settings`` (default: from the environment)."""
     settings = settings or get_settings()
@@ -74,14 +87,16 @@ def build_services(settings: Settings | None = None) -> Container:
         )
 
     models = ModelCache(load_detector)
-    workflow = WorkflowService(registry, paths)
-    datasets = DatasetService(workflow, paths, settings.max_upload_bytes)
-    scoring = ScoringService(registry, paths, models)
+    limits = service_limits(settings)
+    workflow = WorkflowService(registry, paths, limits)
+    csv_limits = CsvLimits(settings.max_upload_bytes, settings.max_csv_columns, settings.max_csv_line_bytes)
+    datasets = DatasetService(workflow, paths, csv_limits)
+    scoring = ScoringService(registry, paths, models, limits)
     evaluation = EvaluationService(registry, workflow, datasets, scoring)
-    executor = TrainingExecutor(registry, datasets, evaluation, paths, models)
+    executor = TrainingExecutor(registry, datasets, evaluation, paths, models, limits)
     runner = EmbeddedJobRunner(registry, {TRAIN_JOB: executor.execute}, max_workers=settings.job_workers)
-    training = TrainingService(registry, runner, workflow, datasets, evaluation)
-    networks = NetworkService(registry, paths, training, models)
+    training = TrainingService(registry, runner, workflow, datasets, evaluation, paths)
+    networks = NetworkService(registry, paths, training, models, limits)
     return Container(
         settings=settings,
         paths=paths,

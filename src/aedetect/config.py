@@ -66,7 +66,7 @@ class Settings(BaseSettings):
     )
     max_predict_rows: int = Field(50_000, gt=0, description="Most rows one prediction request may hold.")
     max_network_weights: int = Field(
-        10_000_000, gt=0, description="Most weights (parameters) of an autoencoder network."
+        20_000_000, gt=0, description="Most weights (parameters) of an autoencoder network."
     )
     max_network_layers: int = Field(16, gt=0, description="Most encoder layers (entries of n_hidden).")
     max_epochs: int = Field(10_000, gt=0, description="Most passes over the data (iter) of one training.")

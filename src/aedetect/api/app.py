@@ -11,6 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from aedetect import __version__
 from aedetect.api.errors import install_error_handlers
+from aedetect.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from aedetect.api.v1 import v1_router
 from aedetect.bootstrap import build_services
 from aedetect.config import Settings, get_settings
@@ -38,6 +39,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redirect_slashes=False,
     )
     install_error_handlers(app)
+    app.add_middleware(
+        BodyLimitMiddleware, upload_limit=chosen.max_upload_bytes, json_limit=chosen.max_json_bytes
+    )
+    app.add_middleware(RequestIdMiddleware)
     app.include_router(v1_router())
 
     @app.get("/healthz", tags=["health"], summary="Liveness: the service is up and its services are built")

@@ -4,6 +4,10 @@ turns every failure into a response. Routes never build error bodies.
 Paths under ``/api/v1/`` get the v1 envelope ``{"status": "<http status>", "result": "<message>"}``
 (double-encoded, see :mod:`aedetect.api.v1.envelope`); other paths get
 ``{"error": {"code", "message", "field"}}``.
+
+A 5xx answer never carries a server path or exception text: it gives the request id
+(``X-Request-ID``) under which the server log holds the details. A full or unwritable data
+directory is a 507 or 503 that names the setting (``AEDETECT_DATA_DIR``), not the path.
 """
 
 from __future__ import annotations
@@ -24,30 +28,51 @@ from aedetect.errors import (
     AedetectError,
     ArtifactError,
     Conflict,
+    Forbidden,
+    InsufficientStorage,
     InvalidInput,
     JobFailed,
     NotFitted,
     NotFound,
     PayloadTooLarge,
+    StorageUnavailable,
+    Unauthorized,
     quoted,
+    storage_error,
 )
 
 logger = logging.getLogger(__name__)
 
 HTTP_STATUS: dict[str, int] = {
     InvalidInput.code: 400,
+    Unauthorized.code: 401,
+    Forbidden.code: 403,
     NotFound.code: 404,
     Conflict.code: 409,
     NotFitted.code: 409,
     PayloadTooLarge.code: 413,
     JobFailed.code: 500,
     ArtifactError.code: 500,
+    StorageUnavailable.code: 503,
+    InsufficientStorage.code: 507,
 }
 """Domain error code -> HTTP status (unknown codes: 500)."""
 
 VALIDATION_CODE = "invalid_request"
-HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+SAFE_5XX_CODES = frozenset({JobFailed.code, StorageUnavailable.code, InsufficientStorage.code})
+"""5xx errors whose own message is shown: written for users, never holding paths or exception text."""
 MAX_LISTED_PROBLEMS = 5
+
+
+def request_id(request: Request) -> str:
+    """The id the request id middleware gave ``request`` (``-`` when it did not run)."""
+    return str(getattr(request.state, "request_id", "-"))
+
+
+def internal_message(request: Request, what: str = "the service could not complete this request") -> str:
+    """The body of a 500: what failed, and the request id under which the server log has the rest."""
+    return f"internal error: {what} (request id {request_id(request)}; the server log has the details)"
 
 
 def error_response(
@@ -93,9 +118,14 @@ def validation_message(errors: Sequence[Any]) -> tuple[str, str | None]:
 async def handle_domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AedetectError)
     status = HTTP_STATUS.get(exc.code, 500)
+    message = exc.message
     if status >= 500:
-        logger.error("%s %s failed: %s", request.method, request.url.path, exc.message)
-    return error_response(request, status, exc.code, exc.message, exc.field)
+        logger.error(
+            "request %s: %s %s failed: %s", request_id(request), request.method, request.url.path, message
+        )
+        if exc.code not in SAFE_5XX_CODES:
+            message = internal_message(request, f"{exc.code.replace('_', ' ')} while handling this request")
+    return error_response(request, status, exc.code, message, exc.field)
 
 
 async def handle_validation_error(request: Request, exc: Exception) -> Response:
@@ -120,9 +150,19 @@ async def handle_http_error(request: Request, exc: Exception) -> Response:
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
-    logger.exception("%s %s failed unexpectedly", request.method, request.url.path, exc_info=exc)
-    message = f"internal error ({type(exc).__name__}: {exc}); the request may be retried"
-    return error_response(request, 500, "internal_error", message)
+    if isinstance(exc, OSError) and (storage := storage_error(exc, "handling the request")) is not None:
+        logger.error(
+            "request %s: %s %s: %s", request_id(request), request.method, request.url.path, exc, exc_info=exc
+        )
+        return await handle_domain_error(request, storage)
+    logger.exception(
+        "request %s: %s %s failed unexpectedly",
+        request_id(request),
+        request.method,
+        request.url.path,
+        exc_info=exc,
+    )
+    return error_response(request, 500, "internal_error", internal_message(request))
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 import pandas as pd
 
 from aedetect.data import read_csv
-from aedetect.errors import InvalidInput, PayloadTooLarge, listed, quoted
+from aedetect.errors import InvalidInput, PayloadTooLarge, listed, quoted, storage_error
 from aedetect.services.paths import TEMP_PREFIX, DataPaths, check_file_name
 from aedetect.services.workflow import DATA_NODE, WorkflowService
 
@@ -31,6 +31,22 @@ SOURCE_KINDS = ("local",)
 NO_PREPROCESS = (None, "", "none")
 """Values of ``preprocess`` meaning "read the CSV as it is" (no custom preprocessing exists)."""
 
+LIMIT_SETTINGS = {
+    "max_bytes": "AEDETECT_MAX_UPLOAD_BYTES",
+    "max_columns": "AEDETECT_MAX_CSV_COLUMNS",
+    "max_line_bytes": "AEDETECT_MAX_CSV_LINE_BYTES",
+}
+"""The setting that raises each limit of the CSV reader (named in the 413 a file over it gets)."""
+
+
+@dataclass(frozen=True)
+class CsvLimits:
+    """What an uploaded CSV file may be: bytes in all, columns, bytes per line."""
+
+    max_bytes: int
+    max_columns: int
+    max_line_bytes: int
+
 
 @dataclass
 class Upload:
@@ -39,6 +55,14 @@ class Upload:
     field: str
     filename: str | None
     content: BinaryIO
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    """What an upload kept, and the names of the earlier files it replaced."""
+
+    stored: list[StoredFile]
+    replaced: list[str]
 
 
 @dataclass(frozen=True)
@@ -68,15 +92,16 @@ def _column_difference(expected: Sequence[str], actual: Sequence[str]) -> str:
 class DatasetService:
     """Uploads, source settings and reading of a version's data nodes."""
 
-    def __init__(self, workflow: WorkflowService, paths: DataPaths, max_upload_bytes: int) -> None:
+    def __init__(self, workflow: WorkflowService, paths: DataPaths, limits: CsvLimits) -> None:
         self._workflow = workflow
         self._paths = paths
-        self._max_bytes = max_upload_bytes
+        self._limits = limits
+        self._max_bytes = limits.max_bytes
 
     # --- files --------------------------------------------------------------------------------
-    def upload(self, nn_id: str, version: int, node: str, uploads: Sequence[Upload]) -> list[StoredFile]:
+    def upload(self, nn_id: str, version: int, node: str, uploads: Sequence[Upload]) -> UploadResult:
         """Validate every file, then keep them all (or none): a file named like an existing one
-        replaces it. Returns what was stored."""
+        replaces it. Returns what was stored and which earlier files it replaced."""
         self._workflow.node(nn_id, version, node, DATA_NODE)
         if not uploads:
             raise InvalidInput(
@@ -90,17 +115,18 @@ class DatasetService:
             checked[name] = (upload, self._inspect(name, upload.content))
         directory = self._paths.node_dir(nn_id, version, node)
 
+        replaced: list[str] = []
+
         def change(config: dict[str, Any]) -> dict[str, Any]:
             kept = {f["name"]: f for f in config.get(FILES_KEY, []) if f["name"] not in checked}
+            replaced.extend(f["name"] for f in config.get(FILES_KEY, []) if f["name"] in checked)
             new = [info for _, info in checked.values()]
             self._check_same_columns([*kept.values()], new)
-            directory.mkdir(parents=True, exist_ok=True)
-            for upload, info in checked.values():
-                self._store(upload.content, directory, info.name)
+            self._store_all([(upload.content, info.name) for upload, info in checked.values()], directory)
             return {**config, FILES_KEY: [*kept.values(), *(info.as_dict() for info in new)]}
 
         self._workflow.update_config(nn_id, version, node, DATA_NODE, change)
-        return [info for _, info in checked.values()]
+        return UploadResult([info for _, info in checked.values()], replaced)
 
     def _inspect(self, name: str, content: BinaryIO) -> StoredFile:
         """Read the file as CSV (refusing it if it is not one) and describe it."""
@@ -114,7 +140,15 @@ class DatasetService:
             )
         content.seek(0)
         try:
-            frame = read_csv(content, max_bytes=self._max_bytes)
+            frame = read_csv(
+                content,
+                max_bytes=self._max_bytes,
+                max_columns=self._limits.max_columns,
+                max_line_bytes=self._limits.max_line_bytes,
+            )
+        except PayloadTooLarge as exc:
+            setting = LIMIT_SETTINGS.get(exc.field or "", "AEDETECT_MAX_UPLOAD_BYTES")
+            raise PayloadTooLarge(f"file {quoted(name)}: {exc.message} ({setting})", field="file") from exc
         except InvalidInput as exc:
             raise InvalidInput(
                 f"file {quoted(name)} is not a readable CSV file: {exc.message}", field="file"
@@ -139,17 +173,28 @@ class DatasetService:
                 )
 
     @staticmethod
-    def _store(content: BinaryIO, directory: Path, name: str) -> None:
-        """Write ``content`` to ``directory/name`` through a temporary file renamed into place."""
-        content.seek(0)
-        handle, temp = tempfile.mkstemp(dir=directory, prefix=TEMP_PREFIX)
+    def _store_all(files: Sequence[tuple[BinaryIO, str]], directory: Path) -> None:
+        """Write every file to a temporary file in ``directory`` first, then rename them all into
+        place: a full or unwritable disk (507/503) leaves the node's earlier files as they were."""
+        temps: list[str] = []
         try:
-            with os.fdopen(handle, "wb") as out:
-                shutil.copyfileobj(content, out, length=1024 * 1024)
-            os.replace(temp, directory / name)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
+            directory.mkdir(parents=True, exist_ok=True)
+            for content, _ in files:
+                content.seek(0)
+                handle, temp = tempfile.mkstemp(dir=directory, prefix=TEMP_PREFIX)
+                temps.append(temp)
+                with os.fdopen(handle, "wb") as out:
+                    shutil.copyfileobj(content, out, length=1024 * 1024)
+            for temp, (_, name) in zip(temps, files, strict=True):
+                os.replace(temp, directory / name)
+        except OSError as exc:
+            error = storage_error(exc, "storing the upload")
+            if error is None:
+                raise
+            raise error from exc
+        finally:
+            for temp in temps:
+                Path(temp).unlink(missing_ok=True)
 
     def files(self, nn_id: str, version: int, node: str) -> list[StoredFile]:
         """The node's kept files in upload order."""
@@ -165,17 +210,23 @@ class DatasetService:
         return files[0].columns if files else None
 
     def delete_files(self, nn_id: str, version: int, node: str) -> int:
-        """Remove all of the node's files; returns how many there were."""
+        """Remove all of the node's files; returns how many there were. The directory is set
+        aside first, so a failure at any step leaves the files and their record as they were."""
         directory = self._paths.node_dir(nn_id, version, node)
         removed: list[str] = []
+        moved: list[tuple[Path, Path]] = []
 
         def change(config: dict[str, Any]) -> dict[str, Any]:
             removed.extend(f["name"] for f in config.get(FILES_KEY, []))
-            if directory.exists():
-                shutil.rmtree(directory)
+            moved.extend(self._paths.move_aside([directory], f"deleting the files of node {node}"))
             return {k: v for k, v in config.items() if k != FILES_KEY}
 
-        self._workflow.update_config(nn_id, version, node, DATA_NODE, change)
+        try:
+            self._workflow.update_config(nn_id, version, node, DATA_NODE, change)
+        except BaseException:
+            self._paths.restore(moved)
+            raise
+        self._paths.purge(moved)
         return len(removed)
 
     def load_frame(self, nn_id: str, version: int, node: str) -> pd.DataFrame:

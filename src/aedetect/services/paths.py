@@ -9,12 +9,18 @@ strict pattern first; raw user strings are never joined into paths. Layout under
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 import shutil
+import tempfile
 import unicodedata
+import uuid
 from pathlib import Path
 
-from aedetect.errors import InvalidInput, quoted
+from aedetect.errors import InvalidInput, quoted, storage_error
+
+logger = logging.getLogger(__name__)
 
 NN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,49}")
 """Network ids: letters, digits, ``_`` and ``-``, at most 50 characters, starting alphanumeric."""
@@ -33,7 +39,11 @@ RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,49}_[0-9]{1,9}_[0-9]{1
 
 TEMP_PREFIX = ".tmp-"
 """Prefix of what is being written (a model directory, an uploaded file) before it is renamed
-into place; anything left with it after a crash is partial."""
+into place, or of what is being deleted (renamed out of place first); anything left with it after
+a crash is partial and removed at start-up."""
+
+MAX_VERSION = 2**31 - 1
+"""Largest version number (the registry's integer range)."""
 
 
 def check_nn_id(nn_id: str) -> str:
@@ -50,8 +60,10 @@ def check_nn_id(nn_id: str) -> str:
 def check_version(ver: str | int) -> int:
     """A version number from a path or body value (``"1"`` or ``1``), else ``InvalidInput``."""
     text = str(ver).strip()
-    if not text.isascii() or not text.isdigit() or int(text) < 1:
-        raise InvalidInput(f"invalid version {quoted(ver)}: expected a positive integer", field="ver")
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_VERSION:
+        raise InvalidInput(
+            f"invalid version {quoted(ver)}: expected an integer from 1 to {MAX_VERSION}", field="ver"
+        )
     return int(text)
 
 
@@ -126,21 +138,79 @@ class DataPaths:
             raise InvalidInput(f"model path {quoted(relative_path)} is outside the model store")
         return path
 
-    def remove_network(self, nn_id: str) -> None:
-        """Delete every uploaded file and model of a network."""
-        for directory in (self.network_data_dir(nn_id), self.network_models_dir(nn_id)):
-            if directory.exists():
-                shutil.rmtree(directory)
+    def check_writable(self, directory: Path, doing: str) -> None:
+        """Create ``directory`` if needed and write and remove a probe file in it, so a run that
+        could not save its result is refused before it starts (503/507 naming the setting)."""
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            handle, probe = tempfile.mkstemp(dir=directory, prefix=TEMP_PREFIX)
+            os.close(handle)
+            os.unlink(probe)
+        except OSError as exc:
+            error = storage_error(exc, doing)
+            if error is None:
+                raise
+            raise error from exc
+
+    def move_aside(self, directories: list[Path], doing: str) -> list[tuple[Path, Path]]:
+        """Rename each existing directory to a temporary name beside it (the first step of a
+        delete): on failure every rename is undone and nothing has changed. Returns the
+        ``(original, moved)`` pairs for :meth:`restore` or :meth:`purge`."""
+        moved: list[tuple[Path, Path]] = []
+        try:
+            for directory in directories:
+                if directory.exists():
+                    aside = directory.with_name(
+                        f"{TEMP_PREFIX}deleted-{directory.name}-{uuid.uuid4().hex[:8]}"
+                    )
+                    directory.rename(aside)
+                    moved.append((directory, aside))
+        except OSError as exc:
+            self.restore(moved)
+            error = storage_error(exc, doing)
+            if error is None:
+                raise
+            raise error from exc
+        return moved
+
+    @staticmethod
+    def restore(moved: list[tuple[Path, Path]]) -> None:
+        """Undo :meth:`move_aside` (a later step of the delete failed)."""
+        for original, aside in reversed(moved):
+            aside.rename(original)
+
+    @staticmethod
+    def purge(moved: list[tuple[Path, Path]]) -> None:
+        """Remove what :meth:`move_aside` set aside; what cannot be removed now is logged and
+        removed at the next start (its name marks it as partial)."""
+        for _, aside in moved:
+            try:
+                shutil.rmtree(aside)
+            except OSError as exc:
+                logger.warning("could not remove %s yet (removed at the next start): %s", aside, exc)
+
+    def network_dirs(self, nn_id: str) -> list[Path]:
+        """The directories of a network's uploaded files and models."""
+        return [self.network_data_dir(nn_id), self.network_models_dir(nn_id)]
 
     def remove_partial_writes(self) -> int:
-        """Delete half-written models and uploads left by a crash; returns how many."""
+        """Delete half-written models and uploads, and deletes left half-done, by a crash;
+        returns how many. What cannot be removed is logged and left for the next start."""
         stale = [
+            *self.root.glob(f"models/{TEMP_PREFIX}*"),
+            *self.root.glob(f"networks/{TEMP_PREFIX}*"),
             *self.root.glob(f"models/*/*/{TEMP_PREFIX}*"),
+            *self.root.glob(f"networks/*/*/{TEMP_PREFIX}*"),
             *self.root.glob(f"networks/*/*/*/{TEMP_PREFIX}*"),
         ]
+        removed = 0
         for path in stale:
-            if path.is_dir():
-                shutil.rmtree(path)
-            else:
-                path.unlink()
-        return len(stale)
+            try:
+                if path.is_dir():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
+                removed += 1
+            except OSError as exc:
+                logger.warning("could not remove %s left by an earlier run: %s", path, exc)
+        return removed

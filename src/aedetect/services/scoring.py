@@ -20,6 +20,7 @@ from aedetect.detectors.autoencoder import AutoEncoderDetector
 from aedetect.domain import TrainingRun
 from aedetect.errors import InvalidInput, NotFitted, listed
 from aedetect.registry.base import Registry
+from aedetect.services.limits import Limits, check_rows
 from aedetect.services.paths import DataPaths, check_nn_id, check_version
 
 ACTIVE = "active"
@@ -108,10 +109,11 @@ def checked_rows(rows: Sequence[Row], columns: Sequence[str]) -> list[Row]:
 class ScoringService:
     """Similarity, codes and reconstructions from the model that serves a version."""
 
-    def __init__(self, registry: Registry, paths: DataPaths, cache: ModelCache) -> None:
+    def __init__(self, registry: Registry, paths: DataPaths, cache: ModelCache, limits: Limits) -> None:
         self._registry = registry
         self._paths = paths
         self._cache = cache
+        self._limits = limits
 
     def serving_run(self, nn_id: str, version: str | int) -> TrainingRun:
         """The active run of ``version`` (a number, or "active" for the active version)."""
@@ -135,6 +137,7 @@ class ScoringService:
     def _model_and_rows(
         self, nn_id: str, version: str | int, rows: Sequence[Row]
     ) -> tuple[AutoEncoderDetector, list[Row]]:
+        check_rows(len(rows), self._limits)
         model = self.detector(self.serving_run(nn_id, version))
         return model, checked_rows(rows, model.columns_)
 

@@ -32,11 +32,13 @@ from aedetect.errors import (
     error_type,
     listed,
     quoted,
+    storage_error,
 )
 from aedetect.jobs.base import JobRunner
 from aedetect.registry.base import Registry
 from aedetect.services.datasets import DatasetService
 from aedetect.services.evaluation import EvaluationService, reference_similarity
+from aedetect.services.limits import Limits, check_network, encoded_width
 from aedetect.services.paths import TEMP_PREFIX, DataPaths, check_nn_id
 from aedetect.services.scoring import ModelCache, finite_or_none
 from aedetect.services.workflow import (
@@ -66,11 +68,21 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _failure(exc: BaseException) -> tuple[str, str]:
-    """``(code, message)`` recorded on a failed run."""
+def _as_failure(exc: BaseException, job_id: str) -> AedetectError:
+    """The domain error a failed run records and reports: its own for a domain error, a storage
+    error for a full or unwritable data directory, otherwise an internal error that points to the
+    server log (never the exception text, which may hold server paths)."""
     if isinstance(exc, AedetectError):
-        return exc.code, exc.message
-    return JobFailed.code, f"{type(exc).__name__}: {exc}"
+        return exc
+    if isinstance(exc, OSError) and (storage := storage_error(exc, "training")) is not None:
+        return storage
+    return JobFailed(f"internal error during training (job {job_id}; the server log has the details)")
+
+
+def _failure(exc: BaseException, job_id: str) -> tuple[str, str]:
+    """``(code, message)`` recorded on a failed run."""
+    failure = _as_failure(exc, job_id)
+    return failure.code, failure.message
 
 
 class TrainingExecutor:
@@ -83,12 +95,14 @@ class TrainingExecutor:
         evaluation: EvaluationService,
         paths: DataPaths,
         cache: ModelCache,
+        limits: Limits,
     ) -> None:
         self._registry = registry
         self._datasets = datasets
         self._evaluation = evaluation
         self._paths = paths
         self._cache = cache
+        self._limits = limits
         self._stopping = threading.Event()
 
     def stop(self) -> None:
@@ -126,8 +140,11 @@ class TrainingExecutor:
         except Exception as exc:
             if model_dir is not None:
                 shutil.rmtree(model_dir, ignore_errors=True)
-            self._record_failure(run, exc)
-            raise
+            failure = _as_failure(exc, job_id)
+            self._record_failure(run, failure)
+            if failure is exc:
+                raise
+            raise failure from exc
         if previous is not None:
             self._cache.invalidate([previous.run_id])
         self._registry.update_version(nn_id, version, {"condition": VersionCondition.FINISHED})
@@ -144,7 +161,11 @@ class TrainingExecutor:
         """Train on the version's training data and evaluate on its evaluation data."""
         self._check_not_stopped()
         frame = self._datasets.load_frame(run.nn_id, run.version, TRAIN_DATA)
-        detector = AutoEncoderDetector(**run.params["detector"])
+        params = run.params["detector"]
+        width = encoded_width(frame, params["columns"], params["categorical"], params["vocab_size"])
+        hidden = params["n_hidden"] or AutoEncoderDetector.default_hidden(len(params["columns"]))
+        check_network(hidden, self._limits, n_input=width, inputs=f"{width} encoded inputs")
+        detector = AutoEncoderDetector(**params)
         detector.fit(frame, callback=self._progress_writer(job_id))
         reference = reference_similarity(detector.similarity(frame), detector.contamination)
         result = self._evaluation.evaluate(run.nn_id, run.version, detector, reference)
@@ -198,9 +219,9 @@ class TrainingExecutor:
                 shutil.rmtree(temp, ignore_errors=True)
         return final
 
-    def _record_failure(self, run: TrainingRun, exc: BaseException) -> None:
+    def _record_failure(self, run: TrainingRun, failure: AedetectError) -> None:
         """Mark the run and its version failed; a network deleted meanwhile is only logged."""
-        code, message = _failure(exc)
+        code, message = failure.code, failure.message
         try:
             self._registry.update_run(
                 run.run_id,
@@ -226,12 +247,14 @@ class TrainingService:
         workflow: WorkflowService,
         datasets: DatasetService,
         evaluation: EvaluationService,
+        paths: DataPaths,
     ) -> None:
         self._registry = registry
         self._runner = runner
         self._workflow = workflow
         self._datasets = datasets
         self._evaluation = evaluation
+        self._paths = paths
         self._lock = threading.RLock()
 
     @contextmanager
@@ -283,7 +306,15 @@ class TrainingService:
                 f"{listed(c for c in categorical if c not in columns)}",
                 field="categorical",
             )
-        netconf = validate_netconf(self._workflow.config(nn_id, version, NETCONF, NETCONF_NODE))
+        limits = self._workflow.limits
+        netconf = validate_netconf(self._workflow.config(nn_id, version, NETCONF, NETCONF_NODE), limits)
+        hidden = netconf.get("n_hidden") or AutoEncoderDetector.default_hidden(len(columns))
+        check_network(
+            hidden,
+            limits,
+            n_input=2 * len(columns),
+            inputs=f"at least 2 inputs for each of {len(columns)} columns",
+        )
         self._evaluation.check(nn_id, version, columns)
         detector = {
             "columns": columns,
@@ -300,9 +331,11 @@ class TrainingService:
         return {"detector": detector}
 
     def start(self, nn_id: str, version: int) -> TrainingRun:
-        """Check the plan and queue a run; ``Conflict`` while the version already trains."""
+        """Check the plan and that the model directory is writable, then queue a run;
+        ``Conflict`` while the version already trains."""
         with self._lock:
             plan = self.plan(nn_id, version)
+            self._paths.check_writable(self._paths.version_models_dir(nn_id, version), "preparing to train")
             busy = self.unfinished_runs(nn_id, version)
             if busy:
                 raise Conflict(
@@ -315,7 +348,7 @@ class TrainingService:
         try:
             self._runner.submit(job.job_id, TRAIN_JOB)
         except Exception as exc:
-            code, message = _failure(exc)
+            code, message = _failure(exc, job.job_id)
             failed = {"status": JobStatus.FAILED, "error": message, "finished_at": utcnow()}
             self._registry.update_job(job.job_id, failed)
             self._registry.update_run(run.run_id, {**failed, "metrics": {"error_code": code}})

@@ -12,6 +12,7 @@ from aedetect.detectors.autoencoder import AutoEncoderDetector
 from aedetect.domain import Node
 from aedetect.errors import InvalidInput, NotFound, listed, quoted
 from aedetect.registry.base import Registry
+from aedetect.services.limits import Limits, check_epochs, check_layers, check_network, check_text_sizes
 from aedetect.services.paths import DataPaths, check_nn_id, check_node_name
 
 AUTOENCODER_CSV = "autoencoder_csv"
@@ -55,8 +56,11 @@ EVAL_TYPES = ("regression", "anomaly")
 """Accepted ``eval_node`` types; both mean the autoencoder's similarity evaluation."""
 
 MAX_HIDDEN_UNITS = 65536
-MAX_EPOCHS = 100_000
 MAX_VOCAB = 100_000
+MAX_INT = 2**31 - 1
+"""Largest integer setting stored (the registry's integer range): anything above is refused, never
+left to overflow later."""
+MAX_SEED = 2**32 - 1
 
 
 def _is_int(value: Any) -> bool:
@@ -113,31 +117,36 @@ def validate_feeder(config: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
-def validate_netconf(config: Mapping[str, Any]) -> dict[str, Any]:
+def validate_netconf(config: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
     """The normalised autoencoder hyperparameters of ``netconf_node``.
 
     ``iter`` is the number of passes over the data; ``n_hidden`` the encoder widths (a bare
     integer means one layer). Missing values take the detector's defaults at training time.
+    ``iter`` and the network's layers and weights (as far as they are known without the data) are
+    held to ``limits``.
     """
     result: dict[str, Any] = {}
     shared = {k: config[k] for k in ("learning_rate", "validation_fraction") if config.get(k) is not None}
     checked = AutoEncoderDetector(**shared).checked_params()  # the detector's own checks
     result.update({k: checked[k] for k in shared})
-    for name, upper in (("iter", MAX_EPOCHS), ("batch_size", 1_000_000)):
+    for name, upper in (("iter", MAX_INT), ("batch_size", 1_000_000)):
         value = _positive_int(config, name, upper)
         if value is not None:
             result[name] = value
+    check_epochs(result.get("iter"), limits)
     shown = config.get("examples_to_show")
     if shown is not None:
-        if not _is_int(shown) or shown < 0:
+        if not _is_int(shown) or not 0 <= shown <= MAX_INT:
             raise InvalidInput(
-                f"examples_to_show must be a non-negative integer, got {quoted(shown)}",
+                f"examples_to_show must be an integer from 0 to {MAX_INT}, got {quoted(shown)}",
                 field="examples_to_show",
             )
         result["examples_to_show"] = shown
     hidden = config.get("n_hidden")
     if hidden is not None:
         layers = [hidden] if _is_int(hidden) else hidden
+        if isinstance(layers, list):
+            check_layers(len(layers), limits)
         if (
             not isinstance(layers, list)
             or not layers
@@ -149,11 +158,13 @@ def validate_netconf(config: Mapping[str, Any]) -> dict[str, Any]:
                 field="n_hidden",
             )
         result["n_hidden"] = [int(h) for h in layers]
+        check_network(result["n_hidden"], limits)
     seed = config.get("random_state")
     if seed is not None:
-        if not _is_int(seed) or seed < 0:
+        if not _is_int(seed) or not 0 <= seed <= MAX_SEED:
             raise InvalidInput(
-                f"random_state must be a non-negative integer, got {quoted(seed)}", field="random_state"
+                f"random_state must be an integer from 0 to {MAX_SEED}, got {quoted(seed)}",
+                field="random_state",
             )
         result["random_state"] = seed
     return result
@@ -188,9 +199,10 @@ def validate_eval(config: Mapping[str, Any]) -> dict[str, Any]:
 class WorkflowService:
     """Creates a version's node graph and stores the settings of its nodes."""
 
-    def __init__(self, registry: Registry, paths: DataPaths) -> None:
+    def __init__(self, registry: Registry, paths: DataPaths, limits: Limits) -> None:
         self._registry = registry
         self._paths = paths
+        self.limits = limits
         self._lock = threading.Lock()
 
     def init(self, nn_id: str, version: int, workflow_type: str) -> list[Node]:
@@ -253,17 +265,19 @@ class WorkflowService:
 
     def set_feeder(self, nn_id: str, version: int, name: str, config: Mapping[str, Any]) -> dict[str, Any]:
         """Replace a feeder's settings."""
+        check_text_sizes(config, self.limits)
         settings = validate_feeder(config)
         return self.update_config(nn_id, version, name, FEED_NODE, lambda _old: settings)
 
     def set_netconf(self, nn_id: str, version: int, name: str, config: Mapping[str, Any]) -> dict[str, Any]:
         """Replace the network settings; the result also names where the version's models live."""
-        settings = validate_netconf(config)
+        settings = validate_netconf(config, self.limits)
         settings["model_path"] = self._paths.relative(self._paths.version_models_dir(nn_id, version))
         return self.update_config(nn_id, version, name, NETCONF_NODE, lambda _old: settings)
 
     def set_eval(self, nn_id: str, version: int, name: str, config: Mapping[str, Any]) -> dict[str, Any]:
         """Replace the evaluation settings."""
+        check_text_sizes(config, self.limits)
         settings = validate_eval(config)
         return self.update_config(nn_id, version, name, EVAL_NODE, lambda _old: settings)
 

@@ -1,12 +1,12 @@
 """v1 data nodes (``wf/state/framedata/...``): uploads, source settings, file listing and removal.
 
-Uploads are parsed from the request stream, which is cut off as soon as it passes the size
-limit, so an oversized body is refused (413) without being read whole.
+Uploads are parsed from the request stream, which the body limit middleware
+(:class:`aedetect.api.middleware.BodyLimitMiddleware`) cuts off as soon as it passes the upload
+size limit, so an oversized body is refused (413) without being read whole.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from fastapi import Request
@@ -14,10 +14,10 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
-from aedetect.api.deps import ContainerDep, DatasetsDep, VersionDep, WorkflowDep
+from aedetect.api.deps import DatasetsDep, VersionDep, WorkflowDep
 from aedetect.api.v1.envelope import V1Router
 from aedetect.api.v1.schemas import DataPreprocess, DataSource
-from aedetect.errors import InvalidInput, PayloadTooLarge, quoted
+from aedetect.errors import InvalidInput, listed, quoted
 from aedetect.services.datasets import Upload
 from aedetect.services.workflow import DATA_NODE
 
@@ -25,9 +25,6 @@ router = V1Router(tags=["v1 data"])
 
 DATA = "/wf/state/framedata/src/{src}/form/{form}/prg/{prg}/nnid/{nnid}/ver/{ver}/node/{node}/"
 PRG = ("source", "pre", "store")
-
-MULTIPART_OVERHEAD = 64 * 1024
-"""Bytes of multipart framing (boundaries, part headers) allowed beyond the file size limit."""
 
 MAX_FILES = 100
 
@@ -47,20 +44,6 @@ UPLOAD_SCHEMA = {
 }
 
 
-async def _limited(stream: AsyncIterator[bytes], limit: int) -> AsyncGenerator[bytes, None]:
-    """The request body, raising ``PayloadTooLarge`` as soon as it exceeds ``limit`` bytes."""
-    seen = 0
-    async for chunk in stream:
-        seen += len(chunk)
-        if seen > limit:
-            raise PayloadTooLarge(
-                f"the upload is over the limit of {limit - MULTIPART_OVERHEAD} bytes per request "
-                "(AEDETECT_MAX_UPLOAD_BYTES)",
-                field="file",
-            )
-        yield chunk
-
-
 @router.post(
     DATA, summary="Upload CSV files (multipart, each form field one file)", openapi_extra=UPLOAD_SCHEMA
 )
@@ -71,7 +54,6 @@ async def upload(
     node: str,
     datasets: DatasetsDep,
     workflow: WorkflowDep,
-    container: ContainerDep,
 ) -> list[str]:
     await run_in_threadpool(workflow.node, nnid, ver, node, DATA_NODE)
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
@@ -80,17 +62,7 @@ async def upload(
             "(requests: files={'name': open('data.csv', 'rb')})",
             field="file",
         )
-    limit = container.settings.max_upload_bytes + MULTIPART_OVERHEAD
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit:
-        raise PayloadTooLarge(
-            f"the upload has {length} bytes, over the limit of {container.settings.max_upload_bytes} "
-            "bytes per request (AEDETECT_MAX_UPLOAD_BYTES)",
-            field="file",
-        )
-    parser = MultiPartParser(
-        request.headers, _limited(request.stream(), limit), max_files=MAX_FILES, max_fields=MAX_FILES
-    )
+    parser = MultiPartParser(request.headers, request.stream(), max_files=MAX_FILES, max_fields=MAX_FILES)
     try:
         form = await parser.parse()
     except MultiPartException as exc:
@@ -101,10 +73,13 @@ async def upload(
             for name, value in form.multi_items()
             if isinstance(value, UploadFile)
         ]
-        stored = await run_in_threadpool(datasets.upload, nnid, ver, node, uploads)
+        result = await run_in_threadpool(datasets.upload, nnid, ver, node, uploads)
     finally:
         await form.close()
-    return [f"{len(stored)} file upload success"]
+    answer = [f"{len(result.stored)} file upload success"]
+    if result.replaced:
+        answer.append(f"replaced the earlier file(s) of the same name: {listed(result.replaced)}")
+    return answer
 
 
 @router.put(DATA, summary="prg=source: describe the source; prg=pre: preprocessing; prg=store: storage")
