@@ -14,7 +14,9 @@ from aedetect.config import Settings, get_settings
 from aedetect.errors import InvalidInput
 from aedetect.jobs.base import JobRunner
 from aedetect.jobs.embedded import EmbeddedJobRunner
+from aedetect.registry.access import AccessStore
 from aedetect.registry.sql import SqlRegistry
+from aedetect.services.access import AccessService
 from aedetect.services.datasets import CsvLimits, DatasetService
 from aedetect.services.evaluation import EvaluationService
 from aedetect.services.limits import Limits
@@ -48,6 +50,7 @@ class Container:
     evaluation: EvaluationService
     training: TrainingService
     networks: NetworkService
+    access: AccessService
 
     def close(self) -> None:
         """Stop running trainings at their next epoch, wait for the runner, release the database."""
@@ -110,4 +113,5 @@ def build_services(settings: Settings | None = None) -> Container:
         evaluation=evaluation,
         training=training,
         networks=networks,
+        access=AccessService(AccessStore(registry.engine)),
     )

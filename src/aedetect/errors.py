@@ -30,7 +30,10 @@ def quoted(value: object, limit: int = QUOTE_CHARS) -> str:
     """
     if isinstance(value, str | bytes) and len(value) > limit:
         return f"{value[:limit]!r}... ({len(value)} characters)"
-    text = _REPR.repr(value)
+    try:
+        text = _REPR.repr(value)
+    except ValueError:  # an int beyond Python's digit limit for str()
+        return f"<a {type(value).__name__} too long to show>"
     return text if len(text) <= limit + 10 else text[:limit] + "..."
 
 

@@ -84,6 +84,11 @@ def error_response(
     return JSONResponse({"error": {"code": code, "message": message, "field": field}}, status_code=status)
 
 
+def domain_error_response(request: Request, exc: AedetectError) -> Response:
+    """The response for a domain error raised outside the routes (by middleware)."""
+    return error_response(request, HTTP_STATUS.get(exc.code, 500), exc.code, exc.message, exc.field)
+
+
 def _location(loc: Sequence[Any]) -> str:
     """``("body", "n_hidden", 0)`` -> ``n_hidden[0]``: the field as the client wrote it."""
     parts = [p for p in loc if p not in ("body", "path", "query")] or list(loc[-1:]) or ["body"]

@@ -213,7 +213,10 @@ class TabularEncoder:
         the first row that is not a finite number."""
         series = frame[name]
         if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
-            converted = pd.to_numeric(series, errors="coerce")
+            try:
+                converted = pd.to_numeric(series, errors="coerce")
+            except OverflowError:  # a Python int beyond float range: the cell-wise check names it
+                converted = pd.Series([_number(v, name, i) for i, v in enumerate(series)], index=series.index)
             bad = converted.isna() & series.notna()
             if bad.any():
                 row = int(np.flatnonzero(bad.to_numpy())[0])
@@ -274,6 +277,12 @@ def _number(value: Any, name: str, row: int) -> float:
             ) from None
     try:
         number = float(value)
+    except OverflowError:
+        raise InvalidInput(
+            f"column '{name}' holds a number out of range in row {row} ({quoted(value)}); "
+            "send a number below 1e308 in magnitude",
+            field=name,
+        ) from None
     except (TypeError, ValueError):
         raise InvalidInput(
             f"column '{name}' is numeric but row {row} holds {quoted(value)}; send a number", field=name

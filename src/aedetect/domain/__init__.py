@@ -1,5 +1,6 @@
 """Plain data shared by every layer: no I/O, no framework types."""
 
+from aedetect.domain.access import ApiKey, AuditEntry, Role
 from aedetect.domain.models import (
     ColumnKind,
     ColumnSpec,
@@ -14,12 +15,15 @@ from aedetect.domain.models import (
 )
 
 __all__ = [
+    "ApiKey",
+    "AuditEntry",
     "ColumnKind",
     "ColumnSpec",
     "Job",
     "JobStatus",
     "Network",
     "Node",
+    "Role",
     "ScoreResult",
     "TrainingRun",
     "Version",
