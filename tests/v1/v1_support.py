@@ -13,6 +13,7 @@ import io
 import json
 import os
 import re
+import resource
 import signal
 import socket
 import subprocess
@@ -74,10 +75,12 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    """``python -m aedetect serve`` on a free port with its own data directory."""
+    """``python -m aedetect serve`` on a free port with its own data directory; ``file_size_limit``
+    caps the size of any file the server writes (``RLIMIT_FSIZE``: a disk that is full for it)."""
 
-    def __init__(self, data_dir: Path, **env: str) -> None:
+    def __init__(self, data_dir: Path, file_size_limit: int | None = None, **env: str) -> None:
         self.data_dir = data_dir
+        self.file_size_limit = file_size_limit
         self.port = free_port()
         inherited = {k: v for k, v in os.environ.items() if not k.startswith("AEDETECT_")}
         self.env = {
@@ -122,12 +125,19 @@ class ServerProcess:
     def start(self) -> ServerProcess:
         """Start the server and wait until ``/healthz`` answers."""
         log = self.log_path.open("ab")
+        limit = self.file_size_limit
+
+        def limit_files() -> None:
+            if limit is not None:
+                resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
         self.process = subprocess.Popen(
             [sys.executable, "-m", "aedetect", "serve"],
             env=self.env,
             cwd=self.data_dir.parent,
             stdout=log,
             stderr=subprocess.STDOUT,
+            preexec_fn=limit_files,
         )
         log.close()
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -148,6 +158,13 @@ class ServerProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-5000:]
+
+    def memory_peak_bytes(self) -> int:
+        """The server process's peak resident memory so far (``VmHWM``)."""
+        assert self.process is not None
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        kib = next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))
+        return int(kib) * 1024
 
     def stop(self) -> None:
         """Stop gracefully (SIGTERM), killing after a grace period."""

@@ -15,6 +15,7 @@ from aedetect import __version__
 from aedetect.api import access
 from aedetect.api.errors import install_error_handlers
 from aedetect.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from aedetect.api.openapi import install_openapi
 from aedetect.api.security import LOGIN_PATH, AccessMiddleware
 from aedetect.api.v1 import v1_router
 from aedetect.bootstrap import build_services
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
     app.include_router(v1_router())
     app.include_router(access.router)
+    install_openapi(app)
 
     @app.get("/healthz", tags=["health"], summary="Liveness: the service is up and its services are built")
     def healthz() -> dict[str, str]:

@@ -377,6 +377,17 @@ class TrainingService:
         """Every queued or running training job, newest first."""
         return self._registry.list_jobs([JobStatus.QUEUED, JobStatus.RUNNING], kind=TRAIN_JOB)
 
+    def unfinished_run_ids(self) -> dict[JobStatus, list[str]]:
+        """The run ids (``<nn_id>_<version>_<n>``) of every queued and running training, oldest first."""
+        found: dict[JobStatus, list[str]] = {JobStatus.QUEUED: [], JobStatus.RUNNING: []}
+        for job in reversed(self.unfinished_jobs()):
+            try:
+                runs = self._registry.list_runs(job.params["nn_id"], int(job.params["version"]))
+            except NotFound:  # deleted meanwhile
+                continue
+            found[job.status].extend(r.run_id for r in runs if r.job_id == job.job_id)
+        return found
+
     def runs(self, nn_id: str, version: int) -> list[TrainingRun]:
         """All runs of the version, oldest first."""
         self._registry.get_version(check_nn_id(nn_id), version)

@@ -7,9 +7,10 @@ size limit, so an oversized body is refused (413) without being read whole.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
@@ -28,6 +29,31 @@ PRG = ("source", "pre", "store")
 
 MAX_FILES = 100
 
+
+@dataclass(frozen=True)
+class DataLocation:
+    """The ``src``/``form``/``prg`` segments of a data node path."""
+
+    src: str
+    form: str
+    prg: str
+
+
+def data_location(
+    src: Annotated[str, Path(description="Where the data comes from: 'local' (uploaded over this API).")],
+    form: Annotated[str, Path(description="How it is read, e.g. 'raw' (kept as source_parse_type).")],
+    prg: Annotated[
+        str,
+        Path(description="What a PUT sets: 'source', 'pre' (preprocessing) or 'store'; others ignore it."),
+    ],
+) -> DataLocation:
+    return DataLocation(src, form, prg)
+
+
+DataLocationDep = Annotated[DataLocation, Depends(data_location)]
+DESCRIBED = [Depends(data_location)]
+"""Declares the location segments on routes that do not use them, so the API description is complete."""
+
 UPLOAD_SCHEMA = {
     "requestBody": {
         "required": True,
@@ -45,7 +71,10 @@ UPLOAD_SCHEMA = {
 
 
 @router.post(
-    DATA, summary="Upload CSV files (multipart, each form field one file)", openapi_extra=UPLOAD_SCHEMA
+    DATA,
+    summary="Upload CSV files (multipart, each form field one file)",
+    openapi_extra=UPLOAD_SCHEMA,
+    dependencies=DESCRIBED,
 )
 async def upload(
     request: Request,
@@ -84,9 +113,7 @@ async def upload(
 
 @router.put(DATA, summary="prg=source: describe the source; prg=pre: preprocessing; prg=store: storage")
 def configure(
-    src: str,
-    form: str,
-    prg: str,
+    location: DataLocationDep,
     nnid: str,
     ver: VersionDep,
     node: str,
@@ -94,21 +121,23 @@ def configure(
     body: dict[str, Any] | None = None,
 ) -> Any:
     body = body or {}
-    if prg == "source":
-        source = DataSource.model_validate(body)
-        return datasets.set_source(nnid, ver, node, src, form, source.model_dump(exclude_unset=True))
-    if prg == "pre":
+    if location.prg == "source":
+        source = DataSource.model_validate(body).model_dump(exclude_unset=True)
+        return datasets.set_source(nnid, ver, node, location.src, location.form, source)
+    if location.prg == "pre":
         return datasets.set_preprocess(nnid, ver, node, DataPreprocess.model_validate(body).preprocess)
-    if prg == "store":
+    if location.prg == "store":
         return datasets.set_store(nnid, ver, node)
-    raise InvalidInput(f"prg {quoted(prg)} is not supported; use one of: {', '.join(PRG)}", field="prg")
+    raise InvalidInput(
+        f"prg {quoted(location.prg)} is not supported; use one of: {', '.join(PRG)}", field="prg"
+    )
 
 
-@router.get(DATA, summary="The node's settings and files")
+@router.get(DATA, summary="The node's settings and files", dependencies=DESCRIBED)
 def describe(nnid: str, ver: VersionDep, node: str, datasets: DatasetsDep) -> dict[str, Any]:
     return datasets.describe(nnid, ver, node)
 
 
-@router.delete(DATA, summary="Remove the node's files")
+@router.delete(DATA, summary="Remove the node's files", dependencies=DESCRIBED)
 def delete_files(nnid: str, ver: VersionDep, node: str, datasets: DatasetsDep) -> str:
     return f"{datasets.delete_files(nnid, ver, node)} file delete success"

@@ -30,11 +30,7 @@ def train(nnid: str, ver: VersionDep, training: TrainingDep) -> list[Any]:
 def training_status(nnid: str, ver: VersionDep, training: TrainingDep) -> dict[str, Any]:
     jobs = training.unfinished_jobs()
     progress = {j.job_id: j.progress for j in jobs}
-
-    def args(status: JobStatus) -> list[str]:
-        return [
-            f"('{j.params.get('nn_id')}', '{j.params.get('version')}')" for j in jobs if j.status is status
-        ]
+    run_ids = training.unfinished_run_ids()
 
     runs = [
         {
@@ -48,8 +44,8 @@ def training_status(nnid: str, ver: VersionDep, training: TrainingDep) -> dict[s
     ]
     return {
         "scheduled": [],
-        "active": args(JobStatus.RUNNING),
-        "reserved": args(JobStatus.QUEUED),
+        "active": run_ids[JobStatus.RUNNING],
+        "reserved": run_ids[JobStatus.QUEUED],
         "runs": runs,
     }
 
