@@ -20,6 +20,7 @@ import pandas as pd
 
 from aedetect.data import read_csv
 from aedetect.errors import InvalidInput, PayloadTooLarge, listed, quoted, storage_error
+from aedetect.services.limits import check_text_sizes
 from aedetect.services.paths import TEMP_PREFIX, DataPaths, check_file_name
 from aedetect.services.workflow import DATA_NODE, WorkflowService
 
@@ -245,6 +246,7 @@ class DatasetService:
         self, nn_id: str, version: int, node: str, source_kind: str, form: str, body: dict[str, Any]
     ) -> dict[str, Any]:
         """Describe where the node's data comes from (merged into its settings); returns them."""
+        check_text_sizes(body, self._workflow.limits)
         if source_kind not in SOURCE_KINDS:
             raise InvalidInput(
                 f"source {quoted(source_kind)} is not supported; supported: {', '.join(SOURCE_KINDS)} "
