@@ -233,6 +233,15 @@ def test_browser_signs_in_with_an_httponly_samesite_cookie(
     assert bad.status_code == 401 and "set-cookie" not in bad.headers
 
 
+def test_a_browser_page_without_a_key_goes_to_the_sign_in_page(v1_server: ServerProcess) -> None:
+    page = requests.get(
+        v1_server.base + "/auth/whoami", headers={"Accept": "text/html"}, allow_redirects=False, timeout=30
+    )
+    assert page.status_code == 303 and page.headers["location"] == "/auth/login?next=%2Fauth%2Fwhoami"
+    api = requests.get(v1_server.base + V1 + NETWORKS + "all/", headers={"Accept": "text/html"}, timeout=30)
+    assert api.status_code == 401  # API paths answer with the error, for scripts and fetch()
+
+
 def test_first_start_prints_an_admin_key_once(tmp_path: Path) -> None:
     server = ServerProcess(tmp_path / "data").start()
     try:

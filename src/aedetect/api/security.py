@@ -28,9 +28,11 @@ import logging
 import re
 from dataclasses import dataclass
 from typing import Final
+from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aedetect.api.errors import domain_error_response
@@ -42,6 +44,7 @@ from aedetect.services.access import AccessService
 logger = logging.getLogger(__name__)
 
 COOKIE_NAME = "aedetect_key"
+API_PREFIX = "/api/"
 LOGIN_PATH = "/auth/login"
 LOGOUT_PATH = "/auth/logout"
 
@@ -161,9 +164,7 @@ class AccessMiddleware:
                 self._check_origin(request)
             key = await self._key(request, needed) if self._auth and needed is not None else None
         except AedetectError as exc:
-            response = domain_error_response(request, exc)
-            if isinstance(exc, Unauthorized):
-                response.headers["WWW-Authenticate"] = 'Bearer realm="aedetect"'
+            response = self._refusal(request, exc)
             await response(scope, receive, send)
             return
         scope.setdefault("state", {})["principal"] = Principal(self._auth, key)
@@ -180,6 +181,20 @@ class AccessMiddleware:
         finally:
             if changes_state and needed is not None:
                 await self._record(request, key, status)
+
+    @staticmethod
+    def _refusal(request: Request, exc: AedetectError) -> Response:
+        """The answer to a refused request: a browser page request without a key (outside the
+        APIs) is sent to the sign-in page; everything else gets the error, a 401 with its scheme."""
+        if isinstance(exc, Unauthorized):
+            page = request.method == "GET" and not request.url.path.startswith(API_PREFIX)
+            if page and "text/html" in request.headers.get("accept", ""):
+                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                return RedirectResponse(f"{LOGIN_PATH}?{urlencode({'next': target})}", status_code=303)
+            response = domain_error_response(request, exc)
+            response.headers["WWW-Authenticate"] = 'Bearer realm="aedetect"'
+            return response
+        return domain_error_response(request, exc)
 
     def _check_host(self, request: Request) -> None:
         host = request.headers.get("host", "")
