@@ -483,7 +483,7 @@ def test_update_run_converts_times_to_utc(registry: SqlRegistry, version1: Versi
 def test_update_run_with_bad_status_is_invalid(registry: SqlRegistry, version1: Version) -> None:
     run = registry.create_run("nn1", 1, {}, None)
     with pytest.raises(
-        InvalidInput, match="status must be one of queued, running, succeeded, failed, got 'done'"
+        InvalidInput, match="status must be one of queued, running, succeeded, failed, cancelled, got 'done'"
     ):
         registry.update_run(run.run_id, {"status": "done"})
 
@@ -728,7 +728,7 @@ def test_reopening_keeps_data_and_schema_version(registry: SqlRegistry) -> None:
     try:
         assert [n.nn_id for n in reopened.list_networks()] == ["nn1"]
         with reopened.engine.connect() as conn:
-            assert MigrationContext.configure(conn).get_current_revision() == "0001"
+            assert MigrationContext.configure(conn).get_current_revision() == "0002"
     finally:
         reopened.close()
 
@@ -814,5 +814,5 @@ def test_two_processes_migrating_a_fresh_database_at_once(registry: SqlRegistry)
     errors = [proc.communicate(timeout=120)[1] for proc in procs]
     assert [proc.returncode for proc in procs] == [0, 0], errors
     with registry.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0001"]
-        assert MigrationContext.configure(conn).get_current_revision() == "0001"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0002"]
+        assert MigrationContext.configure(conn).get_current_revision() == "0002"
