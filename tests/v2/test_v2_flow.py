@@ -147,15 +147,17 @@ def test_thresholds_take_effect_at_once_by_every_strategy(
         assert all(r["is_anomaly"] for r in second.score(NAME, rows)["rows"])
         assert low["inputs"]["previous"] == max(scores) + 1
 
-        fpr = api.set_threshold(NAME, 1, "fpr", target=0.05, dataset=datasets["test"], label_column="label",
-                                normal_value="normal")  # fmt: skip
+        fpr = api.set_threshold(
+            NAME, 1, "fpr", target=0.05, dataset=datasets["test"], label_column="label", normal_value="normal"
+        )
         assert fpr["inputs"]["achieved_fpr"] <= 0.05 and fpr["inputs"]["normal_rows"] > 0
         assert second.score(NAME, rows)["threshold"] == fpr["value"]
         normal_only = api.set_threshold(NAME, 1, "fpr", target=0.1, dataset=datasets["train"])
         assert normal_only["inputs"]["normal_rows"] == 1500 and normal_only["inputs"]["label_column"] is None
 
-        best = api.set_threshold(NAME, 1, "best_f1", dataset=datasets["test"], label_column="label",
-                                 normal_value="normal")  # fmt: skip
+        best = api.set_threshold(
+            NAME, 1, "best_f1", dataset=datasets["test"], label_column="label", normal_value="normal"
+        )
         assert 0 < best["inputs"]["f1"] <= 1
         evaluation = api.evaluate(NAME, 1, datasets["test"], "label", normal_value="normal")
         assert evaluation["f1"] == pytest.approx(best["inputs"]["f1"])
@@ -163,8 +165,14 @@ def test_thresholds_take_effect_at_once_by_every_strategy(
         back = api.set_threshold(NAME, 1, "contamination", contamination=0.01)
         assert back["value"] == pytest.approx(api.version(NAME, 1)["metrics"]["threshold"])
         assert [t["strategy"] for t in api.thresholds(NAME, 1)] == [
-            "contamination", "value", "value", "fpr", "fpr", "best_f1", "contamination"
-        ]  # fmt: skip
+            "contamination",
+            "value",
+            "value",
+            "fpr",
+            "fpr",
+            "best_f1",
+            "contamination",
+        ]
         second.close()
     finally:
         other.stop()

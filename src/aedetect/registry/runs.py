@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from aedetect.domain import AliasMove, JobStatus, TrainingRun
-from aedetect.errors import Conflict, InvalidInput, NotFound
+from aedetect.errors import Conflict, InvalidInput, NotFitted, NotFound
 from aedetect.registry.networks import NetworkStore
 from aedetect.registry.orm import AliasMoveRow, AliasRow, RunRow, ThresholdRow, VersionRow, utcnow
 from aedetect.registry.store import (
@@ -322,7 +322,9 @@ class RunStore(NetworkStore):
         if alias == PRODUCTION:
             _, run = self.get_serving_run(nn_id, None)
             if run is None:
-                raise NotFound(f"model '{nn_id}' has no production version yet: train it", field="alias")
+                raise NotFitted(
+                    f"model '{nn_id}' has no trained version yet: POST /api/v2/models/{nn_id}/train first"
+                )
             return run
 
         def work(session: Session) -> TrainingRun:

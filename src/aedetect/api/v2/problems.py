@@ -167,7 +167,14 @@ def validation_detail(errors: Sequence[Any], limit: int = 5) -> tuple[str, str |
     problems = [plain_problem(e) for e in errors[:limit]]
     if len(errors) > limit:
         problems.append(f"and {len(errors) - limit} more")
-    field = field_name(errors[0].get("loc", ())) if errors else None
+    first = errors[0] if errors else {}
+    field = (
+        "body"
+        if first.get("type") == "json_invalid"
+        else field_name(first.get("loc", ()))
+        if errors
+        else None
+    )
     return "; ".join(problems) or "invalid request", field
 
 
