@@ -278,3 +278,15 @@ def test_delete_dataset_needed_is_409_then_model_and_dataset_go(
     with pytest.raises(ApiError) as missing:
         api.dataset(extra["id"])
     assert missing.value.status == 404 and missing.value.type.endswith("not_found")
+
+
+def test_v1_similarity_flags_a_magnitude_anomaly(
+    api: Client, v2_server: ServerProcess, trained: str, kdd_test: pd.DataFrame
+) -> None:
+    ordinary = _rows(kdd_test, 1)[0]
+    impossible = {**ordinary, "src_bytes": 10**12}
+    v1 = V1Client(v2_server.url)
+    similarity = v1.anomaly(trained, [ordinary, impossible])
+    rows = api.score(trained, [ordinary, impossible])["rows"]
+    assert rows[1]["is_anomaly"] and similarity[1] < similarity[0]
+    assert similarity == pytest.approx([r["similarity"] for r in rows])

@@ -105,8 +105,9 @@ def similarity_scale(training_threshold: float) -> float:
 def v1_similarity(scores: Any, scale: float) -> np.ndarray:
     """The v1 number for anomaly ``scores``: ``1 / (1 + exp(asinh(score / scale)))``.
 
-    Strictly decreasing in the score over all real numbers, in (0, 1) (higher = more normal),
-    never underflowing for large scores (it falls like ``scale / (2 * score)``). NaN stays NaN.
+    Strictly decreasing in the score over all real numbers, in (0, 1] (higher = more normal; it
+    rounds to 1 only far below zero), never underflowing for large scores (it falls like
+    ``scale / (2 * score)``). NaN stays NaN. :func:`judged_similarity` settles floating-point ties.
     """
     return 1.0 / (1.0 + np.exp(np.arcsinh(np.asarray(scores, dtype=np.float64) / scale)))
 
