@@ -17,12 +17,15 @@ from sqlalchemy import (
     Double,
     ForeignKey,
     ForeignKeyConstraint,
+    Index,
     Integer,
     MetaData,
     String,
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -89,7 +92,7 @@ class NetworkRow(Base):
     use_flag: Mapped[str] = mapped_column(String(1), default="Y")
     dir: Mapped[str] = mapped_column(String(200), default="")
     config: Mapped[str] = mapped_column(Text, default="")
-    auto_promote: Mapped[bool] = mapped_column(Boolean, default=True)
+    auto_promote: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -138,7 +141,7 @@ class RunRow(Base):
     __tablename__ = "runs"
     __table_args__ = (
         UniqueConstraint("nn_id", "version", "seq"),
-        UniqueConstraint("nn_id", "model_version"),
+        Index("uq_runs_nn_id_model_version", "nn_id", "model_version", unique=True),
         ForeignKeyConstraint(
             ["nn_id", "version"], ["versions.nn_id", "versions.version"], ondelete="CASCADE"
         ),
@@ -176,7 +179,7 @@ class JobRow(Base):
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
     model: Mapped[str | None] = mapped_column(String(50), index=True)
-    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     progress: Mapped[dict[str, Any]] = mapped_column(default=dict)
     result: Mapped[Any] = mapped_column(JSON(none_as_null=True), nullable=True)
     error: Mapped[str | None] = mapped_column(Text)

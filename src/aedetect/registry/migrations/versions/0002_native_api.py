@@ -50,17 +50,18 @@ def _number_model_versions() -> None:
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("networks") as batch:
-        batch.add_column(sa.Column("auto_promote", sa.Boolean(), nullable=False, server_default=sa.true()))
-    with op.batch_alter_table("runs") as batch:
-        batch.add_column(sa.Column("model_version", sa.Integer(), nullable=True))
-        batch.create_unique_constraint(op.f("uq_runs_nn_id_model_version"), ["nn_id", "model_version"])
-    with op.batch_alter_table("jobs") as batch:
-        batch.add_column(sa.Column("model", sa.String(50), nullable=True))
-        batch.add_column(
-            sa.Column("cancel_requested", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
-        batch.create_index(op.f("ix_jobs_model"), ["model"])
+    # Plain ADD COLUMN and CREATE INDEX only: on SQLite a batch "move and copy" of a parent table
+    # would drop it, and its ON DELETE CASCADE children (versions, nodes, runs) with it.
+    op.add_column(
+        "networks", sa.Column("auto_promote", sa.Boolean(), nullable=False, server_default=sa.true())
+    )
+    op.add_column("runs", sa.Column("model_version", sa.Integer(), nullable=True))
+    op.create_index(op.f("uq_runs_nn_id_model_version"), "runs", ["nn_id", "model_version"], unique=True)
+    op.add_column("jobs", sa.Column("model", sa.String(50), nullable=True))
+    op.add_column(
+        "jobs", sa.Column("cancel_requested", sa.Boolean(), nullable=False, server_default=sa.false())
+    )
+    op.create_index(op.f("ix_jobs_model"), "jobs", ["model"])
     _number_model_versions()
 
     op.create_table(
@@ -131,12 +132,9 @@ def downgrade() -> None:
     op.drop_table("aliases")
     op.drop_table("thresholds")
     op.drop_table("datasets")
-    with op.batch_alter_table("jobs") as batch:
-        batch.drop_index(op.f("ix_jobs_model"))
-        batch.drop_column("cancel_requested")
-        batch.drop_column("model")
-    with op.batch_alter_table("runs") as batch:
-        batch.drop_constraint(op.f("uq_runs_nn_id_model_version"), type_="unique")
-        batch.drop_column("model_version")
-    with op.batch_alter_table("networks") as batch:
-        batch.drop_column("auto_promote")
+    op.drop_index(op.f("ix_jobs_model"), "jobs")
+    op.drop_column("jobs", "cancel_requested")
+    op.drop_column("jobs", "model")
+    op.drop_index(op.f("uq_runs_nn_id_model_version"), "runs")
+    op.drop_column("runs", "model_version")
+    op.drop_column("networks", "auto_promote")
