@@ -290,3 +290,26 @@ def test_v1_similarity_flags_a_magnitude_anomaly(
     rows = api.score(trained, [ordinary, impossible])["rows"]
     assert rows[1]["is_anomaly"] and similarity[1] < similarity[0]
     assert similarity == pytest.approx([r["similarity"] for r in rows])
+
+
+def test_model_that_does_not_auto_promote_keeps_production_where_it_is(
+    api: Client, datasets: dict[str, str], kdd_test: pd.DataFrame
+) -> None:
+    api.create_model(
+        "kdd-manual",
+        dataset=datasets["train"],
+        columns=FEATURES,
+        auto_promote=False,
+        params={"epochs": 1, "random_state": 0, "n_hidden": [8, 2]},
+    )
+    try:
+        assert api.train("kdd-manual", wait=True, progress=False)["version"] == 1
+        assert api.model("kdd-manual")["aliases"] == {}
+        with pytest.raises(ApiError) as unserved:
+            api.score("kdd-manual", _rows(kdd_test, 1))
+        assert unserved.value.status == 409
+        assert api.score("kdd-manual", _rows(kdd_test, 1), version=1)["version"] == 1
+        api.set_alias("kdd-manual", "production", 1)
+        assert api.score("kdd-manual", _rows(kdd_test, 1))["version"] == 1
+    finally:
+        api.delete_model("kdd-manual")

@@ -72,6 +72,27 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [{str(k): json_scalar(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
 
 
+def read_upload(name: str, content: BinaryIO, max_bytes: int) -> tuple[pd.DataFrame, int]:
+    """An uploaded file read as a typed table, and its size; ``PayloadTooLarge`` over ``max_bytes``,
+    ``InvalidInput`` naming the file when it is not a readable CSV or holds no data row."""
+    content.seek(0, os.SEEK_END)
+    size = content.tell()
+    if size > max_bytes:
+        raise PayloadTooLarge(
+            f"file {name!r} has {size} bytes, over the limit of {max_bytes} bytes "
+            "(AEDETECT_MAX_UPLOAD_BYTES)",
+            field="file",
+        )
+    content.seek(0)
+    try:
+        frame = read_csv(content, max_bytes=max_bytes)
+    except InvalidInput as exc:
+        raise InvalidInput(f"file {name!r} is not a readable CSV file: {exc.message}", field="file") from exc
+    if frame.columns.empty or frame.empty:
+        raise InvalidInput(f"file {name!r} holds no data rows below its header", field="file")
+    return frame, size
+
+
 class DatasetCatalog:
     """Upload, describe, read and delete datasets."""
 

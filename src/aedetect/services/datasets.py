@@ -23,8 +23,8 @@ from typing import Any, BinaryIO
 import pandas as pd
 
 from aedetect.data import read_csv
-from aedetect.errors import InvalidInput, PayloadTooLarge
-from aedetect.services.catalog import DatasetCatalog
+from aedetect.errors import InvalidInput
+from aedetect.services.catalog import DatasetCatalog, read_upload
 from aedetect.services.paths import TEMP_PREFIX, DataPaths, check_file_name
 from aedetect.services.workflow import DATA_NODE, WorkflowService
 
@@ -116,23 +116,7 @@ class DatasetService:
 
     def _inspect(self, name: str, content: BinaryIO) -> StoredFile:
         """Read the file as CSV (refusing it if it is not one) and describe it."""
-        content.seek(0, os.SEEK_END)
-        size = content.tell()
-        if size > self._max_bytes:
-            raise PayloadTooLarge(
-                f"file {name!r} has {size} bytes, over the limit of {self._max_bytes} bytes "
-                "(AEDETECT_MAX_UPLOAD_BYTES)",
-                field="file",
-            )
-        content.seek(0)
-        try:
-            frame = read_csv(content, max_bytes=self._max_bytes)
-        except InvalidInput as exc:
-            raise InvalidInput(
-                f"file {name!r} is not a readable CSV file: {exc.message}", field="file"
-            ) from exc
-        if frame.columns.empty or frame.empty:
-            raise InvalidInput(f"file {name!r} holds no data rows below its header", field="file")
+        frame, size = read_upload(name, content, self._max_bytes)
         return StoredFile(name=name, bytes=size, rows=len(frame), columns=[str(c) for c in frame.columns])
 
     @staticmethod

@@ -41,6 +41,9 @@ DATASET_ID_PATTERN = re.compile(r"ds_[0-9a-f]{12}")
 JOB_ID_PATTERN = re.compile(r"[0-9a-f]{32}")
 """Job ids: 32 hex digits."""
 
+MAX_VERSION = 2**31 - 1
+"""Largest version number (the registry stores 32-bit integers)."""
+
 TEMP_PREFIX = ".tmp-"
 """Prefix of what is being written (a model directory, an uploaded file) before it is renamed
 into place; anything left with it after a crash is partial."""
@@ -60,8 +63,10 @@ def check_nn_id(nn_id: str) -> str:
 def check_version(ver: str | int) -> int:
     """A version number from a path or body value (``"1"`` or ``1``), else ``InvalidInput``."""
     text = str(ver).strip()
-    if not text.isascii() or not text.isdigit() or int(text) < 1:
-        raise InvalidInput(f"invalid version {ver!r}: expected a positive integer", field="ver")
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_VERSION:
+        raise InvalidInput(
+            f"invalid version {ver!r}: expected a positive integer up to {MAX_VERSION}", field="ver"
+        )
     return int(text)
 
 

@@ -12,7 +12,7 @@ from starlette.datastructures import UploadFile
 from aedetect.api.deps import CatalogDep
 from aedetect.api.uploads import read_multipart, spool_body
 from aedetect.api.v2.problems import problem_responses
-from aedetect.api.v2.schemas import ColumnProfile, DatasetDetail, DatasetList, DatasetPublic
+from aedetect.api.v2.schemas import ColumnProfile, DatasetDetail, DatasetId, DatasetList, DatasetPublic
 from aedetect.domain import Dataset
 from aedetect.errors import InvalidInput, UnsupportedMediaType
 
@@ -112,7 +112,7 @@ def list_datasets(
 @router.get(
     "/{dataset_id}", summary="A dataset with its schema and first rows", responses=problem_responses(400, 404)
 )
-def get_dataset(dataset_id: str, catalog: CatalogDep) -> DatasetDetail:
+def get_dataset(dataset_id: DatasetId, catalog: CatalogDep) -> DatasetDetail:
     dataset = catalog.get(dataset_id)
     return DatasetDetail(**dataset_public(dataset).model_dump(), preview=catalog.preview(dataset_id))
 
@@ -123,6 +123,6 @@ def get_dataset(dataset_id: str, catalog: CatalogDep) -> DatasetDetail:
     summary="Delete a dataset that no model needs (409 names the models that do)",
     responses=problem_responses(400, 404, 409),
 )
-def delete_dataset(dataset_id: str, catalog: CatalogDep) -> Response:
+def delete_dataset(dataset_id: DatasetId, catalog: CatalogDep) -> Response:
     catalog.delete(dataset_id)
     return Response(status_code=204)

@@ -15,7 +15,7 @@ from sse_starlette import EventSourceResponse
 
 from aedetect.api.deps import JobsDep
 from aedetect.api.v2.problems import problem_responses
-from aedetect.api.v2.schemas import JobList, JobPublic
+from aedetect.api.v2.schemas import JobId, JobList, JobPublic
 from aedetect.api.v2.views import job_public
 from aedetect.domain import JobStatus
 
@@ -69,7 +69,7 @@ def list_jobs(
     responses=problem_responses(400, 404),
 )
 async def get_job(
-    job_id: str,
+    job_id: JobId,
     jobs: JobsDep,
     wait: Annotated[
         float,
@@ -88,7 +88,7 @@ async def get_job(
     response_class=EventSourceResponse,
     responses={**EVENTS_DOC, **problem_responses(400, 404)},
 )
-async def job_events(job_id: str, jobs: JobsDep) -> EventSourceResponse:
+async def job_events(job_id: JobId, jobs: JobsDep) -> EventSourceResponse:
     first = await run_in_threadpool(jobs.get, job_id)  # an unknown id is a 404 before the stream starts
 
     async def events() -> AsyncIterator[dict[str, str]]:
@@ -106,7 +106,7 @@ async def job_events(job_id: str, jobs: JobsDep) -> EventSourceResponse:
     summary="Cancel a job: a queued one at once, a running one at its next epoch",
     responses=problem_responses(400, 404, 409),
 )
-def cancel_job(job_id: str, jobs: JobsDep) -> JobPublic:
+def cancel_job(job_id: JobId, jobs: JobsDep) -> JobPublic:
     return job_public(jobs.cancel(job_id))
 
 
@@ -116,5 +116,5 @@ def cancel_job(job_id: str, jobs: JobsDep) -> JobPublic:
     response_class=FileResponse,
     responses={**RESULT_DOC, **problem_responses(400, 404, 409)},
 )
-def job_result(job_id: str, jobs: JobsDep) -> FileResponse:
+def job_result(job_id: JobId, jobs: JobsDep) -> FileResponse:
     return FileResponse(jobs.result_file(job_id), media_type="text/csv", filename=f"scored-{job_id}.csv")

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from aedetect.api.deps import ModelsDep
 from aedetect.api.v2.problems import problem_responses
-from aedetect.api.v2.schemas import JobPublic, ModelCreate, ModelList, ModelPublic, ModelUpdate
+from aedetect.api.v2.schemas import JobPublic, ModelCreate, ModelList, ModelName, ModelPublic, ModelUpdate
 from aedetect.api.v2.views import job_public, model_public
 from aedetect.services.models import ModelSpec
 
@@ -52,7 +52,7 @@ def list_models(
 @router.get(
     "/{name}", summary="A model with its configuration and aliases", responses=problem_responses(400, 404)
 )
-def get_model(name: str, models: ModelsDep) -> ModelPublic:
+def get_model(name: ModelName, models: ModelsDep) -> ModelPublic:
     return model_public(models.get(name))
 
 
@@ -61,7 +61,7 @@ def get_model(name: str, models: ModelsDep) -> ModelPublic:
     summary="Change a model's configuration or description (refused while it trains)",
     responses=problem_responses(400, 404, 409),
 )
-def update_model(name: str, body: ModelUpdate, models: ModelsDep) -> ModelPublic:
+def update_model(name: ModelName, body: ModelUpdate, models: ModelsDep) -> ModelPublic:
     changes = body.model_dump(exclude_unset=True)
     if "params" in changes and changes["params"] is None:
         changes["params"] = {}
@@ -74,7 +74,7 @@ def update_model(name: str, body: ModelUpdate, models: ModelsDep) -> ModelPublic
     summary="Delete a model with its versions (refused while it trains)",
     responses=problem_responses(400, 404, 409),
 )
-def delete_model(name: str, models: ModelsDep) -> Response:
+def delete_model(name: ModelName, models: ModelsDep) -> Response:
     models.delete(name)
     return Response(status_code=204)
 
@@ -85,5 +85,5 @@ def delete_model(name: str, models: ModelsDep) -> Response:
     summary="Start training; answers the job at once (follow it at /api/v2/jobs/{id})",
     responses=problem_responses(400, 404, 409),
 )
-def train_model(name: str, models: ModelsDep) -> JobPublic:
+def train_model(name: ModelName, models: ModelsDep) -> JobPublic:
     return job_public(models.train(name))

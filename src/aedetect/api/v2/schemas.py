@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Scalar = str | int | float | bool | None
@@ -17,6 +18,17 @@ WHEN = "2026-12-01T10:15:00Z"
 def F(description: str, example: Any, default: Any = ..., **kwargs: Any) -> Any:
     """A field with its description and one example (what every field of this API carries)."""
     return Field(default, description=description, examples=[example], **kwargs)
+
+
+ModelName = Annotated[str, Path(description="Model name (the v1 nn_id).", examples=["plant-7"])]
+DatasetId = Annotated[str, Path(description="Dataset id.", examples=[DATASET_EXAMPLE])]
+JobId = Annotated[str, Path(description="Job id.", examples=[JOB_EXAMPLE])]
+AliasName = Annotated[
+    str, Path(description="Alias name (production: what scoring and v1 use).", examples=["production"])
+]
+MAX_VERSION = 2**31 - 1
+"""Largest version number a request may name (the registry stores 32-bit integers)."""
+VersionNumber = Annotated[int, Path(ge=1, le=MAX_VERSION, description="Model version number.", examples=[3])]
 
 
 class Request(BaseModel):
@@ -214,7 +226,7 @@ class VersionList(Public):
 
 
 class AliasSet(Request):
-    version: int = F("Model version the alias should name.", 2, ge=1)
+    version: int = F("Model version the alias should name.", 2, ge=1, le=MAX_VERSION)
     note: str | None = F("Why (kept with the move).", "roll back: v3 flags too much", None, max_length=10_000)
 
 

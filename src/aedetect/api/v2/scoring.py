@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from aedetect.api.deps import BatchDep, ModelsDep, ScoringDep
 from aedetect.api.uploads import spool_body
 from aedetect.api.v2.problems import problem_responses
-from aedetect.api.v2.schemas import JobPublic, ScoredRow, ScoreRequest, ScoreResponse
+from aedetect.api.v2.schemas import MAX_VERSION, JobPublic, ModelName, ScoredRow, ScoreRequest, ScoreResponse
 from aedetect.api.v2.views import job_public
 from aedetect.data import iter_csv_chunks
 from aedetect.domain import TrainingRun
@@ -94,12 +94,14 @@ def _csv_stream(run: TrainingRun, path: Path, top: int, scoring: ScoringService)
     responses={**SCORE_DOC, **problem_responses(400, 404, 409, 413, 415)},
 )
 async def score(
-    name: str,
+    name: ModelName,
     request: Request,
     models: ModelsDep,
     scoring: ScoringDep,
     batch: BatchDep,
-    version: Annotated[int | None, Query(ge=1, description="Model version to use.", examples=[3])] = None,
+    version: Annotated[
+        int | None, Query(ge=1, le=MAX_VERSION, description="Model version to use.", examples=[3])
+    ] = None,
     alias: Annotated[
         str | None, Query(description="Alias to use (default production).", examples=["production"])
     ] = None,

@@ -4,33 +4,32 @@ IsolationForest baseline; aliases (``production`` is what scoring and v1 use) an
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 
 from aedetect.api.deps import ModelsDep, ThresholdsDep
 from aedetect.api.v2.problems import problem_responses
 from aedetect.api.v2.schemas import (
     AliasList,
+    AliasName,
     AliasPublic,
     AliasSet,
     EvaluateRequest,
     Evaluation,
+    ModelName,
     ThresholdList,
     ThresholdPublic,
     ThresholdSet,
     VersionList,
+    VersionNumber,
     VersionPublic,
 )
 from aedetect.api.v2.views import move_public, threshold_public, version_public
 
 router = APIRouter(prefix="/models/{name}", tags=["versions and aliases"])
 
-Number = Annotated[int, Path(ge=1, description="Model version number.", examples=[3])]
-
 
 @router.get("/versions", summary="The model's versions, oldest first", responses=problem_responses(400, 404))
-def list_versions(name: str, models: ModelsDep) -> VersionList:
+def list_versions(name: ModelName, models: ModelsDep) -> VersionList:
     aliases = models.get(name).aliases
     return VersionList(items=[version_public(r, aliases) for r in models.versions(name)], next=None)
 
@@ -40,7 +39,7 @@ def list_versions(name: str, models: ModelsDep) -> VersionList:
     summary="One version: what it was trained on, losses, time, threshold, metrics",
     responses=problem_responses(400, 404),
 )
-def get_version(name: str, version: Number, models: ModelsDep) -> VersionPublic:
+def get_version(name: ModelName, version: VersionNumber, models: ModelsDep) -> VersionPublic:
     return version_public(models.version(name, version), models.get(name).aliases)
 
 
@@ -50,7 +49,7 @@ def get_version(name: str, version: Number, models: ModelsDep) -> VersionPublic:
     responses=problem_responses(400, 404, 409),
 )
 def set_threshold(
-    name: str, version: Number, body: ThresholdSet, models: ModelsDep, thresholds: ThresholdsDep
+    name: ModelName, version: VersionNumber, body: ThresholdSet, models: ModelsDep, thresholds: ThresholdsDep
 ) -> ThresholdPublic:
     run = models.version(name, version)
     return threshold_public(thresholds.set(run, body.model_dump(exclude_none=True), note=body.note))
@@ -62,7 +61,7 @@ def set_threshold(
     responses=problem_responses(400, 404),
 )
 def list_thresholds(
-    name: str, version: Number, models: ModelsDep, thresholds: ThresholdsDep
+    name: ModelName, version: VersionNumber, models: ModelsDep, thresholds: ThresholdsDep
 ) -> ThresholdList:
     return ThresholdList(
         items=[threshold_public(t) for t in thresholds.history(models.version(name, version))], next=None
@@ -76,14 +75,18 @@ def list_thresholds(
     responses=problem_responses(400, 404, 409),
 )
 def evaluate(
-    name: str, version: Number, body: EvaluateRequest, models: ModelsDep, thresholds: ThresholdsDep
+    name: ModelName,
+    version: VersionNumber,
+    body: EvaluateRequest,
+    models: ModelsDep,
+    thresholds: ThresholdsDep,
 ) -> Evaluation:
     run = models.version(name, version)
     return Evaluation(**thresholds.evaluate(run, body.dataset, body.label_column, body.normal_value))
 
 
 @router.get("/aliases", summary="The model's aliases and their moves", responses=problem_responses(400, 404))
-def list_aliases(name: str, models: ModelsDep) -> AliasList:
+def list_aliases(name: ModelName, models: ModelsDep) -> AliasList:
     current = models.get(name).aliases
     moves = models.alias_moves(name)
     names = sorted({*current, *(m.alias for m in moves)})
@@ -103,7 +106,7 @@ def list_aliases(name: str, models: ModelsDep) -> AliasList:
     summary="One alias: the version it names and its moves",
     responses=problem_responses(400, 404),
 )
-def get_alias(name: str, alias: str, models: ModelsDep) -> AliasPublic:
+def get_alias(name: ModelName, alias: AliasName, models: ModelsDep) -> AliasPublic:
     moves = models.alias_moves(name, alias)
     current = models.get(name).aliases.get(alias)
     if current is None and not moves:
@@ -116,7 +119,7 @@ def get_alias(name: str, alias: str, models: ModelsDep) -> AliasPublic:
     summary="Point an alias at a version (production: what scoring and v1 use; point it back to roll back)",
     responses=problem_responses(400, 404, 409),
 )
-def set_alias(name: str, alias: str, body: AliasSet, models: ModelsDep) -> AliasPublic:
+def set_alias(name: ModelName, alias: AliasName, body: AliasSet, models: ModelsDep) -> AliasPublic:
     models.set_alias(name, alias, body.version, note=body.note)
     return get_alias(name, alias, models)
 
@@ -124,6 +127,6 @@ def set_alias(name: str, alias: str, body: AliasSet, models: ModelsDep) -> Alias
 @router.delete(
     "/aliases/{alias}", summary="Remove an alias (not production)", responses=problem_responses(400, 404)
 )
-def delete_alias(name: str, alias: str, models: ModelsDep) -> AliasPublic:
+def delete_alias(name: ModelName, alias: AliasName, models: ModelsDep) -> AliasPublic:
     models.delete_alias(name, alias)
     return get_alias(name, alias, models)
