@@ -257,26 +257,27 @@ class ScoringService:
         threshold = current_threshold(run, detector)
         similarity, _ = judged_similarity(result.scores, threshold, similarity_scale(detector.threshold_))
         names = result.columns
+        scores = np.asarray(result.scores, dtype=np.float64)
+        parts = np.nan_to_num(np.asarray(result.contributions, dtype=np.float64), nan=-np.inf)
+        order = np.argsort(-parts, axis=1, kind="stable")[:, :top]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            shares = np.take_along_axis(parts, order, axis=1) / scores[:, None]
+        guesses = None if expected is None else expected.to_numpy(dtype=object)
         out = []
         for i, row in enumerate(checked):
-            score = float(result.scores[i])
-            parts = np.nan_to_num(np.asarray(result.contributions[i], dtype=np.float64), nan=-np.inf)
-            order = np.argsort(-parts, kind="stable")[:top]
             contributions = [
                 {
                     "column": names[j],
-                    "share": finite_or_none(parts[j] / score)
-                    if score > 0 and math.isfinite(parts[j])
-                    else None,
+                    "share": finite_or_none(share) if scores[i] > 0 else None,
                     "value": json_value(row[names[j]]),
-                    "expected": None if expected is None else json_value(expected.iloc[i, j]),
+                    "expected": None if guesses is None else json_value(guesses[i, j]),
                 }
-                for j in order
+                for j, share in zip(order[i], shares[i], strict=True)
             ]
             out.append(
                 {
-                    "score": finite_or_none(score),
-                    "is_anomaly": bool(score > threshold),
+                    "score": finite_or_none(scores[i]),
+                    "is_anomaly": bool(scores[i] > threshold),
                     "threshold": threshold,
                     "similarity": finite_or_none(similarity[i]),
                     "cosine_similarity": finite_or_none(result.similarity[i]),
