@@ -11,12 +11,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from aedetect.api.deps import BatchDep, ModelsDep, ScoringDep
 from aedetect.api.uploads import spool_body
 from aedetect.api.v2.problems import problem_responses
-from aedetect.api.v2.schemas import MAX_VERSION, JobPublic, ModelName, ScoredRow, ScoreRequest, ScoreResponse
+from aedetect.api.v2.schemas import MAX_VERSION, JobPublic, ModelName, ScoreRequest, ScoreResponse
 from aedetect.api.v2.views import job_public
 from aedetect.data import iter_csv_chunks
 from aedetect.domain import TrainingRun
@@ -57,12 +57,15 @@ def _run(models: ModelService, name: str, version: int | None, alias: str | None
     return models.resolve(name, version, alias)
 
 
-def _json_rows(run: TrainingRun, body: ScoreRequest, scoring: ScoringService) -> ScoreResponse:
+def _json_rows(run: TrainingRun, body: ScoreRequest, scoring: ScoringService) -> Response:
+    """The scored rows, validated against :class:`ScoreResponse` once and serialised directly
+    (a large batch would otherwise be converted three times on the way out)."""
     rows = scoring.explain(run, body.rows or [], body.top)
     threshold = rows[0]["threshold"] if rows else current_threshold(run, scoring.detector(run))
-    return ScoreResponse(
-        model=run.nn_id, version=run.model_version, threshold=threshold, rows=[ScoredRow(**r) for r in rows]
+    answer = ScoreResponse.model_validate(
+        {"model": run.nn_id, "version": run.model_version, "threshold": threshold, "rows": rows}
     )
+    return Response(answer.model_dump_json(), media_type="application/json")
 
 
 def _csv_stream(run: TrainingRun, path: Path, top: int, scoring: ScoringService) -> Iterator[str]:
