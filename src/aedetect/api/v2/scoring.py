@@ -43,7 +43,7 @@ SCORE_BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/ScoreRequest"}},
+            "application/json": {"schema": ScoreRequest.model_json_schema()},
             "text/csv": {
                 "schema": {"type": "string"},
                 "example": "protocol_type,service,src_bytes\ntcp,http,181\n",
