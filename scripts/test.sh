@@ -4,7 +4,7 @@
 # not set and this user can install packages (root or sudo), .ci/postgres.sh installs and starts one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-AEDETECT_EXTRAS=server,postgres,dev,bench bash scripts/setup.sh
+AEDETECT_EXTRAS=server,client,postgres,dev,bench bash scripts/setup.sh
 if [ -z "${AEDETECT_TEST_POSTGRES_URL:-}" ] && { [ "$(id -u)" -eq 0 ] || sudo -n true 2>/dev/null; }; then
     AEDETECT_TEST_POSTGRES_URL="$(bash .ci/postgres.sh)"
     export AEDETECT_TEST_POSTGRES_URL

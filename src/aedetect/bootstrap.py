@@ -15,11 +15,16 @@ from aedetect.errors import InvalidInput
 from aedetect.jobs.base import JobRunner
 from aedetect.jobs.embedded import EmbeddedJobRunner
 from aedetect.registry.sql import SqlRegistry
+from aedetect.services.batch import SCORE_JOB, BatchScoring
+from aedetect.services.catalog import DatasetCatalog
 from aedetect.services.datasets import DatasetService
 from aedetect.services.evaluation import EvaluationService
+from aedetect.services.jobs import JobService
+from aedetect.services.models import ModelService
 from aedetect.services.networks import NetworkService
 from aedetect.services.paths import DataPaths
 from aedetect.services.scoring import ModelCache, ScoringService
+from aedetect.services.thresholds import ThresholdService
 from aedetect.services.training import TRAIN_JOB, TrainingExecutor, TrainingService
 from aedetect.services.workflow import WorkflowService
 
@@ -47,6 +52,11 @@ class Container:
     evaluation: EvaluationService
     training: TrainingService
     networks: NetworkService
+    catalog: DatasetCatalog
+    models_v2: ModelService
+    thresholds: ThresholdService
+    jobs: JobService
+    batch: BatchScoring
 
     def close(self) -> None:
         """Stop running trainings at their next epoch, wait for the runner, release the database."""
@@ -75,11 +85,15 @@ def build_services(settings: Settings | None = None) -> Container:
 
     models = ModelCache(load_detector)
     workflow = WorkflowService(registry, paths)
-    datasets = DatasetService(workflow, paths, settings.max_upload_bytes)
+    catalog = DatasetCatalog(registry, paths, settings.max_upload_bytes)
+    datasets = DatasetService(workflow, paths, catalog, settings.max_upload_bytes)
     scoring = ScoringService(registry, paths, models)
     evaluation = EvaluationService(registry, workflow, datasets, scoring)
     executor = TrainingExecutor(registry, datasets, evaluation, paths, models)
-    runner = EmbeddedJobRunner(registry, {TRAIN_JOB: executor.execute}, max_workers=settings.job_workers)
+    batch: BatchScoring  # built after the runner it submits to; the handler looks it up when called
+    handlers = {TRAIN_JOB: executor.execute, SCORE_JOB: lambda job_id: batch.execute(job_id)}
+    runner = EmbeddedJobRunner(registry, handlers, max_workers=settings.job_workers)
+    batch = BatchScoring(registry, runner, catalog, scoring, paths)
     training = TrainingService(registry, runner, workflow, datasets, evaluation)
     networks = NetworkService(registry, paths, training, models)
     return Container(
@@ -95,4 +109,9 @@ def build_services(settings: Settings | None = None) -> Container:
         evaluation=evaluation,
         training=training,
         networks=networks,
+        catalog=catalog,
+        models_v2=ModelService(registry, workflow, datasets, catalog, networks, training),
+        thresholds=ThresholdService(registry, paths, catalog, datasets, scoring),
+        jobs=JobService(registry, paths),
+        batch=batch,
     )

@@ -2,8 +2,8 @@
 turns every failure into a response. Routes never build error bodies.
 
 Paths under ``/api/v1/`` get the v1 envelope ``{"status": "<http status>", "result": "<message>"}``
-(double-encoded, see :mod:`aedetect.api.v1.envelope`); other paths get
-``{"error": {"code", "message", "field"}}``.
+(double-encoded, see :mod:`aedetect.api.v1.envelope`); other paths (the native ``/api/v2/`` API)
+get RFC 9457 problem details (:mod:`aedetect.api.v2.problems`).
 """
 
 from __future__ import annotations
@@ -20,15 +20,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from aedetect.api.v1.envelope import V1Response, is_v1_path, v1_error_body
+from aedetect.api.v2.problems import PROBLEM_MEDIA_TYPE, problem_body, validation_detail
 from aedetect.errors import (
     AedetectError,
     ArtifactError,
+    Cancelled,
     Conflict,
     InvalidInput,
     JobFailed,
     NotFitted,
     NotFound,
     PayloadTooLarge,
+    UnsupportedMediaType,
 )
 
 logger = logging.getLogger(__name__)
@@ -38,7 +41,9 @@ HTTP_STATUS: dict[str, int] = {
     NotFound.code: 404,
     Conflict.code: 409,
     NotFitted.code: 409,
+    Cancelled.code: 409,
     PayloadTooLarge.code: 413,
+    UnsupportedMediaType.code: 415,
     JobFailed.code: 500,
     ArtifactError.code: 500,
 }
@@ -50,12 +55,20 @@ MAX_LISTED_PROBLEMS = 5
 
 
 def error_response(
-    request: Request, status: int, code: str, message: str, field: str | None = None
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    *,
+    column: str | None = None,
+    node: str | None = None,
 ) -> Response:
-    """The error body for ``request``'s API (v1 envelope or native)."""
+    """The error body for ``request``'s API (v1 envelope or problem details)."""
     if is_v1_path(request.url.path):
         return V1Response(v1_error_body(status, message), status_code=status)
-    return JSONResponse({"error": {"code": code, "message": message, "field": field}}, status_code=status)
+    body = problem_body(status, code, message, field=field, column=column, node=node)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
 
 
 def _location(loc: Sequence[Any]) -> str:
@@ -99,12 +112,15 @@ async def handle_domain_error(request: Request, exc: Exception) -> Response:
     status = HTTP_STATUS.get(exc.code, 500)
     if status >= 500:
         logger.error("%s %s failed: %s", request.method, request.url.path, exc.message)
-    return error_response(request, status, exc.code, exc.message, exc.field)
+    return error_response(request, status, exc.code, exc.message, exc.field, column=exc.column, node=exc.node)
 
 
 async def handle_validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError | ValidationError)
-    message, field = validation_message(exc.errors())
+    if is_v1_path(request.url.path):
+        message, field = validation_message(exc.errors())
+    else:
+        message, field = validation_detail(exc.errors())
     return error_response(request, 422, VALIDATION_CODE, message, field)
 
 

@@ -1,23 +1,21 @@
 """v1 data nodes (``wf/state/framedata/...``): uploads, source settings, file listing and removal.
 
-Uploads are parsed from the request stream, which is cut off as soon as it passes the size
-limit, so an oversized body is refused (413) without being read whole.
+Uploads are parsed from the request stream under the size limit (:mod:`aedetect.api.uploads`).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
-from starlette.formparsers import MultiPartException, MultiPartParser
 
 from aedetect.api.deps import ContainerDep, DatasetsDep, VersionDep, WorkflowDep
+from aedetect.api.uploads import read_multipart
 from aedetect.api.v1.envelope import V1Router
 from aedetect.api.v1.schemas import DataPreprocess, DataSource
-from aedetect.errors import InvalidInput, PayloadTooLarge
+from aedetect.errors import InvalidInput
 from aedetect.services.datasets import Upload
 from aedetect.services.workflow import DATA_NODE
 
@@ -25,11 +23,6 @@ router = V1Router(tags=["v1 data"])
 
 DATA = "/wf/state/framedata/src/{src}/form/{form}/prg/{prg}/nnid/{nnid}/ver/{ver}/node/{node}/"
 PRG = ("source", "pre", "store")
-
-MULTIPART_OVERHEAD = 64 * 1024
-"""Bytes of multipart framing (boundaries, part headers) allowed beyond the file size limit."""
-
-MAX_FILES = 100
 
 UPLOAD_SCHEMA = {
     "requestBody": {
@@ -45,20 +38,6 @@ UPLOAD_SCHEMA = {
         },
     }
 }
-
-
-async def _limited(stream: AsyncIterator[bytes], limit: int) -> AsyncGenerator[bytes, None]:
-    """The request body, raising ``PayloadTooLarge`` as soon as it exceeds ``limit`` bytes."""
-    seen = 0
-    async for chunk in stream:
-        seen += len(chunk)
-        if seen > limit:
-            raise PayloadTooLarge(
-                f"the upload is over the limit of {limit - MULTIPART_OVERHEAD} bytes per request "
-                "(AEDETECT_MAX_UPLOAD_BYTES)",
-                field="file",
-            )
-        yield chunk
 
 
 @router.post(
@@ -80,21 +59,7 @@ async def upload(
             "(requests: files={'name': open('data.csv', 'rb')})",
             field="file",
         )
-    limit = container.settings.max_upload_bytes + MULTIPART_OVERHEAD
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit:
-        raise PayloadTooLarge(
-            f"the upload has {length} bytes, over the limit of {container.settings.max_upload_bytes} "
-            "bytes per request (AEDETECT_MAX_UPLOAD_BYTES)",
-            field="file",
-        )
-    parser = MultiPartParser(
-        request.headers, _limited(request.stream(), limit), max_files=MAX_FILES, max_fields=MAX_FILES
-    )
-    try:
-        form = await parser.parse()
-    except MultiPartException as exc:
-        raise InvalidInput(f"the multipart body cannot be read: {exc.message}", field="file") from exc
+    form = await read_multipart(request, container.settings.max_upload_bytes)
     try:
         uploads = [
             Upload(field=name, filename=value.filename, content=value.file)
