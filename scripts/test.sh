@@ -5,7 +5,7 @@
 # a server this script started is stopped again when it ends (one that was running is left running).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-AEDETECT_EXTRAS=server,postgres,dev,bench bash scripts/setup.sh
+AEDETECT_EXTRAS=server,client,postgres,dev,bench bash scripts/setup.sh
 if [ -z "${AEDETECT_TEST_POSTGRES_URL:-}" ] && { [ "$(id -u)" -eq 0 ] || sudo -n true 2>/dev/null; }; then
     if ! bash .ci/postgres.sh status; then
         trap 'bash .ci/postgres.sh stop; echo "test.sh: stopped the PostgreSQL server it started" >&2' EXIT

@@ -17,12 +17,17 @@ from aedetect.jobs.embedded import EmbeddedJobRunner
 from aedetect.registry.access import AccessStore
 from aedetect.registry.sql import SqlRegistry
 from aedetect.services.access import AccessService
-from aedetect.services.datasets import CsvLimits, DatasetService
+from aedetect.services.batch import SCORE_JOB, BatchScoring
+from aedetect.services.catalog import CsvLimits, DatasetCatalog
+from aedetect.services.datasets import DatasetService
 from aedetect.services.evaluation import EvaluationService
+from aedetect.services.jobs import JobService
 from aedetect.services.limits import Limits
+from aedetect.services.models import ModelService
 from aedetect.services.networks import NetworkService
 from aedetect.services.paths import DataPaths
 from aedetect.services.scoring import ModelCache, ScoringService
+from aedetect.services.thresholds import ThresholdService
 from aedetect.services.training import TRAIN_JOB, TrainingExecutor, TrainingService
 from aedetect.services.workflow import WorkflowService
 
@@ -50,6 +55,11 @@ class Container:
     evaluation: EvaluationService
     training: TrainingService
     networks: NetworkService
+    catalog: DatasetCatalog
+    models_v2: ModelService
+    thresholds: ThresholdService
+    jobs: JobService
+    batch: BatchScoring
     access: AccessService
 
     def close(self) -> None:
@@ -93,11 +103,15 @@ def build_services(settings: Settings | None = None) -> Container:
     limits = service_limits(settings)
     workflow = WorkflowService(registry, paths, limits)
     csv_limits = CsvLimits(settings.max_upload_bytes, settings.max_csv_columns, settings.max_csv_line_bytes)
-    datasets = DatasetService(workflow, paths, csv_limits)
+    catalog = DatasetCatalog(registry, paths, csv_limits)
+    datasets = DatasetService(workflow, paths, catalog, csv_limits)
     scoring = ScoringService(registry, paths, models, limits)
     evaluation = EvaluationService(registry, workflow, datasets, scoring)
     executor = TrainingExecutor(registry, datasets, evaluation, paths, models, limits)
-    runner = EmbeddedJobRunner(registry, {TRAIN_JOB: executor.execute}, max_workers=settings.job_workers)
+    batch: BatchScoring  # built after the runner it submits to; the handler looks it up when called
+    handlers = {TRAIN_JOB: executor.execute, SCORE_JOB: lambda job_id: batch.execute(job_id)}
+    runner = EmbeddedJobRunner(registry, handlers, max_workers=settings.job_workers)
+    batch = BatchScoring(registry, runner, catalog, scoring, paths)
     training = TrainingService(registry, runner, workflow, datasets, evaluation, paths)
     networks = NetworkService(registry, paths, training, models, limits)
     return Container(
@@ -113,5 +127,10 @@ def build_services(settings: Settings | None = None) -> Container:
         evaluation=evaluation,
         training=training,
         networks=networks,
+        catalog=catalog,
+        models_v2=ModelService(registry, workflow, datasets, catalog, networks, training),
+        thresholds=ThresholdService(registry, paths, catalog, datasets, scoring),
+        jobs=JobService(registry, paths),
+        batch=batch,
         access=AccessService(AccessStore(registry.engine)),
     )

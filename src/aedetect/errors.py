@@ -51,14 +51,19 @@ def listed(names: Iterable[object], limit: int = LISTED_NAMES) -> str:
 
 
 class AedetectError(Exception):
-    """Base error: ``code`` is a stable machine-readable kind, ``message`` is for people."""
+    """Base error: ``code`` is a stable machine-readable kind, ``message`` is for people; ``field``,
+    ``column`` and ``node`` name the request field, data column or workflow node at fault."""
 
     code = "error"
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, field: str | None = None, column: str | None = None, node: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.column = column
+        self.node = node
 
     def __str__(self) -> str:
         return self.message
@@ -122,6 +127,18 @@ class JobFailed(AedetectError):
     """A background job (training run) ended with an error."""
 
     code = "job_failed"
+
+
+class Cancelled(AedetectError):
+    """Work stopped because someone cancelled it (a training job asked to stop)."""
+
+    code = "cancelled"
+
+
+class UnsupportedMediaType(AedetectError):
+    """A request body in a content type the endpoint does not take."""
+
+    code = "unsupported_media_type"
 
 
 class ArtifactError(AedetectError):

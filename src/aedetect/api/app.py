@@ -1,6 +1,7 @@
 """The FastAPI application factory: services built at start-up (lifespan), the middleware that
-applies to every route (request ids, access control, body limits), error handling, the v1 routes,
-the access routes and a health check. OpenAPI docs are served at ``/docs``."""
+applies to every route (request ids, access control, body limits), error handling, the native
+``/api/v2`` routes, the v1 routes, the access routes and a health check. OpenAPI docs are served at
+``/docs`` and ``/redoc`` from installed assets (they work offline)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ from fastapi.concurrency import run_in_threadpool
 
 from aedetect import __version__
 from aedetect.api import access
+from aedetect.api.docs import install_docs
 from aedetect.api.errors import install_error_handlers
 from aedetect.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from aedetect.api.openapi import install_openapi
 from aedetect.api.security import LOGIN_PATH, AccessMiddleware
 from aedetect.api.v1 import v1_router
+from aedetect.api.v2 import v2_router
 from aedetect.bootstrap import build_services
 from aedetect.config import Settings, get_settings, is_loopback
 from aedetect.errors import InvalidInput
@@ -69,12 +72,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="aedetect",
         version=__version__,
-        description="Anomaly detection in tabular CSV data with autoencoders. The v1 routes keep "
-        "TensorMSA client scripts working (responses are JSON encoded twice, as those clients expect). "
-        "Every route but /healthz, the docs and /auth/login needs an API key (Bearer, or HTTP Basic "
-        "with the key as password) unless the server runs with AEDETECT_AUTH=false on loopback.",
+        description="Anomaly detection in tabular CSV data with autoencoders. The native API under "
+        "/api/v2 speaks plain JSON: datasets, models, asynchronous training jobs, versions and aliases, "
+        "thresholds, scoring with reasons, evaluation beside an IsolationForest baseline; errors are "
+        "RFC 9457 problem details. The v1 routes keep TensorMSA client scripts working (responses are "
+        "JSON encoded twice, as those clients expect). Every route but /healthz, the docs and "
+        "/auth/login needs an API key (Bearer, or HTTP Basic with the key as password) unless the "
+        "server runs with AEDETECT_AUTH=false on loopback.",
         lifespan=lifespan,
         redirect_slashes=False,
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handlers(app)
     # added innermost first: a request meets the request id, then access control, then the body limit
@@ -83,6 +91,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(AccessMiddleware, settings=chosen)
     app.add_middleware(RequestIdMiddleware)
+    install_docs(app)
+    app.include_router(v2_router())
     app.include_router(v1_router())
     app.include_router(access.router)
     install_openapi(app)

@@ -2,8 +2,8 @@
 turns every failure into a response. Routes never build error bodies.
 
 Paths under ``/api/v1/`` get the v1 envelope ``{"status": "<http status>", "result": "<message>"}``
-(double-encoded, see :mod:`aedetect.api.v1.envelope`); other paths get
-``{"error": {"code", "message", "field"}}``.
+(double-encoded, see :mod:`aedetect.api.v1.envelope`); other paths (the native ``/api/v2/`` API)
+get RFC 9457 problem details (:mod:`aedetect.api.v2.problems`).
 
 A 5xx answer never carries a server path or exception text: it gives the request id
 (``X-Request-ID``) under which the server log holds the details. A full or unwritable data
@@ -24,9 +24,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from aedetect.api.v1.envelope import V1Response, is_v1_path, v1_error_body
+from aedetect.api.v2.problems import PROBLEM_MEDIA_TYPE, problem_body, validation_detail
 from aedetect.errors import (
     AedetectError,
     ArtifactError,
+    Cancelled,
     Conflict,
     Forbidden,
     InsufficientStorage,
@@ -37,6 +39,7 @@ from aedetect.errors import (
     PayloadTooLarge,
     StorageUnavailable,
     Unauthorized,
+    UnsupportedMediaType,
     quoted,
     storage_error,
 )
@@ -50,7 +53,9 @@ HTTP_STATUS: dict[str, int] = {
     NotFound.code: 404,
     Conflict.code: 409,
     NotFitted.code: 409,
+    Cancelled.code: 409,
     PayloadTooLarge.code: 413,
+    UnsupportedMediaType.code: 415,
     JobFailed.code: 500,
     ArtifactError.code: 500,
     StorageUnavailable.code: 503,
@@ -76,12 +81,20 @@ def internal_message(request: Request, what: str = "the service could not comple
 
 
 def error_response(
-    request: Request, status: int, code: str, message: str, field: str | None = None
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    *,
+    column: str | None = None,
+    node: str | None = None,
 ) -> Response:
-    """The error body for ``request``'s API (v1 envelope or native)."""
+    """The error body for ``request``'s API (v1 envelope or problem details)."""
     if is_v1_path(request.url.path):
         return V1Response(v1_error_body(status, message), status_code=status)
-    return JSONResponse({"error": {"code": code, "message": message, "field": field}}, status_code=status)
+    body = problem_body(status, code, message, field=field, column=column, node=node)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
 
 
 def domain_error_response(request: Request, exc: AedetectError) -> Response:
@@ -130,12 +143,15 @@ async def handle_domain_error(request: Request, exc: Exception) -> Response:
         )
         if exc.code not in SAFE_5XX_CODES:
             message = internal_message(request, f"{exc.code.replace('_', ' ')} while handling this request")
-    return error_response(request, status, exc.code, message, exc.field)
+    return error_response(request, status, exc.code, message, exc.field, column=exc.column, node=exc.node)
 
 
 async def handle_validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError | ValidationError)
-    message, field = validation_message(exc.errors())
+    if is_v1_path(request.url.path):
+        message, field = validation_message(exc.errors())
+    else:
+        message, field = validation_detail(exc.errors())
     return error_response(request, 422, VALIDATION_CODE, message, field)
 
 

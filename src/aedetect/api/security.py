@@ -52,7 +52,7 @@ OPEN_PATHS: Final = frozenset(
     {"/healthz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", LOGIN_PATH, LOGOUT_PATH}
 )
 """Paths that need no key (health, the API description and the login page)."""
-OPEN_PREFIXES: Final = ("/static/",)
+OPEN_PREFIXES: Final = ("/static/", "/docs-assets/")
 """Static assets (of the documentation pages and the dashboard)."""
 
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})

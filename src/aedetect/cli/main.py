@@ -14,8 +14,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
-import pandas as pd
 import typer
 from tqdm import tqdm
 
@@ -24,9 +22,6 @@ from aedetect.errors import AedetectError, InvalidInput, quoted
 EXIT_ERROR = 2
 """Exit status of a command that failed on the user's input (data, model, options)."""
 
-SCORE_COLUMN = "anomaly_score"
-LABEL_COLUMN = "is_anomaly"
-TOP_COLUMN = "top_columns"
 SCORE_CHUNK_ROWS = 50_000
 """Rows read, scored and written at a time by ``aedetect score``, so memory stays bounded."""
 
@@ -262,6 +257,7 @@ def score(
     with _reported_errors():
         from aedetect import load_detector
         from aedetect.data import iter_csv_chunks
+        from aedetect.services.scoring import LABEL_COLUMN, scored_frame
 
         detector = load_detector(model, device=device)
         options = _read_options(header, names, encoding, delimiter)
@@ -270,7 +266,7 @@ def score(
         try:
             with partial.open("w", encoding="utf-8-sig", newline="") as sink:
                 for chunk in iter_csv_chunks(data, chunk_rows=SCORE_CHUNK_ROWS, **options):
-                    scored = _scored(detector, chunk, top)
+                    scored = scored_frame(detector, chunk, top)
                     scored.to_csv(sink, index=False, header=n_rows == 0)
                     n_rows += len(scored)
                     n_flagged += int(scored[LABEL_COLUMN].sum())
@@ -283,20 +279,6 @@ def score(
             f"flagged {n_flagged} of {n_rows} rows as anomalies "
             f"(score above threshold {detector.threshold_:.6g}); wrote {out}"
         )
-
-
-def _scored(detector: Any, frame: pd.DataFrame, top: int) -> pd.DataFrame:
-    """``frame`` with the score, the 0/1 verdict and (if ``top``) the top contributing columns."""
-    result = detector.score(frame)
-    out = frame.drop(columns=[c for c in (SCORE_COLUMN, LABEL_COLUMN, TOP_COLUMN) if c in frame.columns])
-    out[SCORE_COLUMN] = result.scores
-    out[LABEL_COLUMN] = np.asarray(result.labels, dtype=np.int64)
-    if top > 0:
-        contributions = np.nan_to_num(np.asarray(result.contributions, dtype=np.float64), nan=-np.inf)
-        order = np.argsort(-contributions, axis=1, kind="stable")[:, :top]
-        names = np.asarray(result.columns, dtype=object)[order]
-        out[TOP_COLUMN] = [";".join(row) for row in names]
-    return out
 
 
 @app.command()

@@ -2,7 +2,7 @@
 
 Keys are stored as the SHA-256 of their secret, never the secret: the secrets are long random
 tokens (no dictionary to try), so a fast hash is enough and a lookup is one indexed read. Tables
-``api_keys`` and ``audit_log`` are created by the migration ``0002_keys_and_audit``.
+``api_keys`` and ``audit_log`` are created by the migration ``0003_keys_and_audit``.
 """
 
 from __future__ import annotations

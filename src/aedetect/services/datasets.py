@@ -4,6 +4,10 @@ Every upload is read with :func:`aedetect.data.read_csv` before it is kept, so a
 a CSV, is malformed or too large is refused with a clear message and nothing is stored. The columns
 and row count of each kept file are recorded in the node's settings under ``files``; all files of
 a node must have the same columns, since training reads them as one table.
+
+A node of a model made through the native API reads a catalogue dataset instead: its settings
+hold ``dataset`` (the dataset id), and its files are that dataset's one file. Uploading files to
+such a node over v1 replaces the link with the uploaded files.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from typing import Any, BinaryIO
 import pandas as pd
 
 from aedetect.data import read_csv
-from aedetect.errors import InvalidInput, PayloadTooLarge, listed, quoted, storage_error
+from aedetect.errors import InvalidInput, listed, quoted, storage_error
+from aedetect.services.catalog import CsvLimits, DatasetCatalog, read_upload
 from aedetect.services.limits import check_text_sizes
 from aedetect.services.paths import TEMP_PREFIX, DataPaths, check_file_name
 from aedetect.services.workflow import DATA_NODE, WorkflowService
@@ -27,26 +32,13 @@ from aedetect.services.workflow import DATA_NODE, WorkflowService
 FILES_KEY = "files"
 """Key of the node settings that lists the node's files (name, bytes, rows, columns)."""
 
+DATASET_KEY = "dataset"
+"""Key of the node settings that names the catalogue dataset the node reads."""
+
 SOURCE_TYPES = ("csv",)
 SOURCE_KINDS = ("local",)
 NO_PREPROCESS = (None, "", "none")
 """Values of ``preprocess`` meaning "read the CSV as it is" (no custom preprocessing exists)."""
-
-LIMIT_SETTINGS = {
-    "max_bytes": "AEDETECT_MAX_UPLOAD_BYTES",
-    "max_columns": "AEDETECT_MAX_CSV_COLUMNS",
-    "max_line_bytes": "AEDETECT_MAX_CSV_LINE_BYTES",
-}
-"""The setting that raises each limit of the CSV reader (named in the 413 a file over it gets)."""
-
-
-@dataclass(frozen=True)
-class CsvLimits:
-    """What an uploaded CSV file may be: bytes in all, columns, bytes per line."""
-
-    max_bytes: int
-    max_columns: int
-    max_line_bytes: int
 
 
 @dataclass
@@ -93,11 +85,13 @@ def _column_difference(expected: Sequence[str], actual: Sequence[str]) -> str:
 class DatasetService:
     """Uploads, source settings and reading of a version's data nodes."""
 
-    def __init__(self, workflow: WorkflowService, paths: DataPaths, limits: CsvLimits) -> None:
+    def __init__(
+        self, workflow: WorkflowService, paths: DataPaths, catalog: DatasetCatalog, limits: CsvLimits
+    ) -> None:
         self._workflow = workflow
         self._paths = paths
+        self._catalog = catalog
         self._limits = limits
-        self._max_bytes = limits.max_bytes
 
     # --- files --------------------------------------------------------------------------------
     def upload(self, nn_id: str, version: int, node: str, uploads: Sequence[Upload]) -> UploadResult:
@@ -124,38 +118,15 @@ class DatasetService:
             new = [info for _, info in checked.values()]
             self._check_same_columns([*kept.values()], new)
             self._store_all([(upload.content, info.name) for upload, info in checked.values()], directory)
-            return {**config, FILES_KEY: [*kept.values(), *(info.as_dict() for info in new)]}
+            rest = {k: v for k, v in config.items() if k != DATASET_KEY}
+            return {**rest, FILES_KEY: [*kept.values(), *(info.as_dict() for info in new)]}
 
         self._workflow.update_config(nn_id, version, node, DATA_NODE, change)
         return UploadResult([info for _, info in checked.values()], replaced)
 
     def _inspect(self, name: str, content: BinaryIO) -> StoredFile:
         """Read the file as CSV (refusing it if it is not one) and describe it."""
-        content.seek(0, os.SEEK_END)
-        size = content.tell()
-        if size > self._max_bytes:
-            raise PayloadTooLarge(
-                f"file {quoted(name)} has {size} bytes, over the limit of {self._max_bytes} bytes "
-                "(AEDETECT_MAX_UPLOAD_BYTES)",
-                field="file",
-            )
-        content.seek(0)
-        try:
-            frame = read_csv(
-                content,
-                max_bytes=self._max_bytes,
-                max_columns=self._limits.max_columns,
-                max_line_bytes=self._limits.max_line_bytes,
-            )
-        except PayloadTooLarge as exc:
-            setting = LIMIT_SETTINGS.get(exc.field or "", "AEDETECT_MAX_UPLOAD_BYTES")
-            raise PayloadTooLarge(f"file {quoted(name)}: {exc.message} ({setting})", field="file") from exc
-        except InvalidInput as exc:
-            raise InvalidInput(
-                f"file {quoted(name)} is not a readable CSV file: {exc.message}", field="file"
-            ) from exc
-        if frame.columns.empty or frame.empty:
-            raise InvalidInput(f"file {quoted(name)} holds no data rows below its header", field="file")
+        frame, size = read_upload(name, content, self._limits)
         return StoredFile(name=name, bytes=size, rows=len(frame), columns=[str(c) for c in frame.columns])
 
     @staticmethod
@@ -197,9 +168,33 @@ class DatasetService:
             for temp in temps:
                 Path(temp).unlink(missing_ok=True)
 
+    def dataset_of(self, nn_id: str, version: int, node: str) -> str | None:
+        """The catalogue dataset the node reads, if it reads one."""
+        dataset = self._workflow.config(nn_id, version, node, DATA_NODE).get(DATASET_KEY)
+        return dataset if isinstance(dataset, str) else None
+
+    def link_dataset(self, nn_id: str, version: int, node: str, dataset_id: str | None) -> None:
+        """Make the node read catalogue dataset ``dataset_id`` (``None``: no data)."""
+
+        def change(config: dict[str, Any]) -> dict[str, Any]:
+            rest = {k: v for k, v in config.items() if k not in (DATASET_KEY, FILES_KEY)}
+            return rest if dataset_id is None else {**rest, DATASET_KEY: dataset_id}
+
+        self._workflow.update_config(nn_id, version, node, DATA_NODE, change)
+
     def files(self, nn_id: str, version: int, node: str) -> list[StoredFile]:
-        """The node's kept files in upload order."""
+        """The node's kept files in upload order (a linked dataset's one file)."""
         config = self._workflow.config(nn_id, version, node, DATA_NODE)
+        if isinstance(config.get(DATASET_KEY), str):
+            dataset = self._catalog.get(config[DATASET_KEY])
+            return [
+                StoredFile(
+                    name=dataset.name,
+                    bytes=dataset.bytes,
+                    rows=dataset.rows,
+                    columns=[c["name"] for c in dataset.columns],
+                )
+            ]
         return [
             StoredFile(name=f["name"], bytes=f["bytes"], rows=f["rows"], columns=list(f["columns"]))
             for f in config.get(FILES_KEY, [])
@@ -220,7 +215,7 @@ class DatasetService:
         def change(config: dict[str, Any]) -> dict[str, Any]:
             removed.extend(f["name"] for f in config.get(FILES_KEY, []))
             moved.extend(self._paths.move_aside([directory], f"deleting the files of node {node}"))
-            return {k: v for k, v in config.items() if k != FILES_KEY}
+            return {k: v for k, v in config.items() if k not in (FILES_KEY, DATASET_KEY)}
 
         try:
             self._workflow.update_config(nn_id, version, node, DATA_NODE, change)
@@ -232,6 +227,9 @@ class DatasetService:
 
     def load_frame(self, nn_id: str, version: int, node: str) -> pd.DataFrame:
         """All of the node's files read as one table (rows in upload order)."""
+        dataset = self.dataset_of(nn_id, version, node)
+        if dataset is not None:
+            return self._catalog.frame(dataset)
         files = self.files(nn_id, version, node)
         if not files:
             raise InvalidInput(f"node {quoted(node)} holds no data file", field=node)

@@ -31,13 +31,14 @@ class Limits:
     max_epochs: int = 10_000
 
 
-def check_rows(n_rows: int, limits: Limits) -> None:
-    """Refuse a prediction request of more rows than ``max_predict_rows``."""
+def check_rows(n_rows: int, limits: Limits, field: str = "input_data") -> None:
+    """Refuse a scoring request of more rows than ``max_predict_rows`` (``field``: where the API
+    takes them)."""
     if n_rows > limits.max_predict_rows:
         raise PayloadTooLarge(
-            f"input_data holds {n_rows} rows, over the limit of {limits.max_predict_rows} rows per "
+            f"{field} holds {n_rows} rows, over the limit of {limits.max_predict_rows} rows per "
             "request (AEDETECT_MAX_PREDICT_ROWS): send them in smaller batches",
-            field="input_data",
+            field=field,
         )
 
 
@@ -113,9 +114,9 @@ def check_network(n_hidden: Sequence[int], limits: Limits, *, n_input: int = 2, 
         )
 
 
-def check_epochs(epochs: int | None, limits: Limits) -> None:
-    """Refuse more passes over the data than ``max_epochs``."""
-    if epochs is not None and epochs > limits.max_epochs:
+def check_epochs(epochs: int | None, limits: Limits, field: str = "iter") -> None:
+    """Refuse more passes over the data than ``max_epochs`` (``field``: what the API calls them)."""
+    if isinstance(epochs, int) and epochs > limits.max_epochs:
         raise InvalidInput(
-            f"iter must be at most {limits.max_epochs} (AEDETECT_MAX_EPOCHS), got {epochs}", field="iter"
+            f"{field} must be at most {limits.max_epochs} (AEDETECT_MAX_EPOCHS), got {epochs}", field=field
         )

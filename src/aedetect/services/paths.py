@@ -4,7 +4,10 @@ Every id that ends up in a path (network id, node name, file name, run id) is ch
 strict pattern first; raw user strings are never joined into paths. Layout under ``data_dir``::
 
     networks/<nn_id>/<version>/<node>/<file>      uploaded CSV files of a data node
+    datasets/<dataset_id>.csv                     an uploaded dataset (native API)
     models/<nn_id>/<version>/<run_id>/            a trained model (detector artifact)
+    models/<nn_id>/<version>/<run_id>.scores.npy  its training scores (threshold strategies)
+    results/<job_id>.csv                          the scored CSV of a scoring job
 """
 
 from __future__ import annotations
@@ -37,13 +40,19 @@ MAX_FILE_NAME_CHARS = 150
 RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,49}_[0-9]{1,9}_[0-9]{1,9}")
 """Run ids ``<nn_id>_<version>_<seq>``."""
 
+DATASET_ID_PATTERN = re.compile(r"ds_[0-9a-f]{12}")
+"""Dataset ids as the service makes them: ``ds_`` and 12 hex digits."""
+
+JOB_ID_PATTERN = re.compile(r"[0-9a-f]{32}")
+"""Job ids: 32 hex digits."""
+
+MAX_VERSION = 2**31 - 1
+"""Largest version number (the registry stores 32-bit integers)."""
+
 TEMP_PREFIX = ".tmp-"
 """Prefix of what is being written (a model directory, an uploaded file) before it is renamed
 into place, or of what is being deleted (renamed out of place first); anything left with it after
 a crash is partial and removed at start-up."""
-
-MAX_VERSION = 2**31 - 1
-"""Largest version number (the registry's integer range)."""
 
 
 def check_nn_id(nn_id: str) -> str:
@@ -101,6 +110,24 @@ def check_run_id(run_id: str) -> str:
     return run_id
 
 
+def check_dataset_id(dataset_id: str) -> str:
+    """``dataset_id`` if it has the form the service gives dataset ids, else ``InvalidInput``."""
+    if not isinstance(dataset_id, str) or not DATASET_ID_PATTERN.fullmatch(dataset_id):
+        raise InvalidInput(
+            f"invalid dataset id {quoted(dataset_id)}: dataset ids look like 'ds_0123456789ab' "
+            "(GET /api/v2/datasets lists them)",
+            field="dataset",
+        )
+    return dataset_id
+
+
+def check_job_id(job_id: str) -> str:
+    """``job_id`` if it is 32 hex digits, else ``InvalidInput``."""
+    if not JOB_ID_PATTERN.fullmatch(job_id):
+        raise InvalidInput(f"invalid job id {quoted(job_id)}: expected 32 hex digits", field="job_id")
+    return job_id
+
+
 class DataPaths:
     """The directory layout under ``data_dir``; every method validates its ids first."""
 
@@ -130,6 +157,24 @@ class DataPaths:
     def model_dir(self, nn_id: str, version: int, run_id: str) -> Path:
         """Final directory of the model a run produces."""
         return self.version_models_dir(nn_id, version) / check_run_id(run_id)
+
+    def training_scores(self, nn_id: str, version: int, run_id: str) -> Path:
+        """File of a run's training scores (a float64 ``.npy``, read without pickle)."""
+        return self.version_models_dir(nn_id, version) / f"{check_run_id(run_id)}.scores.npy"
+
+    def dataset_file(self, dataset_id: str) -> Path:
+        """The stored CSV file of a dataset."""
+        return self.root / "datasets" / f"{check_dataset_id(dataset_id)}.csv"
+
+    def job_result(self, job_id: str) -> Path:
+        """The CSV a scoring job writes."""
+        return self.root / "results" / f"{check_job_id(job_id)}.csv"
+
+    def temp_beside(self, final: Path) -> Path:
+        """A temporary name in ``final``'s directory (created if missing), renamed into place when
+        complete; start-up removes what a crash leaves."""
+        final.parent.mkdir(parents=True, exist_ok=True)
+        return final.parent / f"{TEMP_PREFIX}{final.name}-{uuid.uuid4().hex[:8]}"
 
     def resolve_model(self, relative_path: str) -> Path:
         """The absolute directory of a stored model path, refusing anything outside ``models/``."""
@@ -202,6 +247,8 @@ class DataPaths:
             *self.root.glob(f"models/*/*/{TEMP_PREFIX}*"),
             *self.root.glob(f"networks/*/*/{TEMP_PREFIX}*"),
             *self.root.glob(f"networks/*/*/*/{TEMP_PREFIX}*"),
+            *self.root.glob(f"datasets/{TEMP_PREFIX}*"),
+            *self.root.glob(f"results/{TEMP_PREFIX}*"),
         ]
         removed = 0
         for path in stale:

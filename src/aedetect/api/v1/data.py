@@ -1,8 +1,7 @@
 """v1 data nodes (``wf/state/framedata/...``): uploads, source settings, file listing and removal.
 
-Uploads are parsed from the request stream, which the body limit middleware
-(:class:`aedetect.api.middleware.BodyLimitMiddleware`) cuts off as soon as it passes the upload
-size limit, so an oversized body is refused (413) without being read whole.
+Uploads are parsed from the request stream under the size limit (:mod:`aedetect.api.uploads`; the
+body limit middleware holds every route to it as well).
 """
 
 from __future__ import annotations
@@ -13,9 +12,9 @@ from typing import Annotated, Any
 from fastapi import Depends, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
-from starlette.formparsers import MultiPartException, MultiPartParser
 
-from aedetect.api.deps import DatasetsDep, VersionDep, WorkflowDep
+from aedetect.api.deps import ContainerDep, DatasetsDep, VersionDep, WorkflowDep
+from aedetect.api.uploads import read_multipart
 from aedetect.api.v1.envelope import V1Router
 from aedetect.api.v1.schemas import DataPreprocess, DataSource
 from aedetect.errors import InvalidInput, listed, quoted
@@ -26,8 +25,6 @@ router = V1Router(tags=["v1 data"])
 
 DATA = "/wf/state/framedata/src/{src}/form/{form}/prg/{prg}/nnid/{nnid}/ver/{ver}/node/{node}/"
 PRG = ("source", "pre", "store")
-
-MAX_FILES = 100
 
 
 @dataclass(frozen=True)
@@ -83,6 +80,7 @@ async def upload(
     node: str,
     datasets: DatasetsDep,
     workflow: WorkflowDep,
+    container: ContainerDep,
 ) -> list[str]:
     await run_in_threadpool(workflow.node, nnid, ver, node, DATA_NODE)
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
@@ -91,11 +89,7 @@ async def upload(
             "(requests: files={'name': open('data.csv', 'rb')})",
             field="file",
         )
-    parser = MultiPartParser(request.headers, request.stream(), max_files=MAX_FILES, max_fields=MAX_FILES)
-    try:
-        form = await parser.parse()
-    except MultiPartException as exc:
-        raise InvalidInput(f"the multipart body cannot be read: {exc.message}", field="file") from exc
+    form = await read_multipart(request, container.settings.max_upload_bytes)
     try:
         uploads = [
             Upload(field=name, filename=value.filename, content=value.file)

@@ -18,8 +18,8 @@ RESULT = "/result/nnid/{nnid}/ver/{ver}/"
 
 
 @router.post(TRAIN, summary="Train the version's workflow and answer when it is done")
-def train(nnid: str, ver: VersionDep, training: TrainingDep) -> list[Any]:
-    run = training.train(nnid, ver)
+async def train(nnid: str, ver: VersionDep, training: TrainingDep) -> list[Any]:
+    run = await training.train(nnid, ver)
     results: list[Any] = [None, None, f"{nnid}_{ver}_{NETCONF}", None, None]
     if run.result is not None:
         results.append(run.result)
