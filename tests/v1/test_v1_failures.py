@@ -85,6 +85,23 @@ def test_delete_on_a_read_only_data_dir_changes_nothing_and_a_retry_completes(
     assert not [name for name in leftovers if "nnstuck" in name]
 
 
+def test_dataset_delete_on_a_read_only_data_dir_changes_nothing(
+    server: ServerProcess, train_frame: pd.DataFrame
+) -> None:
+    datasets = server.url + "/api/v2/datasets"
+    made = requests.post(datasets, files={"file": ("d.csv", csv_bytes(train_frame.iloc[:20]))}, timeout=60)
+    assert made.status_code == 201, made.text
+    dataset = made.json()["id"]
+    with read_only(server.data_dir / "datasets"):
+        refused = requests.delete(f"{datasets}/{dataset}", timeout=60)
+        assert refused.status_code == 503 and "AEDETECT_DATA_DIR" in refused.json()["detail"]
+        assert_no_path(refused.text, server)
+        assert requests.get(f"{datasets}/{dataset}", timeout=60).status_code == 200
+    assert requests.delete(f"{datasets}/{dataset}", timeout=60).status_code == 204
+    assert requests.get(f"{datasets}/{dataset}", timeout=60).status_code == 404
+    assert list((server.data_dir / "datasets").iterdir()) == []
+
+
 def test_file_delete_on_a_read_only_node_keeps_the_files(
     server: ServerProcess, client: V1Client, train_frame: pd.DataFrame
 ) -> None:
@@ -142,7 +159,7 @@ def test_a_500_gives_a_request_id_the_log_carries_and_no_path(
     server: ServerProcess, client: V1Client, train_frame: pd.DataFrame, eval_frame: pd.DataFrame
 ) -> None:
     client.trained_network("nnbroken", train_frame.iloc[:100], FEATURES)
-    (model,) = (server.data_dir / "models" / "nnbroken" / "1").iterdir()
+    (model,) = [p for p in (server.data_dir / "models" / "nnbroken" / "1").iterdir() if p.is_dir()]
     weights = next(p for p in model.iterdir() if p.suffix == ".safetensors")
     weights.write_bytes(weights.read_bytes()[:-8] + b"tampered")
     path = "service/state/predict/type/anomaly/nnid/nnbroken/ver/active/"

@@ -24,7 +24,7 @@ import pandas as pd
 from aedetect.data import iter_csv_chunks, read_csv
 from aedetect.data.schema import infer_column_specs
 from aedetect.domain import Dataset
-from aedetect.errors import Conflict, InvalidInput, PayloadTooLarge, quoted, storage_error
+from aedetect.errors import Conflict, InvalidInput, PayloadTooLarge, listed, quoted, storage_error
 from aedetect.registry.base import Registry
 from aedetect.services.paths import DataPaths, check_dataset_id, check_file_name
 
@@ -202,10 +202,18 @@ class DatasetCatalog:
         users = self._registry.dataset_users(check_dataset_id(dataset_id))
         if users:
             raise Conflict(
-                f"dataset {dataset_id} is still needed by model(s) {', '.join(users)} (they read it or "
+                f"dataset {dataset_id} is still needed by model(s) {listed(users)} (they read it or "
                 "were trained on it): delete those models first, or change them to another dataset",
                 field="dataset",
             )
-        gone = self._registry.delete_dataset(dataset_id)
-        self._paths.dataset_file(dataset_id).unlink(missing_ok=True)
+        # the file is set aside first, so a failure at any step leaves the dataset as it was
+        moved = self._paths.move_aside(
+            [self._paths.dataset_file(dataset_id)], f"deleting dataset {dataset_id}"
+        )
+        try:
+            gone = self._registry.delete_dataset(dataset_id)
+        except BaseException:
+            self._paths.restore(moved)
+            raise
+        self._paths.purge(moved)
         return gone

@@ -198,8 +198,8 @@ class DataPaths:
             raise error from exc
 
     def move_aside(self, directories: list[Path], doing: str) -> list[tuple[Path, Path]]:
-        """Rename each existing directory to a temporary name beside it (the first step of a
-        delete): on failure every rename is undone and nothing has changed. Returns the
+        """Rename each existing directory (or file) to a temporary name beside it, the first step
+        of a delete: on failure every rename is undone and nothing has changed. Returns the
         ``(original, moved)`` pairs for :meth:`restore` or :meth:`purge`."""
         moved: list[tuple[Path, Path]] = []
         try:
@@ -230,7 +230,10 @@ class DataPaths:
         removed at the next start (its name marks it as partial)."""
         for _, aside in moved:
             try:
-                shutil.rmtree(aside)
+                if aside.is_dir():
+                    shutil.rmtree(aside)
+                else:
+                    aside.unlink()
             except OSError as exc:
                 logger.warning("could not remove %s yet (removed at the next start): %s", aside, exc)
 
