@@ -13,6 +13,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
 from aedetect.domain import JobStatus, Network, Version, VersionCondition
@@ -21,6 +22,9 @@ from aedetect.registry import SqlRegistry
 from aedetect.registry.db import make_engine, make_session_factory, session_scope
 from aedetect.registry.migrate import alembic_config
 from aedetect.registry.orm import Base, NetworkRow
+
+HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
+"""The newest schema revision, which opening a registry migrates to."""
 
 WORKFLOW = [
     ("datasrc", "data_csv"),
@@ -728,7 +732,7 @@ def test_reopening_keeps_data_and_schema_version(registry: SqlRegistry) -> None:
     try:
         assert [n.nn_id for n in reopened.list_networks()] == ["nn1"]
         with reopened.engine.connect() as conn:
-            assert MigrationContext.configure(conn).get_current_revision() == "0002"
+            assert MigrationContext.configure(conn).get_current_revision() == HEAD
     finally:
         reopened.close()
 
@@ -814,8 +818,8 @@ def test_two_processes_migrating_a_fresh_database_at_once(registry: SqlRegistry)
     errors = [proc.communicate(timeout=120)[1] for proc in procs]
     assert [proc.returncode for proc in procs] == [0, 0], errors
     with registry.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0002"]
-        assert MigrationContext.configure(conn).get_current_revision() == "0002"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [HEAD]
+        assert MigrationContext.configure(conn).get_current_revision() == HEAD
 
 
 # --- native API aggregates (migration 0002) ----------------------------------------------------

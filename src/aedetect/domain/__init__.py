@@ -1,5 +1,6 @@
 """Plain data shared by every layer: no I/O, no framework types."""
 
+from aedetect.domain.access import ApiKey, AuditEntry, Role
 from aedetect.domain.models import (
     AliasMove,
     ColumnKind,
@@ -18,6 +19,8 @@ from aedetect.domain.models import (
 
 __all__ = [
     "AliasMove",
+    "ApiKey",
+    "AuditEntry",
     "ColumnKind",
     "ColumnSpec",
     "Dataset",
@@ -25,6 +28,7 @@ __all__ = [
     "JobStatus",
     "Network",
     "Node",
+    "Role",
     "ScoreResult",
     "ThresholdRevision",
     "TrainingRun",

@@ -19,7 +19,7 @@ import numpy as np
 
 from aedetect.detectors.autoencoder import AutoEncoderDetector
 from aedetect.domain import ThresholdRevision, TrainingRun
-from aedetect.errors import Conflict, InvalidInput
+from aedetect.errors import Conflict, InvalidInput, quoted
 from aedetect.registry.base import Registry
 from aedetect.services.baseline import Baseline, BaselineCache, fingerprint, fit_baseline
 from aedetect.services.catalog import DatasetCatalog
@@ -93,7 +93,7 @@ class ThresholdService:
             )
         if label_column is not None and label_column not in columns:
             raise InvalidInput(
-                f"label_column {label_column!r} is not a column of dataset {dataset}",
+                f"label_column {quoted(label_column)} is not a column of dataset {dataset}",
                 field="label_column",
                 column=label_column,
             )
@@ -155,7 +155,8 @@ class ThresholdService:
             keep = np.isfinite(scores)
             if not 0 < int(truth[keep].sum()) < int(keep.sum()):
                 raise InvalidInput(
-                    f"label_column {label!r} of dataset {dataset} must mark both normal and anomalous rows",
+                    f"label_column {quoted(label)} of dataset {dataset} must mark both normal and "
+                    "anomalous rows",
                     field="label_column",
                     column=label,
                 )
@@ -163,7 +164,7 @@ class ThresholdService:
             inputs = {"dataset": dataset, "label_column": label, "rows": int(keep.sum()), "f1": f1}
         else:
             raise InvalidInput(
-                f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}", field="strategy"
+                f"strategy must be one of {', '.join(STRATEGIES)}, got {quoted(strategy)}", field="strategy"
             )
         inputs["previous"] = current_threshold(run, detector)
         return self._registry.add_threshold(run.run_id, value, str(strategy), inputs, actor=actor, note=note)
