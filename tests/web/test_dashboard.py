@@ -18,10 +18,10 @@ from typing import Any
 import pandas as pd
 import pytest
 import requests
+from dashboard_support import FEATURES, LABEL, NORMAL, Browser, Files
 from v1_support import ServerProcess, wait_for
 
 from aedetect.client import Client
-from conftest import FEATURES, LABEL, NORMAL, Browser, Files
 
 pytestmark = pytest.mark.browser
 
@@ -229,7 +229,7 @@ def test_page5_score_a_file_shows_rows_by_score_with_reasons_and_downloads(
     assert len(bars["y"]) == MODEL_COLUMNS and sorted(bars["y"]) == sorted(FEATURES)
     assert sum(bars["x"]) == pytest.approx(1.0, abs=1e-6)
     assert page.locator("#detail-values tbody tr").count() == MODEL_COLUMNS
-    browser.shot("5-scored-file", readme_name="scored-file.png")
+    browser.shot("5-scored-file", readme_name="scored-file.png", readme_full_page=False)
 
     with page.expect_download() as download:
         page.click("#download")

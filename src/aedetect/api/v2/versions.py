@@ -4,9 +4,10 @@ IsolationForest baseline; aliases (``production`` is what scoring and v1 use) an
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from aedetect.api.deps import ActorDep, ModelsDep, ThresholdsDep
 from aedetect.api.v2.problems import problem_responses
@@ -32,16 +33,26 @@ from aedetect.api.v2.views import move_public, threshold_public, version_public
 
 router = APIRouter(prefix="/models/{name}", tags=["versions and aliases"])
 
-DatasetQuery = Annotated[
-    str | None,
-    Query(description="A dataset to count as well (e.g. the evaluation data).", examples=[DATASET_EXAMPLE]),
-]
-LabelQuery = Annotated[
-    str | None, Query(description="The dataset's column marking known anomalies.", examples=["label"])
-]
-NormalQuery = Annotated[
-    str | None, Query(description="The label column's value on normal rows.", examples=["normal"])
-]
+
+@dataclass
+class CountedOn:
+    """The dataset a histogram or a threshold preview also counts (query parameters)."""
+
+    dataset: Annotated[
+        str | None,
+        Query(
+            description="A dataset to count as well (e.g. the evaluation data).", examples=[DATASET_EXAMPLE]
+        ),
+    ] = None
+    label_column: Annotated[
+        str | None, Query(description="The dataset's column marking known anomalies.", examples=["label"])
+    ] = None
+    normal_value: Annotated[
+        str | None, Query(description="The label column's value on normal rows.", examples=["normal"])
+    ] = None
+
+
+CountedOnDep = Annotated[CountedOn, Depends()]
 
 
 @router.get("/versions", summary="The model's versions, oldest first", responses=problem_responses(400, 404))
@@ -87,14 +98,13 @@ def preview_threshold(
     name: ModelName,
     version: VersionNumber,
     value: Annotated[float, Query(description="The threshold to look at.", examples=[4.0])],
+    counted: CountedOnDep,
     models: ModelsDep,
     thresholds: ThresholdsDep,
-    dataset: DatasetQuery = None,
-    label_column: LabelQuery = None,
-    normal_value: NormalQuery = None,
 ) -> ThresholdPreview:
     run = models.version(name, version)
-    return ThresholdPreview(**thresholds.preview(run, value, dataset, label_column, normal_value))
+    preview = thresholds.preview(run, value, counted.dataset, counted.label_column, counted.normal_value)
+    return ThresholdPreview(**preview)
 
 
 @router.get(
@@ -108,13 +118,12 @@ def score_histogram(
     version: VersionNumber,
     models: ModelsDep,
     thresholds: ThresholdsDep,
+    counted: CountedOnDep,
     bins: Annotated[int, Query(ge=1, le=200, description="Number of bins.", examples=[40])] = 40,
-    dataset: DatasetQuery = None,
-    label_column: LabelQuery = None,
-    normal_value: NormalQuery = None,
 ) -> ScoreHistogram:
     run = models.version(name, version)
-    return ScoreHistogram(**thresholds.histogram(run, bins, dataset, label_column, normal_value))
+    histogram = thresholds.histogram(run, bins, counted.dataset, counted.label_column, counted.normal_value)
+    return ScoreHistogram(**histogram)
 
 
 @router.get(
