@@ -91,6 +91,17 @@ def test_page2_cancel_stops_a_running_training(browser: Browser, files: Files, a
     page.fill("#params input[name='n_hidden']", "8, 3")
     page.click("#train")
     wait_for(lambda: re.search(r"epoch \d+ of 10000", page.inner_text("#train-progress")), "a running epoch")
+
+    # meanwhile the models page shows the training with a live progress bar
+    models = browser.context.new_page()
+    models.goto(browser.base + "/")
+    bar = models.locator("#models tr[data-model='line-7-long'] .progress")
+    first = wait_for(lambda: re.search(r"epoch (\d+) of 10000", bar.inner_text()), "the models page's bar")
+    wait_for(
+        lambda: (m := re.search(r"epoch (\d+) of 10000", bar.inner_text())) and int(m[1]) > int(first[1]),
+        "the bar to move",
+    )
+    models.close()
     page.click("#cancel")
     page.wait_for_selector("#problem", state="visible", timeout=120_000)
     assert "training cancelled" in page.inner_text("#problem")

@@ -28,9 +28,8 @@ from aedetect import __version__
 from aedetect.api.deps import ContainerDep
 from aedetect.api.v2.problems import TITLES
 from aedetect.api.v2.schemas import VersionNumber
-from aedetect.detectors.autoencoder import AutoEncoderDetector
 from aedetect.errors import NotFound
-from aedetect.services.models import PRODUCTION, parameter_names
+from aedetect.services.models import PRODUCTION, parameter_defaults
 
 HERE = Path(__file__).resolve().parent
 STATIC_ROUTE = "/static/app"
@@ -94,8 +93,7 @@ def models_page(request: Request) -> HTMLResponse:
 
 @router.get("/models/new")
 def new_model_page(request: Request) -> HTMLResponse:
-    defaults = AutoEncoderDetector().get_params()
-    params = [parameter_field(name, defaults.get(name)) for name in parameter_names()]
+    params = [parameter_field(name, default) for name, default in parameter_defaults().items()]
     return page(request, "new_model.html", "New model", params=params)
 
 
