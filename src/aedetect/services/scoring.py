@@ -252,16 +252,19 @@ class ScoringService:
         )
         return [finite_or_none(v) for v in values]
 
-    def explain(self, run: TrainingRun, rows: Sequence[Row], top: int) -> list[dict[str, Any]]:
-        """Per row: score, verdict against the current threshold, the v1 and the cosine
-        similarity, and the ``top`` columns contributing most with their share of the score, the
-        value sent and the value the model expected (its reconstruction)."""
+    def explain(
+        self, run: TrainingRun, rows: Sequence[Row], top: int, threshold: float | None = None
+    ) -> list[dict[str, Any]]:
+        """Per row: score, verdict against ``threshold`` (default: the current one), the v1 and
+        the cosine similarity, and the ``top`` columns contributing most with their share of the
+        score, the value sent and the value the model expected (its reconstruction)."""
         check_rows(len(rows), self._limits, "rows")
         detector = self.detector(run)
         checked = native_rows(rows, detector.columns_)
         result = detector.score(checked)
         expected = detector.reconstruct(checked) if top > 0 else None
-        threshold = current_threshold(run, detector)
+        if threshold is None:
+            threshold = current_threshold(run, detector)
         similarity, _ = judged_similarity(result.scores, threshold, similarity_scale(detector.threshold_))
         names = result.columns
         scores = np.asarray(result.scores, dtype=np.float64)
