@@ -66,7 +66,9 @@ def run_case(spec: dict[str, Any]) -> dict[str, Any]:
         raise RuntimeError(f"{len(scores)} scores for {spec['rows']} rows")
     epochs_run = _epochs_run(detector, spec["epochs"])
     if spec.get("save_to"):
-        detector.save(spec["save_to"])
+        from aedetect import save_detector
+
+        save_detector(detector, spec["save_to"])
     return {
         **spec,
         "threads": threads,

@@ -116,7 +116,7 @@ def test_similarity_encode_reconstruct(fitted):
     det, data = fitted
     sim = det.similarity(data.iloc[:20])
     assert sim.shape == (20,) and np.all(sim <= 1.0 + 1e-6) and np.all(sim > -1.0 - 1e-6)
-    assert det.encode(data.iloc[:5]).shape == (5, 4)
+    assert det.encode(data.iloc[:5]).shape == (5, det.effective_params_["n_estimators"] * 4)
     assert det.reconstruct_vector(data.iloc[:5]).shape == (5, det.n_input_)
     recon = det.reconstruct(data.iloc[:50])
     assert list(recon.columns) == det.columns_
@@ -247,7 +247,7 @@ def test_records_missing_column_and_bad_number_are_named(fitted):
 
 
 def test_asinh_transform_and_clipping_options_round_trip(tmp_path):
-    from aedetect import load_detector
+    from aedetect import load_detector, save_detector
 
     data = mixed_frame(300)
     data["bytes"] = np.exp(np.random.default_rng(5).normal(5, 2, size=300))  # heavy-tailed column
@@ -258,7 +258,7 @@ def test_asinh_transform_and_clipping_options_round_trip(tmp_path):
     decoded = encoder.decode(table.numeric.astype(np.float64), probs)
     np.testing.assert_allclose(decoded["bytes"], data["bytes"], rtol=1e-4)
     assert list(decoded["machine"]) == list(data["machine"])
-    det.save(tmp_path / "m")
+    save_detector(det, tmp_path / "m")
     np.testing.assert_array_equal(
         load_detector(tmp_path / "m").decision_function(data), det.decision_function(data)
     )

@@ -147,7 +147,7 @@ def train(
 ) -> None:
     """Train an autoencoder on DATA and save it to --out."""
     with _reported_errors():
-        from aedetect import AutoEncoderDetector
+        from aedetect import AutoEncoderDetector, save_detector
         from aedetect.data import read_csv
 
         _check_model_dir_is_free(out)
@@ -167,7 +167,7 @@ def train(
         with _EpochBar() as bar:
             detector.fit(frame, callback=bar.update)
         try:
-            detector.save(out)
+            save_detector(detector, out)
         except OSError as exc:
             raise InvalidInput(f"cannot save the model to {out}: {exc.strerror or exc}") from None
         _print_training_summary(detector, len(frame), out)

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from aedetect.artifacts import save_detector
 from aedetect.detectors.autoencoder import AutoEncoderDetector, EpochCallback
 from aedetect.domain import Job, JobStatus, TrainingRun, VersionCondition
 from aedetect.errors import AedetectError, Conflict, InvalidInput, JobFailed, NotFound, error_type
@@ -180,7 +181,7 @@ class TrainingExecutor:
         final.parent.mkdir(parents=True, exist_ok=True)
         temp = final.parent / f"{TEMP_PREFIX}{run.run_id}-{uuid.uuid4().hex[:8]}"
         try:
-            detector.save(temp)
+            save_detector(detector, temp)
             if final.exists():
                 shutil.rmtree(final)
             os.replace(temp, final)
