@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from aedetect.data.sketch import CategoryCounter, QuantileSketch
 from aedetect.domain import ColumnKind, ColumnSpec
 from aedetect.errors import InvalidInput, NotFitted
 
@@ -105,25 +106,25 @@ class TabularEncoder:
     # --- learning ---------------------------------------------------------------------------
     def fit(self, frame: pd.DataFrame) -> TabularEncoder:
         """Learn medians, robust scales and vocabularies from ``frame`` (the model's columns)."""
+        statistics = TableStatistics(self)
+        statistics.update(frame)
+        return self.fit_statistics(statistics)
+
+    def fit_statistics(self, statistics: TableStatistics) -> TabularEncoder:
+        """Learn from statistics gathered chunk by chunk (see :class:`TableStatistics`)."""
         n_numeric = len(self.numeric_names)
         self.center, self.scale = np.zeros(n_numeric), np.ones(n_numeric)
-        for j, name in enumerate(self.numeric_names):  # column by column: memory stays O(rows)
-            values = self._numeric_column(frame, name)
-            present = values[~np.isnan(values)]
-            if not len(present):
+        for j, sketch in enumerate(statistics.numeric):
+            if not sketch.count:
                 continue
-            self.center[j] = np.median(present)
-            q25, q75 = np.quantile(present, [0.25, 0.75])
+            median, q25, q75 = sketch.quantile([0.5, 0.25, 0.75])
+            self.center[j] = median
             spread = (q75 - q25) / 1.349
             if spread <= 1e-12:
-                spread = float(np.std(present))
+                spread = sketch.std
             self.scale[j] = spread if spread > 1e-12 else 1.0
-        self.vocabularies = []
+        self.vocabularies = [counter.most_common(self.vocab_size) for counter in statistics.categorical]
         self._lookup_cache = None
-        for name in self.categorical_names:
-            counts = category_keys(frame[name]).value_counts(dropna=True)
-            ordered = sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
-            self.vocabularies.append([str(k) for k, _ in ordered[: self.vocab_size]])
         self.fitted = True
         return self
 
@@ -178,6 +179,10 @@ class TabularEncoder:
                 key = category_key(record[name])
                 codes[i, j] = other + 1 if key is None else lookup.get(key, other)
         return EncodedTable(scaled.astype(np.float32), missing.astype(np.float32), codes)
+
+    def scale_numeric(self, values: np.ndarray) -> np.ndarray:
+        """Raw numeric values, shape (rows, n_numeric), in the network's scaled units."""
+        return np.asarray(self._scaled(np.asarray(values, dtype=np.float64), slice(None)))
 
     def _scaled(self, values: np.ndarray, columns: int | slice) -> np.ndarray:
         """Scaled values of numeric column(s) ``columns``; missing values become 0 (the median)."""
@@ -254,6 +259,28 @@ class TabularEncoder:
         encoder.vocabularies = [list(map(str, v)) for v in state["vocabularies"]]
         encoder.fitted = True
         return encoder
+
+
+class TableStatistics:
+    """What the encoder learns from, gathered one chunk at a time in bounded memory: a quantile
+    sketch per numeric column and category counts per categorical column (both exact for a table
+    that fits their capacity, see :mod:`aedetect.data.sketch`)."""
+
+    def __init__(self, encoder: TabularEncoder) -> None:
+        self.numeric_names = list(encoder.numeric_names)
+        self.categorical_names = list(encoder.categorical_names)
+        self.numeric = [QuantileSketch(seed=j) for j in range(len(self.numeric_names))]
+        self.categorical = [CategoryCounter() for _ in self.categorical_names]
+        self.rows = 0
+
+    def update(self, frame: pd.DataFrame) -> None:
+        """Add a chunk (the model's columns); a bad value is InvalidInput naming its column."""
+        for name, sketch in zip(self.numeric_names, self.numeric, strict=True):
+            values = TabularEncoder._numeric_column(frame, name)
+            sketch.update(values[~np.isnan(values)])
+        for name, counter in zip(self.categorical_names, self.categorical, strict=True):
+            counter.update(category_keys(frame[name]))
+        self.rows += len(frame)
 
 
 def _number(value: Any, name: str, row: int) -> float:

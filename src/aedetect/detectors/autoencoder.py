@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from aedetect.data.encoding import NUMERIC_TRANSFORMS, EncodedTable, TabularEncoder
+from aedetect.data.encoding import NUMERIC_TRANSFORMS, EncodedTable, TableStatistics, TabularEncoder
+from aedetect.data.rows import EncodedRows
 from aedetect.data.schema import (
     as_frame,
     as_records,
@@ -19,6 +20,7 @@ from aedetect.data.schema import (
     infer_column_specs,
     select_columns,
 )
+from aedetect.data.sources import FrameStream
 from aedetect.detectors.base import BaseDetector
 from aedetect.detectors.network import ACTIVATIONS, EnsembleAutoEncoder
 from aedetect.detectors.threads import auto_threads, torch_threads
@@ -29,8 +31,10 @@ EpochCallback = Callable[[int, int, float, float | None], None]
 """Called after each epoch with (epoch, max_epochs, train_loss, validation_loss)."""
 
 StopCheck = Callable[[], bool]
-"""Polled before every training batch: True ends the training there (the best weights so far are
-kept); raising an exception aborts ``fit`` with it."""
+"""Polled before every training batch and between chunks of the passes over the data. True ends
+the epochs there (the best weights so far are kept, the training rows are still scored); while the
+data is being read, before any learning, True aborts ``fit`` with NotFitted. Raising aborts ``fit``
+with that exception at any point."""
 
 SCORE_CHUNK_ROWS = 32768
 """Rows encoded and scored at a time, so memory stays bounded for any input size."""
@@ -40,6 +44,12 @@ LR_PATIENCE_EPOCHS = 10
 
 MIN_IMPROVEMENT = 1e-3
 """Relative fall of the validation loss that counts as an improvement for early stopping."""
+
+MAX_VALIDATION_ROWS = 100_000
+"""Most rows held out for early stopping, whatever the data's size (they are kept in memory)."""
+
+IN_MEMORY_BYTES = 256 * 1024 * 1024
+"""Encoded training rows up to this size stay in memory; more go to temporary files."""
 
 RECORDS_FAST_PATH_ROWS = 256
 """Up to this many rows given as mappings are encoded directly, without building a DataFrame
@@ -269,21 +279,105 @@ class AutoEncoderDetector(BaseDetector):
     ) -> Self:
         """Learn the column encoders and the networks from ``X`` (labels ``y`` are ignored).
 
-        ``callback`` is called after every epoch; ``should_stop`` before every batch (see
-        :data:`StopCheck`), so a stop request ends training within one batch."""
+        ``X`` is a table (DataFrame, 2-D array, records) or data larger than memory: a CSV path,
+        an iterable of DataFrames, or a zero-argument callable returning a fresh iterator of them
+        (e.g. ``functools.partial(iter_csv_chunks, path, delimiter=";")``). Larger data is read
+        twice, for the encoders' statistics (bounded-memory sketches) and to encode it into
+        temporary files that training reads in shuffled blocks; memory stays bounded either way.
+
+        ``callback`` is called after every epoch; ``should_stop`` before every batch and between
+        chunks (see :data:`StopCheck`), so a stop request ends training within one batch."""
         params = self.checked_params()
-        frame = as_frame(X)
-        if len(frame) < 2:
-            raise InvalidInput(f"training needs at least 2 rows, got {len(frame)}", field="X")
-        specs = infer_column_specs(frame, params["columns"], params["categorical"])
-        frame = select_columns(frame, [s.name for s in specs])
-        encoder = TabularEncoder(specs, params["vocab_size"], params["numeric_transform"]).fit(frame)
-        table = encoder.transform(frame)
+        rng = np.random.default_rng(params["random_state"])
+        stream = FrameStream(X)
+        rows: EncodedRows | None = None
+        try:
+            encoder, statistics = self._fit_encoder(stream, params, should_stop)
+            n = statistics.rows
+            n_val = min(round(n * params["validation_fraction"]), MAX_VALIDATION_ROWS) if n >= 20 else 0
+            validation = np.zeros(n, dtype=bool)
+            validation[rng.permutation(n)[:n_val]] = True
+            rows = self._encode_rows(stream, encoder, validation, should_stop)
+            self._fit_network(encoder, statistics, rows, params, rng, callback, should_stop)
+        finally:
+            if rows is not None:
+                rows.close()
+            stream.close()
+        self._process_decision_scores()
+        return self
+
+    def _fit_encoder(
+        self, stream: FrameStream, params: dict[str, Any], should_stop: StopCheck | None
+    ) -> tuple[TabularEncoder, TableStatistics]:
+        """First pass: the columns' kinds (from the first chunk) and their statistics."""
+        encoder: TabularEncoder | None = None
+        statistics: TableStatistics | None = None
+        for chunk in stream:
+            _poll(should_stop)
+            if encoder is None:
+                specs = infer_column_specs(chunk, params["columns"], params["categorical"])
+                encoder = TabularEncoder(specs, params["vocab_size"], params["numeric_transform"])
+                statistics = TableStatistics(encoder)
+            assert statistics is not None
+            statistics.update(select_columns(chunk, [s.name for s in encoder.specs]))
+        rows = statistics.rows if statistics is not None else 0
+        if encoder is None or statistics is None or rows < 2:
+            raise InvalidInput(f"training needs at least 2 rows, got {rows}", field="X")
+        return encoder.fit_statistics(statistics), statistics
+
+    def _encode_rows(
+        self,
+        stream: FrameStream,
+        encoder: TabularEncoder,
+        validation: np.ndarray,
+        should_stop: StopCheck | None,
+    ) -> EncodedRows:
+        """Second pass: every row encoded, in memory when small enough, else in temporary files."""
+        row_bytes = 8 * len(encoder.numeric_names) + 8 * len(encoder.categorical_names)
+        rows = EncodedRows(
+            len(encoder.numeric_names),
+            len(encoder.categorical_names),
+            in_memory=len(validation) * row_bytes <= IN_MEMORY_BYTES,
+        )
+        try:
+            names = [s.name for s in encoder.specs]
+            for chunk in stream:
+                frame = select_columns(chunk, names)
+                for start in range(0, len(frame), SCORE_CHUNK_ROWS):
+                    _poll(should_stop)
+                    part = frame.iloc[start : start + SCORE_CHUNK_ROWS]
+                    done = rows.rows
+                    if done + len(part) > len(validation):
+                        break
+                    rows.append(encoder.transform(part), validation[done : done + len(part)])
+            if rows.rows != len(validation):
+                raise InvalidInput(
+                    f"the training data gave {len(validation)} rows on its first reading and "
+                    f"{rows.rows} on its second; an iterable or callable must give the same rows "
+                    "each time it is read",
+                    field="X",
+                )
+            rows.finish()
+        except BaseException:
+            rows.close()
+            raise
+        return rows
+
+    def _fit_network(
+        self,
+        encoder: TabularEncoder,
+        statistics: TableStatistics,
+        rows: EncodedRows,
+        params: dict[str, Any],
+        rng: np.random.Generator,
+        callback: EpochCallback | None,
+        should_stop: StopCheck | None,
+    ) -> None:
+        """Build and train the networks on ``rows``, then score the training rows."""
+        specs = encoder.specs
         hidden = params["n_hidden"] or self.default_hidden(len(specs))
         device = _resolve_device(params["device"])
         members = params["n_estimators"]
-
-        rng = np.random.default_rng(params["random_state"])
         seed = int(rng.integers(2**31 - 1))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -292,21 +386,23 @@ class AutoEncoderDetector(BaseDetector):
             )
         net.to(device)
         threads = params["n_threads"] or auto_threads(_macs_per_row(encoder.n_input, hidden, members))
-        self.effective_params_ = {**params, "n_hidden": hidden, "n_threads": threads}
+        self.effective_params_ = {
+            **params,
+            "columns": [s.name for s in specs],
+            "categorical": list(encoder.categorical_names),
+            "n_hidden": hidden,
+            "n_threads": threads,
+        }
         self.device_ = device
         self.encoder_ = encoder
         self.network_ = net
         self.n_hidden_ = hidden
-
+        self.clip_low_, self.clip_high_ = _clip_bounds(encoder, statistics, params["clip_quantile"])
+        n = rows.rows
         with torch_threads(threads):
-            lo, hi = _clip_bounds(table, params["clip_quantile"])
-            self.clip_low_, self.clip_high_ = lo, hi
-            n = len(table)
-            n_val = round(n * params["validation_fraction"]) if n >= 20 else 0
-            order = rng.permutation(n)
-            val_t = _to_tensors(table.take(np.sort(order[:n_val])), device) if n_val else None
-            train = table.take(order[n_val:])
-            history, best_epoch = self._train(net, train, val_t, params, rng, callback, should_stop)
+            validation = rows.validation()
+            val_t = _to_tensors(validation, device) if len(validation) else None
+            history, best_epoch = self._train(net, rows, val_t, params, rng, callback, should_stop)
             self.history_ = history
             self.best_epoch_ = best_epoch
             self.n_epochs_ = len(history["train_loss"])
@@ -314,19 +410,19 @@ class AutoEncoderDetector(BaseDetector):
             # two passes in chunks, so memory stays bounded: column means first, then the scores
             recon_sum = np.zeros((members, len(specs)))
             magnitude_sum = np.zeros((members, len(specs)))
-            for recon, magnitude in self._term_chunks(self._chunks_of(table)):
+            for recon, magnitude in self._term_chunks(rows.in_order(SCORE_CHUNK_ROWS)):
+                if should_stop is not None:
+                    should_stop()  # may raise to abort; a True here cannot stop what must finish
                 recon_sum += recon.sum(axis=1)
                 magnitude_sum += magnitude.sum(axis=1)
             self.column_scale_ = np.maximum(recon_sum / n, 1e-6)
             self.magnitude_scale_ = np.maximum(magnitude_sum / n, 1e-6)
-            self.decision_scores_ = self._row_scores(self._chunks_of(table))
-        self._process_decision_scores()
-        return self
+            self.decision_scores_ = self._row_scores(rows.in_order(SCORE_CHUNK_ROWS))
 
     def _train(
         self,
         net: EnsembleAutoEncoder,
-        train: EncodedTable,
+        rows: EncodedRows,
         val_t: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None,
         params: dict[str, Any],
         rng: np.random.Generator,
@@ -335,7 +431,6 @@ class AutoEncoderDetector(BaseDetector):
     ) -> tuple[dict[str, list[float]], int]:
         """Mini-batch Adam over every training row each epoch, early stopping on the validation
         loss; leaves ``net`` with its best weights, in eval mode. Returns (history, best epoch)."""
-        n_train = len(train)
         optimiser = torch.optim.Adam(
             net.parameters(), lr=params["learning_rate"], weight_decay=params["weight_decay"]
         )
@@ -350,23 +445,25 @@ class AutoEncoderDetector(BaseDetector):
         stopped = False
         for epoch in range(1, params["epochs"] + 1):
             net.train()
-            num, miss, codes = _to_tensors(train.take(rng.permutation(n_train)), self.device_)
             total, seen = 0.0, 0
-            for start in range(0, n_train, batch):
-                if should_stop is not None and should_stop():
-                    stopped = True
+            for group in rows.shuffled(rng):
+                num, miss, codes = _to_tensors(group, self.device_)
+                for start in range(0, len(group), batch):
+                    if should_stop is not None and should_stop():
+                        stopped = True
+                        break
+                    end = start + batch
+                    b_num, b_miss, b_codes = num[start:end], miss[start:end], codes[start:end]
+                    out = net(self._clip(b_num), b_miss, b_codes)
+                    member_loss = net.column_errors(out, b_num, b_miss, b_codes).mean(dim=(1, 2))
+                    optimiser.zero_grad(set_to_none=True)
+                    member_loss.sum().backward()
+                    optimiser.step()
+                    total += float(member_loss.detach().mean()) * len(b_num)
+                    seen += len(b_num)
+                if stopped:
                     break
-                end = start + batch
-                b_num, b_miss, b_codes = num[start:end], miss[start:end], codes[start:end]
-                out = net(self._clip(b_num), b_miss, b_codes)
-                member_loss = net.column_errors(out, b_num, b_miss, b_codes).mean(dim=(1, 2))
-                loss = member_loss.sum()
-                optimiser.zero_grad(set_to_none=True)
-                loss.backward()
-                optimiser.step()
-                total += float(member_loss.detach().mean()) * len(b_num)
-                seen += len(b_num)
-            if stopped and seen == 0:
+            if seen == 0:
                 break
             train_loss = total / seen
             val_loss = self._validation_loss(net, val_t) if val_t is not None else None
@@ -377,7 +474,7 @@ class AutoEncoderDetector(BaseDetector):
                 callback(epoch, params["epochs"], train_loss, val_loss)
             monitored = val_loss if val_loss is not None else train_loss
             scheduler.step(monitored)
-            if monitored < best_loss * (1.0 - MIN_IMPROVEMENT) or best_state is None:
+            if best_state is None or monitored < best_loss * (1.0 - MIN_IMPROVEMENT):
                 best_loss, best_epoch, stale = monitored, epoch, 0
                 best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
             else:
@@ -605,10 +702,6 @@ class AutoEncoderDetector(BaseDetector):
         position = {name: i for i, name in enumerate(network_order)}
         return values[..., [position[s.name] for s in encoder.specs]]
 
-    def _chunks_of(self, table: EncodedTable) -> Iterator[EncodedTable]:
-        for start in range(0, len(table), SCORE_CHUNK_ROWS):
-            yield table.take(slice(start, start + SCORE_CHUNK_ROWS))
-
     def _term_chunks(self, tables: Iterator[EncodedTable]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Per chunk, per member, row and column in model order (E, B, C): the reconstruction
         error, and the magnitude of the reconstruction (squared scaled value of a numeric column;
@@ -674,16 +767,28 @@ def _resolve_device(device: str) -> torch.device:
         ) from exc
 
 
-def _clip_bounds(table: EncodedTable, q: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per numeric column, the training range between quantiles ``q`` and ``1 - q`` (scaled units),
-    over present values only (``q`` = 0: the training minimum and maximum)."""
-    width = table.numeric.shape[1]
-    lo, hi = np.zeros(width, np.float32), np.zeros(width, np.float32)
-    for j in range(width):  # column by column: memory stays O(rows)
-        present = table.numeric[table.missing[:, j] == 0, j].astype(np.float64)
-        if len(present):
-            lo[j], hi[j] = np.quantile(present, [q, 1.0 - q])
-    return lo, hi
+def _clip_bounds(
+    encoder: TabularEncoder, statistics: TableStatistics, q: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per numeric column, the training range between quantiles ``q`` and ``1 - q`` in scaled
+    units, over present values only (``q`` = 0: the training minimum and maximum). The scaling
+    is monotone, so the scaled quantile is the quantile's scaled value."""
+    width = len(encoder.numeric_names)
+    raw_lo, raw_hi = np.zeros(width), np.zeros(width)
+    for j, sketch in enumerate(statistics.numeric):
+        if sketch.count:
+            raw_lo[j], raw_hi[j] = sketch.quantile([q, 1.0 - q])
+        else:  # never present: the scaled value of a missing cell is 0
+            raw_lo[j] = raw_hi[j] = encoder.center[j]
+    lo, hi = encoder.scale_numeric(np.vstack([raw_lo, raw_hi]))
+    return lo.astype(np.float32), hi.astype(np.float32)
+
+
+def _poll(should_stop: StopCheck | None) -> None:
+    """Between chunks of the passes over the data, before any learning: a stop request there
+    leaves nothing to keep, so it aborts ``fit``."""
+    if should_stop is not None and should_stop():
+        raise NotFitted("training was stopped while reading the data: the detector is not fitted")
 
 
 def _to_tensors(table: EncodedTable, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
