@@ -78,7 +78,9 @@ def build_services(settings: Settings | None = None) -> Container:
     datasets = DatasetService(workflow, paths, settings.max_upload_bytes)
     scoring = ScoringService(registry, paths, models)
     evaluation = EvaluationService(registry, workflow, datasets, scoring)
-    executor = TrainingExecutor(registry, datasets, evaluation, paths, models)
+    executor = TrainingExecutor(
+        registry, datasets, evaluation, paths, models, train_threads=settings.train_threads
+    )
     runner = EmbeddedJobRunner(registry, {TRAIN_JOB: executor.execute}, max_workers=settings.job_workers)
     training = TrainingService(registry, runner, workflow, datasets, evaluation)
     networks = NetworkService(registry, paths, training, models)

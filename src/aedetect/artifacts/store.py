@@ -114,8 +114,13 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
     return document
 
 
-def load_detector(path: str | Path, *, device: str = "auto") -> AutoEncoderDetector:
-    """Load a detector saved by :func:`save_detector`, verifying checksums and compatibility."""
+def load_detector(
+    path: str | Path, *, device: str = "auto", n_threads: int | None = None
+) -> AutoEncoderDetector:
+    """Load a detector saved by :func:`save_detector`, verifying checksums and compatibility.
+
+    ``device`` and ``n_threads`` say where and with how many torch threads it scores (threads
+    default to the detector's choice for its size, not to what training used)."""
     directory = Path(path)
     document = read_manifest(directory)
     if document.get("detector") != AutoEncoderDetector.__name__:
@@ -131,6 +136,7 @@ def load_detector(path: str | Path, *, device: str = "auto") -> AutoEncoderDetec
         raise ArtifactError(f"cannot read {weights}: {exc}") from exc
 
     try:
-        return AutoEncoderDetector.from_fitted_state(document["params"], document["fitted"], tensors, device)
+        params = {**document["params"], "n_threads": n_threads}
+        return AutoEncoderDetector.from_fitted_state(params, document["fitted"], tensors, device)
     except (KeyError, TypeError, ValueError) as exc:
         raise ArtifactError(f"{directory} holds an inconsistent model description: {exc}") from exc

@@ -671,8 +671,13 @@ class AutoEncoderDetector(BaseDetector):
         return encoder
 
     def _scoring_threads(self) -> Any:
-        self._fitted_encoder()
-        return torch_threads(int(self.effective_params_["n_threads"]))
+        """Threads for scoring: ``n_threads`` as set now (it may differ from training's), else
+        the choice for the network's size."""
+        encoder = self._fitted_encoder()
+        if self.n_threads is not None:
+            return torch_threads(int(self.checked_params()["n_threads"]))
+        macs = _macs_per_row(encoder.n_input, self.n_hidden_, self.network_.n_members)
+        return torch_threads(auto_threads(macs))
 
     def _encoded_chunks(self, X: Any) -> Iterator[EncodedTable]:
         encoder = self._fitted_encoder()

@@ -75,8 +75,10 @@ class TrainingExecutor:
         evaluation: EvaluationService,
         paths: DataPaths,
         cache: ModelCache,
+        train_threads: int | None = None,
     ) -> None:
         self._registry = registry
+        self._train_threads = train_threads
         self._datasets = datasets
         self._evaluation = evaluation
         self._paths = paths
@@ -136,7 +138,7 @@ class TrainingExecutor:
         """Train on the version's training data and evaluate on its evaluation data."""
         self._check_not_stopped()
         frame = self._datasets.load_frame(run.nn_id, run.version, TRAIN_DATA)
-        detector = AutoEncoderDetector(**run.params["detector"])
+        detector = AutoEncoderDetector(**run.params["detector"], n_threads=self._train_threads)
         detector.fit(frame, callback=self._progress_writer(job_id))
         reference = reference_similarity(detector.similarity(frame), detector.contamination)
         result = self._evaluation.evaluate(run.nn_id, run.version, detector, reference)
@@ -150,6 +152,7 @@ class TrainingExecutor:
             "val_loss": finite_or_none(history["val_loss"][-1]) if history.get("val_loss") else None,
             "threshold": float(detector.threshold_),
             "reference_similarity": reference,
+            "params": detector.effective_params_,
         }
         if result is not None and result.get("roc_auc") is not None:
             metrics["roc_auc"] = result["roc_auc"]
