@@ -217,6 +217,10 @@ class TabularEncoder:
         """Column ``name`` as float64 (NaN where missing), or InvalidInput naming the column and
         the first row that is not a finite number."""
         series = frame[name]
+        if pd.api.types.is_complex_dtype(series):
+            raise InvalidInput(
+                f"column '{name}' holds complex numbers: Complex data not supported", field=name
+            )
         if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
             converted = pd.to_numeric(series, errors="coerce")
             bad = converted.isna() & series.notna()

@@ -38,7 +38,9 @@ class FrameStream:
         self._once: Iterator[Any] | None = None
         self._spill: Path | None = None
         self._spilled = 0
-        if isinstance(X, str | os.PathLike):
+        if hasattr(X, "tocsr"):  # a scipy sparse matrix: refused with the table's message
+            self.frame = as_frame(X)
+        elif isinstance(X, str | os.PathLike):
             path = Path(X)
             self._factory = lambda: iter_csv_chunks(path, chunk_rows=chunk_rows)
         elif callable(X):
@@ -96,7 +98,7 @@ class FrameStream:
 
 def _is_frame_iterable(X: Any) -> bool:
     """An iterable of frames (not a frame, array, mapping or string, which are tables or rows)."""
-    if isinstance(X, pd.DataFrame | str | bytes | dict) or hasattr(X, "__array__"):
+    if isinstance(X, pd.DataFrame | str | bytes | dict) or hasattr(X, "__array__") or hasattr(X, "tocsr"):
         return False
     if isinstance(X, list | tuple):
         return bool(X) and all(isinstance(item, pd.DataFrame) for item in X)

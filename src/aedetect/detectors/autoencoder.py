@@ -315,6 +315,7 @@ class AutoEncoderDetector(BaseDetector):
         for chunk in stream:
             _poll(should_stop)
             if encoder is None:
+                self.n_features_in_ = chunk.shape[1]
                 specs = infer_column_specs(chunk, params["columns"], params["categorical"])
                 encoder = TabularEncoder(specs, params["vocab_size"], params["numeric_transform"])
                 statistics = TableStatistics(encoder)
@@ -322,7 +323,7 @@ class AutoEncoderDetector(BaseDetector):
             statistics.update(select_columns(chunk, [s.name for s in encoder.specs]))
         rows = statistics.rows if statistics is not None else 0
         if encoder is None or statistics is None or rows < 2:
-            raise InvalidInput(f"training needs at least 2 rows, got {rows}", field="X")
+            raise InvalidInput(f"training needs at least 2 rows, got {rows} sample(s)", field="X")
         return encoder.fit_statistics(statistics), statistics
 
     def _encode_rows(
@@ -379,13 +380,20 @@ class AutoEncoderDetector(BaseDetector):
         device = _resolve_device(params["device"])
         members = params["n_estimators"]
         seed = int(rng.integers(2**31 - 1))
+        flagged = [j for j, sketch in enumerate(statistics.numeric) if sketch.count < statistics.rows]
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             net = EnsembleAutoEncoder(
-                len(encoder.numeric_names), encoder.cardinalities, hidden, params["activation"], members
+                len(encoder.numeric_names),
+                encoder.cardinalities,
+                hidden,
+                params["activation"],
+                members,
+                flagged=flagged,
+                missing_penalty=math.log(statistics.rows + 2.0),
             )
         net.to(device)
-        threads = params["n_threads"] or auto_threads(_macs_per_row(encoder.n_input, hidden, members))
+        threads = params["n_threads"] or auto_threads(_macs_per_row(net.n_input, hidden, members))
         self.effective_params_ = {
             **params,
             "columns": [s.name for s in specs],
@@ -523,8 +531,9 @@ class AutoEncoderDetector(BaseDetector):
             parts = [self._combine(*terms) for terms in self._term_chunks(self._encoded_chunks(frame))]
         return pd.DataFrame(_stack(parts, len(self.columns_)), columns=self.columns_, index=frame.index)
 
-    def score(self, X: Any) -> ScoreResult:
-        """Scores, labels, similarity and per-column contributions in one pass over ``X``."""
+    def score(self, X: Any, y: Any = None) -> ScoreResult:
+        """Scores, labels, similarity and per-column contributions in one pass over ``X``
+        (``y`` is ignored; unlike scikit-learn's ``score`` this is not a single metric)."""
         threshold = self._fitted_threshold()
         parts: list[np.ndarray] = []
         sims: list[np.ndarray] = []
@@ -605,6 +614,8 @@ class AutoEncoderDetector(BaseDetector):
             "effective_params": self.effective_params_,
             "n_hidden": self.n_hidden_,
             "n_members": self.network_.n_members,
+            "flagged": self.network_.flagged,
+            "missing_penalty": self.network_.missing_penalty,
             "clip_low": [float(v) for v in self.clip_low_],
             "clip_high": [float(v) for v in self.clip_high_],
             "column_scale": self.column_scale_.tolist(),
@@ -614,6 +625,7 @@ class AutoEncoderDetector(BaseDetector):
             "best_epoch": self.best_epoch_,
             "n_epochs": self.n_epochs_,
             "n_samples": self.n_samples_,
+            "n_features_in": self.n_features_in_,
         }
         return fitted, tensors
 
@@ -638,6 +650,8 @@ class AutoEncoderDetector(BaseDetector):
             hidden,
             effective["activation"],
             int(fitted["n_members"]),
+            flagged=[int(j) for j in fitted["flagged"]],
+            missing_penalty=float(fitted["missing_penalty"]),
         )
         weights = dict(tensors)
         scores = weights.pop(TRAINING_SCORES, None)
@@ -647,6 +661,7 @@ class AutoEncoderDetector(BaseDetector):
             raise ValueError(f"the weights do not match the described network: {exc}") from exc
         net.to(detector.device_).eval()
         detector.encoder_ = encoder
+        detector.n_features_in_ = int(fitted["n_features_in"])
         detector.network_ = net
         detector.n_hidden_ = hidden
         detector.effective_params_ = effective
@@ -673,10 +688,10 @@ class AutoEncoderDetector(BaseDetector):
     def _scoring_threads(self) -> Any:
         """Threads for scoring: ``n_threads`` as set now (it may differ from training's), else
         the choice for the network's size."""
-        encoder = self._fitted_encoder()
+        self._fitted_encoder()
         if self.n_threads is not None:
             return torch_threads(int(self.checked_params()["n_threads"]))
-        macs = _macs_per_row(encoder.n_input, self.n_hidden_, self.network_.n_members)
+        macs = _macs_per_row(self.network_.n_input, self.n_hidden_, self.network_.n_members)
         return torch_threads(auto_threads(macs))
 
     def _encoded_chunks(self, X: Any) -> Iterator[EncodedTable]:
@@ -686,7 +701,14 @@ class AutoEncoderDetector(BaseDetector):
             check_record_columns(records, self.columns_)
             yield encoder.transform_records(records)
             return
-        frame = select_columns(as_frame(X), self.columns_)
+        frame = as_frame(X)
+        if not isinstance(X, pd.DataFrame) and frame.shape[1] != self.n_features_in_:
+            raise InvalidInput(
+                f"X has {frame.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input (the columns {', '.join(self.columns_)})",
+                field="X",
+            )
+        frame = select_columns(frame, self.columns_)
         for start in range(0, len(frame), SCORE_CHUNK_ROWS):
             yield encoder.transform(frame.iloc[start : start + SCORE_CHUNK_ROWS])
 

@@ -29,8 +29,9 @@ ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 }
 
 Outputs = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
-"""Per member: numeric values (E, B, n_numeric), missing-flag logits (E, B, n_numeric) and the
-category logits of every categorical column side by side (E, B, sum of cardinalities)."""
+"""Per member: numeric values (E, B, n_numeric), missing-flag logits of the flagged numeric columns
+(E, B, n_flagged) and the category logits of every categorical column side by side
+(E, B, sum of cardinalities)."""
 
 
 class EnsembleAutoEncoder(nn.Module):
@@ -46,17 +47,28 @@ class EnsembleAutoEncoder(nn.Module):
         n_hidden: list[int],
         activation: str,
         n_members: int = 1,
+        flagged: list[int] | None = None,
+        missing_penalty: float = 0.0,
     ) -> None:
         super().__init__()
         self.n_numeric = n_numeric
         self.cardinalities = list(cardinalities)
         self.n_members = n_members
         self.activation = activation
+        # missing flags enter and leave the network only for the numeric columns that had missing
+        # values in training; elsewhere the flag was always 0, so a missing value costs the fixed
+        # ``missing_penalty`` (the cross-entropy of an event never seen) instead of network width
+        self.flagged = list(range(n_numeric)) if flagged is None else list(flagged)
+        self.missing_penalty = float(missing_penalty)
+        self.register_buffer("flag_index", torch.tensor(self.flagged, dtype=torch.long), persistent=False)
+        self.flag_index: torch.Tensor
         first = n_hidden[0]
         total = sum(cardinalities)
-        self.n_input = 2 * n_numeric + total
+        n_flags = len(self.flagged)
+        self.n_input = n_numeric + n_flags + total
         # first layer: every member's weights side by side, so one product serves them all
-        self.numeric_in = nn.Parameter(torch.empty(2 * n_numeric, n_members * first)) if n_numeric else None
+        width_in = n_numeric + n_flags
+        self.numeric_in = nn.Parameter(torch.empty(width_in, n_members * first)) if n_numeric else None
         self.categorical_in = nn.EmbeddingBag(total, n_members * first, mode="sum") if total else None
         if total:
             offsets = torch.tensor([0, *cardinalities[:-1]]).cumsum(0)
@@ -90,7 +102,8 @@ class EnsembleAutoEncoder(nn.Module):
         """The first hidden layer of every member, shape (E, B, n_hidden[0])."""
         h = self.input_bias.expand(numeric.shape[0], -1)
         if self.numeric_in is not None:
-            h = torch.addmm(h, torch.cat([numeric, missing], dim=1), self.numeric_in)
+            inputs = torch.cat([numeric, missing[:, self.flag_index]], dim=1) if self.flagged else numeric
+            h = torch.addmm(h, inputs, self.numeric_in)
         if self.categorical_in is not None:
             h = h + self.categorical_in(codes + self.code_offsets)
         h = ACTIVATIONS[self.activation](h)
@@ -115,8 +128,8 @@ class EnsembleAutoEncoder(nn.Module):
     def forward(self, numeric: torch.Tensor, missing: torch.Tensor, codes: torch.Tensor) -> Outputs:
         """Each member's reconstruction of each row (see :data:`Outputs`)."""
         out = self._layers(self._first(numeric, missing, codes))
-        n = self.n_numeric
-        return out[..., :n], out[..., n : 2 * n], out[..., 2 * n :]
+        n, flags = self.n_numeric, len(self.flagged)
+        return out[..., :n], out[..., n : n + flags], out[..., n + flags :]
 
     def column_errors(
         self, outputs: Outputs, target: torch.Tensor, missing: torch.Tensor, codes: torch.Tensor
@@ -125,9 +138,13 @@ class EnsembleAutoEncoder(nn.Module):
         missing-flag cross-entropy for a numeric column, cross-entropy for a categorical one.
         Columns: numeric first, then categorical, each in model order."""
         value, miss_logit, logits = outputs
-        numeric_err = (1.0 - missing) * (value - target) ** 2 + F.binary_cross_entropy_with_logits(
-            miss_logit, missing.expand_as(miss_logit), reduction="none"
-        )
+        numeric_err = (1.0 - missing) * (value - target) ** 2 + self.missing_penalty * missing
+        if self.flagged:
+            flags = missing[:, self.flag_index]
+            flag_err = F.binary_cross_entropy_with_logits(
+                miss_logit, flags.expand_as(miss_logit), reduction="none"
+            )
+            numeric_err = numeric_err.index_add(2, self.flag_index, flag_err - self.missing_penalty * flags)
         parts = [numeric_err]
         members, rows = value.shape[0], value.shape[1]
         start = 0
@@ -143,7 +160,10 @@ class EnsembleAutoEncoder(nn.Module):
         """The members' mean reconstruction in encoded space, shape (B, n_input): values, missing
         probabilities, one-hot probabilities."""
         value, miss_logit, logits = outputs
-        parts = [value, torch.sigmoid(miss_logit)]
+        missing = value.new_zeros(value.shape)
+        if self.flagged:
+            missing[..., self.flag_index] = torch.sigmoid(miss_logit)
+        parts = [value, missing]
         start = 0
         for card in self.cardinalities:
             parts.append(torch.softmax(logits[..., start : start + card], dim=-1))

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 
 import torch
 
-PARALLEL_MACS_PER_ROW = 2_000_000
+PARALLEL_MACS_PER_ROW = 8_000_000
 """Multiply-adds per row (all members, forward pass) from which a second thread pays for itself.
 Below it one thread is as fast or faster on a quiet machine and much faster on a busy one
 (measured: see BENCHMARKS.md, speed section)."""
