@@ -84,7 +84,7 @@ class QuantileSketch:
         """Population standard deviation of the values seen."""
         return float(np.sqrt(self._m2 / self.count)) if self.count else 0.0
 
-    def quantile(self, qs: Sequence[float]) -> np.ndarray:
+    def quantile(self, qs: Sequence[float] | np.ndarray) -> np.ndarray:
         """The quantiles ``qs`` (in [0, 1]); numpy's linear interpolation while exact."""
         if not self.count:
             return np.full(len(qs), np.nan)
