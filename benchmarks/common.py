@@ -30,6 +30,7 @@ RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
 BENCHMARKS_MD = REPO_ROOT / "BENCHMARKS.md"
 DEFAULT_ADBENCH_DIR = REPO_ROOT.parent / "shared" / "datasets" / "adbench"
 DEFAULT_NSL_KDD_DIR = REPO_ROOT.parent / "shared" / "datasets" / "nsl-kdd"
+DEFAULT_MVTEC_DIR = REPO_ROOT.parent / "shared" / "datasets" / "adbench-mvtec"
 
 NSL_KDD_CATEGORICAL = ("protocol_type", "service", "flag")
 NSL_KDD_TRAIN_FILE = "KDDTrain+_20Percent.txt"
@@ -149,8 +150,11 @@ def dataset_matches(name: str, wanted: Sequence[str]) -> bool:
     return any(w.lower() in (name.lower(), short.lower()) for w in wanted)
 
 
-def load_npz_datasets(directory: Path, only: Sequence[str] | None = None) -> list[ArrayDataset]:
-    """Every ``*.npz`` (arrays ``X`` and ``y``) of ``directory``, sorted by name, as float64."""
+def load_npz_datasets(
+    directory: Path, only: Sequence[str] | None = None, group: str = "adbench"
+) -> list[ArrayDataset]:
+    """Every ``*.npz`` (arrays ``X`` and ``y``) of ``directory``, sorted by name, as float64,
+    reported under ``group`` (``adbench`` for the classical sets, ``mvtec`` for the embeddings)."""
     if not directory.is_dir():
         raise FileNotFoundError(f"dataset directory {directory} does not exist (pass --datasets DIR)")
     datasets = []
@@ -160,7 +164,7 @@ def load_npz_datasets(directory: Path, only: Sequence[str] | None = None) -> lis
         with np.load(path, allow_pickle=False) as data:
             X = np.asarray(data["X"], dtype=np.float64)
             y = np.asarray(data["y"]).astype(np.int64).ravel()
-        datasets.append(ArrayDataset(path.stem, X, y))
+        datasets.append(ArrayDataset(path.stem, X, y, group))
     return datasets
 
 

@@ -25,6 +25,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from benchmarks.common import (
     DEFAULT_ADBENCH_DIR,
+    DEFAULT_MVTEC_DIR,
     DEFAULT_NSL_KDD_DIR,
     RESULTS_DIR,
     Dataset,
@@ -45,6 +46,8 @@ from benchmarks.common import (
 
 DEFAULT_DETECTORS = ("aedetect", "iforest", "pyod_ae", "ecod")
 DEFAULT_SEEDS = (0, 1, 2)
+WINS_REFERENCE = "iforest"
+"""Per-dataset wins and losses are counted against this detector (the strong, cheap baseline)."""
 
 
 class Detector(Protocol):
@@ -311,6 +314,8 @@ def summarize(records: Sequence[dict[str, Any]], detectors: Sequence[str]) -> di
             for det in detectors:
                 common = _mean(per_dataset[d][det][metric] for d in complete)
                 group_summary[det][f"{metric}_common"] = common
+                if WINS_REFERENCE in detectors and det != WINS_REFERENCE:
+                    group_summary[det][f"{metric}_wins"] = _wins(per_dataset, complete, det, metric)
             rank_lists: dict[str, list[float]] = {det: [] for det in detectors}
             for d in complete:
                 ranks = _ranks({det: per_dataset[d][det][metric] for det in detectors})
@@ -320,6 +325,17 @@ def summarize(records: Sequence[dict[str, Any]], detectors: Sequence[str]) -> di
                 group_summary[det][f"mean_rank_{metric}"] = _mean(rank_lists[det])
         overall[group] = {"datasets": names, "ranked_on": complete, "detectors": group_summary}
     return {"per_dataset": per_dataset, "groups": overall}
+
+
+def _wins(
+    per_dataset: Mapping[str, Mapping[str, Any]], names: Sequence[str], det: str, metric: str
+) -> dict[str, Any]:
+    """On how many of ``names`` ``det`` beats the reference detector (and loses, ties), and where:
+    the breadth of a difference, which a mean can hide."""
+    better = [d for d in names if per_dataset[d][det][metric] > per_dataset[d][WINS_REFERENCE][metric]]
+    worse = [d for d in names if per_dataset[d][det][metric] < per_dataset[d][WINS_REFERENCE][metric]]
+    ties = len(names) - len(better) - len(worse)
+    return {"wins": len(better), "losses": len(worse), "ties": ties, "won": better}
 
 
 def merge_records(
@@ -353,6 +369,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--datasets", type=Path, default=DEFAULT_ADBENCH_DIR, help="directory of .npz files (X, y)"
+    )
+    parser.add_argument(
+        "--mvtec",
+        default=str(DEFAULT_MVTEC_DIR),
+        help="directory of the ADBench MVTec-AD embedding .npz files (a second suite); 'none' to skip",
     )
     parser.add_argument(
         "--nsl-kdd",
@@ -394,6 +415,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     threads = set_threads(args.threads)
 
     datasets: list[Dataset] = list(load_npz_datasets(args.datasets, only))
+    if args.mvtec.lower() != "none":
+        datasets += load_npz_datasets(Path(args.mvtec), only, group="mvtec")
     if args.nsl_kdd.lower() != "none":
         datasets += load_nsl_kdd(Path(args.nsl_kdd), only)
     if not datasets:
@@ -426,6 +449,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "ae_params": ae_params,
             "threads": threads,
             "datasets_dir": str(args.datasets),
+            "mvtec_dir": args.mvtec,
             "nsl_kdd_dir": args.nsl_kdd,
             "merged": bool(args.merge),
         },

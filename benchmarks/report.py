@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import BENCHMARKS_MD, RESULTS_DIR, describe_machine, fmt, markdown_table, read_json
-from benchmarks.quality import summarize
+from benchmarks.quality import WINS_REFERENCE, summarize
 
 PARTS = ("quality", "speed", "service")
 DETECTOR_LABELS = {
@@ -27,9 +27,10 @@ DETECTOR_LABELS = {
 PART_SUMMARIES = (
     (
         "quality",
-        "ADBench unsupervised protocol (14 datasets × 3 seeds) and NSL-KDD: ROC-AUC, AP, rank, seconds",
+        "ADBench unsupervised protocol (14 Classical + 15 MVTec-AD datasets × 3 seeds) and NSL-KDD: "
+        "ROC-AUC, AP, rank, wins vs IsolationForest, seconds",
     ),
-    ("speed", "training/scoring throughput vs PyOD's AutoEncoder, peak memory, growth to 1M rows"),
+    ("speed", "training/scoring throughput vs PyOD's AutoEncoder (quiet and loaded), peak memory, growth"),
     ("service", "v1 anomaly predict latency (p50/p99), requests/s with concurrent clients, batch rows/s"),
 )
 PREAMBLE = "\n".join(
@@ -104,7 +105,11 @@ def quality_section(payload: dict[str, Any]) -> str:
     ]
     groups = summary["groups"]
     if "adbench" in groups:
-        lines += _quality_group(groups["adbench"], per_dataset, infos, detectors, "ADBench")
+        lines += _quality_group(groups["adbench"], per_dataset, infos, detectors, "ADBench Classical")
+    if "mvtec" in groups:
+        lines += _quality_group(
+            groups["mvtec"], per_dataset, infos, detectors, "ADBench MVTec-AD (ResNet-18 embeddings)"
+        )
     if "nsl-kdd" in groups:
         lines += _nsl_kdd(groups["nsl-kdd"], per_dataset, infos, detectors)
     errors = [r for r in payload["records"] if r.get("error")]
@@ -135,6 +140,8 @@ def _quality_group(
             f"{stats[d]['datasets_done']}/{stats[d]['datasets_total']}",
             fmt(stats[d]["fit_s_total"], 1),
             fmt(stats[d]["score_s_total"], 2),
+            _wins_cell(stats[d], "roc_auc"),
+            _wins_cell(stats[d], "average_precision"),
         ]
         for d in detectors
     ]
@@ -162,6 +169,8 @@ def _quality_group(
                 "datasets",
                 "fit s (sum)",
                 "score s (sum)",
+                f"ROC-AUC wins/losses vs `{WINS_REFERENCE}`",
+                f"AP wins/losses vs `{WINS_REFERENCE}`",
             ],
             rows,
         ),
@@ -207,6 +216,11 @@ def _quality_group(
         "",
     ]
     return lines
+
+
+def _wins_cell(stats: dict[str, Any], metric: str) -> str:
+    wins = stats.get(f"{metric}_wins")
+    return f"{wins['wins']}/{wins['losses']}" if wins else "–"
 
 
 def _nsl_kdd(

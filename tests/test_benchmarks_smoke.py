@@ -46,6 +46,15 @@ def write_tiny_npz(directory: Path) -> None:
     np.savez(directory / "1_tiny.npz", X=X, y=y)
 
 
+def write_tiny_wide_npz(directory: Path) -> None:
+    """A 120-row, 32-feature file standing in for the MVTec-AD embedding suite."""
+    rng = np.random.default_rng(2)
+    X = np.vstack([rng.normal(0.0, 1.0, size=(100, 32)), rng.normal(2.0, 1.0, size=(20, 32))])
+    y = np.r_[np.zeros(100, dtype=np.int64), np.ones(20, dtype=np.int64)]
+    directory.mkdir()
+    np.savez(directory / "MVTec-AD_tiny.npz", X=X, y=y)
+
+
 def write_tiny_nsl_kdd(directory: Path) -> None:
     """NSL-KDD-shaped files: headerless CSV, 41 features (3 categorical) then label and difficulty."""
     numeric = ["duration", *(f"f{i:02d}" for i in range(37))]
@@ -73,12 +82,15 @@ def quality_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """One tiny quality run of all four detectors, through the command line."""
     tmp = tmp_path_factory.mktemp("quality")
     write_tiny_npz(tmp / "adbench")
+    write_tiny_wide_npz(tmp / "mvtec")
     write_tiny_nsl_kdd(tmp / "nsl-kdd")
     out = tmp / "quality.json"
     run_module(
         "benchmarks.quality",
         "--datasets",
         tmp / "adbench",
+        "--mvtec",
+        tmp / "mvtec",
         "--nsl-kdd",
         tmp / "nsl-kdd",
         "--detectors",
@@ -165,9 +177,15 @@ def test_quality_metrics_are_probabilities_and_times_positive(quality_results: d
 
 def test_quality_summary_ranks_detectors_per_group(quality_results: dict[str, Any]) -> None:
     groups = quality_results["summary"]["groups"]
-    assert set(groups) == {"adbench", "nsl-kdd"}
+    assert set(groups) == {"adbench", "mvtec", "nsl-kdd"}
+    assert groups["mvtec"]["datasets"] == ["MVTec-AD_tiny"]
     assert groups["nsl-kdd"]["datasets"] == ["nsl_kdd_all", "nsl_kdd_normal"]
     for group in groups.values():
+        assert "roc_auc_wins" not in group["detectors"]["iforest"]  # the reference itself
+        for d in ("aedetect", "pyod_ae", "ecod"):
+            wins = group["detectors"][d]["roc_auc_wins"]
+            assert wins["wins"] + wins["losses"] + wins["ties"] == len(group["ranked_on"])
+            assert len(wins["won"]) == wins["wins"]
         ranks = [group["detectors"][d]["mean_rank_roc_auc"] for d in DETECTORS]
         assert all(1.0 <= r <= len(DETECTORS) for r in ranks)
         assert sum(ranks) == pytest.approx(sum(range(1, len(DETECTORS) + 1)))
@@ -263,7 +281,14 @@ def test_report_writes_every_section_with_command_and_machine(
     md = tmp_path / "BENCHMARKS.md"
     run_module("benchmarks.report", *(f"--{p}={path}" for p, path in paths.items()), "--md", md)
     text = md.read_text()
-    for heading in ("## Quality", "## Speed", "## Service", "### NSL-KDD", "### Growth"):
+    for heading in (
+        "## Quality",
+        "### ADBench MVTec-AD",
+        "## Speed",
+        "## Service",
+        "### NSL-KDD",
+        "### Growth",
+    ):
         assert heading in text
     assert text.count("- Machine: ") == 3
     assert "`python -m benchmarks.quality " in text
