@@ -116,7 +116,7 @@ def test_a_format_1_model_is_refused_with_what_to_do(saved, tmp_path):
     document["format_version"] = 1
     document["checksum"] = _checksum(document)
     (copy / MANIFEST).write_text(json.dumps(document), encoding="utf-8")
-    with pytest.raises(ArtifactError, match="format version 1.*train the model again"):
+    with pytest.raises(ArtifactError, match=r"format version 1.*train the model again"):
         load_detector(copy)
 
 
