@@ -122,6 +122,8 @@ def speed_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "10",
         "--epochs",
         "1",
+        "--load",
+        "1",
         "--threads",
         "1",
         "--out",
@@ -161,7 +163,8 @@ def service_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def test_quality_records_every_detector_dataset_and_seed(quality_results: dict[str, Any]) -> None:
     records = quality_results["records"]
     seen = {(r["dataset"], r["detector"]) for r in records}
-    expected = {(d, det) for d in ("1_tiny", "nsl_kdd_all", "nsl_kdd_normal") for det in DETECTORS}
+    names = ("1_tiny", "MVTec-AD_tiny", "nsl_kdd_all", "nsl_kdd_normal")
+    expected = {(d, det) for d in names for det in DETECTORS}
     assert seen == expected
     assert len(records) == len(expected)
     assert [r["error"] for r in records] == [None] * len(records)
@@ -229,24 +232,29 @@ def test_run_quality_compares_detector_variants_on_the_same_splits(
     assert all(0.0 <= summary[name]["roc_auc"] <= 1.0 for name in variants)
 
 
-def test_speed_compares_aedetect_with_pyod(speed_results: dict[str, Any]) -> None:
-    compare = speed_results["compare"]
-    for name in ("aedetect", "pyod_ae"):
-        case = compare[name]
-        assert case["error"] is None
-        assert case["train_rows_epochs_per_s"] > 0
-        assert case["score_rows_per_s"] > 0
-        assert case["peak_rss_score_mb"] >= case["rss_start_mb"] > 0
-    assert all(ratio > 0 for ratio in compare["ratios"].values())
+def test_speed_compares_aedetect_with_pyod_quiet_and_loaded(speed_results: dict[str, Any]) -> None:
+    assert set(speed_results["compare"]) == {"quiet", "loaded"}
+    for load, compare in speed_results["compare"].items():
+        for name in ("aedetect", "pyod_ae"):
+            case = compare[name]
+            assert case["error"] is None
+            assert case["load"] == load
+            assert case["train_rows_epochs_per_s"] > 0
+            assert case["score_rows_per_s"] > 0
+            assert case["torch_threads"] == 1
+            assert case["peak_rss_score_mb"] >= case["rss_start_mb"] > 0
+        assert all(ratio > 0 for ratio in compare["ratios"].values())
 
 
-def test_speed_growth_measures_each_size(speed_results: dict[str, Any]) -> None:
+def test_speed_growth_streams_each_size_and_scores_it_from_csv(speed_results: dict[str, Any]) -> None:
     (case,) = speed_results["growth"]
     assert case["error"] is None
     assert (case["rows"], case["columns"]) == (2000, 50)
     assert case["epochs_run"] == 1
     assert case["score_rows_per_s"] > 0
     assert case["peak_rss_score_mb"] >= case["peak_rss_fit_mb"] > 0
+    assert case["csv_score_rows_per_s"] > 0
+    assert case["csv_score_peak_rss_mb"] >= case["csv_score_rss_start_mb"] > 0
 
 
 def test_service_measures_latency_and_throughput(service_results: dict[str, Any]) -> None:
