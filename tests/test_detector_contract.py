@@ -18,7 +18,7 @@ from sklearn.utils.estimator_checks import check_estimator
 from aedetect import AutoEncoderDetector
 from aedetect.errors import InvalidInput
 
-TINY = {"epochs": 20, "batch_size": 32, "n_estimators": 2, "n_hidden": [8, 2], "random_state": 0}
+TINY = {"epochs": 20, "patience": 20, "batch_size": 32, "n_estimators": 2, "n_hidden": [8, 2], "random_state": 0}
 
 EXPECTED_FAILED_CHECKS = {
     "check_outliers_fit_predict": "labels are 0/1 (1 = anomaly), PyOD's convention, not -1/1",
@@ -35,13 +35,13 @@ EXPECTED_FAILED_CHECKS = {
 
 
 def labelled(n: int = 400, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Correlated Gaussian inliers and 5 % anomalies that break the correlation."""
+    """Correlated Gaussian inliers and 5 % anomalies moved off the line they lie on."""
     rng = np.random.default_rng(seed)
     base = rng.normal(size=(n, 1))
     X = np.hstack([base, 2 * base, -base]) + 0.1 * rng.normal(size=(n, 3))
     y = np.zeros(n, dtype=np.int64)
     y[: n // 20] = 1
-    X[: n // 20, 1] *= -3
+    X[: n // 20, 1] += 4.0
     return X, y
 
 
@@ -161,5 +161,6 @@ def test_the_same_script_runs_with_a_pyod_detector_and_with_aedetect() -> None:
             assert np.shape(mine) == np.shape(value), key
     for result in (theirs, ours):
         assert set(np.unique(result["test_labels"])) <= {0, 1}
-        assert roc_auc_score(y_test, result["test_scores"]) > 0.8  # higher = more anomalous for both
+        assert roc_auc_score(y_test, result["test_scores"]) > 0.75  # higher = more anomalous for both
         assert abs(result["train_labels"].mean() - 0.05) < 0.02
+    assert roc_auc_score(y_test, ours["test_scores"]) > 0.8
