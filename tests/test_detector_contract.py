@@ -18,7 +18,14 @@ from sklearn.utils.estimator_checks import check_estimator
 from aedetect import AutoEncoderDetector
 from aedetect.errors import InvalidInput
 
-TINY = {"epochs": 20, "patience": 20, "batch_size": 32, "n_estimators": 2, "n_hidden": [8, 2], "random_state": 0}
+TINY = {
+    "epochs": 20,
+    "patience": 20,
+    "batch_size": 32,
+    "n_estimators": 2,
+    "n_hidden": [8, 2],
+    "random_state": 0,
+}
 
 EXPECTED_FAILED_CHECKS = {
     "check_outliers_fit_predict": "labels are 0/1 (1 = anomaly), PyOD's convention, not -1/1",
