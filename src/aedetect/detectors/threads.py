@@ -16,10 +16,11 @@ from contextlib import contextmanager
 
 import torch
 
-PARALLEL_MACS_PER_ROW = 8_000_000
-"""Multiply-adds per row (all members, forward pass) from which a second thread pays for itself.
-Below it one thread is as fast or faster on a quiet machine and much faster on a busy one
-(measured: see BENCHMARKS.md, speed section)."""
+PARALLEL_MACS_PER_ROW = 16_000_000
+"""Multiply-adds per row (all members, forward pass) from which a second thread is used. Measured
+on a 2-core machine with other work on it (load average 6.5-7, 3 epochs of 4,000 rows): 2 threads
+were slower than 1 at every size tried, 84k (4.43 s vs 0.63 s), 2.2M (33.0 s vs 20.9 s) and 12.6M
+multiply-adds per row (58.0 s vs 49.6 s), so one thread serves every network the defaults build."""
 
 MAX_AUTO_THREADS = 4
 """Most threads chosen automatically: beyond this, small-batch products gain nothing."""
