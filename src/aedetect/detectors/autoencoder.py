@@ -195,8 +195,8 @@ class AutoEncoderDetector(BaseDetector):
     def checked_params(self) -> dict[str, Any]:
         """The effective hyperparameters after defaults, or InvalidInput naming the bad one (what
         ``fit`` runs first; callers can check settings before any data is at hand). Values that
-        depend on the data (``n_hidden`` when not given, ``n_threads``) are left as given here and
-        completed in ``effective_params_`` by ``fit``."""
+        depend on the data or the machine (``n_hidden``, ``batch_size``, ``n_threads`` when not
+        given, the resolved ``device``) are completed in ``effective_params_`` by ``fit``."""
 
         def positive_int(name: str, value: Any) -> int:
             if value is None:
@@ -411,6 +411,7 @@ class AutoEncoderDetector(BaseDetector):
         self.effective_params_ = {
             **params,
             "batch_size": batch,
+            "device": str(device),
             "columns": [s.name for s in specs],
             "categorical": list(encoder.categorical_names),
             "n_hidden": hidden,
