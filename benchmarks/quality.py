@@ -398,13 +398,52 @@ def _parser() -> argparse.ArgumentParser:
         help="keep the other detectors' records already in --out (the splits are the same for a seed)",
     )
     parser.add_argument("--write-md", action="store_true", help="update the quality section of BENCHMARKS.md")
+    parser.add_argument(
+        "--combine",
+        nargs="+",
+        type=Path,
+        help="instead of running: join results files of one commit (e.g. suites run in parallel "
+        "processes) into --out",
+    )
     return parser
+
+
+def combine_results(paths: Sequence[Path]) -> dict[str, Any]:
+    """One payload from results files measured on the same commit with the same detectors and
+    seeds (suites run side by side in separate processes); refuses files that differ."""
+    parts = [read_json(p) for p in paths]
+    first = parts[0]
+    for path, part in zip(paths, parts, strict=True):
+        for key in ("detectors", "seeds", "ae_params", "threads"):
+            if part["config"][key] != first["config"][key]:
+                raise SystemExit(f"{path}: config {key} {part['config'][key]!r} differs from {paths[0]}")
+        if part["machine"].get("git_commit") != first["machine"].get("git_commit"):
+            raise SystemExit(f"{path} was measured on another commit than {paths[0]}")
+    records = [r for part in parts for r in part["records"]]
+    detectors = first["config"]["detectors"]
+    return {
+        **first,
+        "created": max(part["created"] for part in parts),
+        "command": " & ".join(part["command"] for part in parts),
+        "config": {**first["config"], "combined_from": [display_path(p) for p in paths]},
+        "datasets": {k: v for part in parts for k, v in part["datasets"].items()},
+        "records": records,
+        "summary": summarize(records, detectors),
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status (1 when a detector failed somewhere)."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(args_list)
+    if args.combine:
+        combined = combine_results(args.combine)
+        write_json(args.out, {**combined, "results_file": display_path(args.out)})
+        if args.write_md:
+            from benchmarks.report import update_markdown
+
+            print(f"updated {update_markdown(quality=combined)}", file=sys.stderr)
+        return 0
     ae_params = json.loads(args.ae_params)
     if not isinstance(ae_params, dict):
         raise SystemExit("--ae-params must be a JSON object, e.g. '{\"epochs\": 30}'")

@@ -331,3 +331,30 @@ def test_report_update_keeps_other_sections_and_the_preamble(
     assert text.startswith("# Our benchmarks\n\nHand-written notes.\n")
     assert text.count("## Quality") == 1
     assert text.index("## Quality") < text.index("## Speed")
+
+
+def test_quality_combines_suites_run_in_separate_processes(
+    quality_results: dict[str, Any], tmp_path: Path
+) -> None:
+    paths = []
+    for group in ("adbench", "mvtec", "nsl-kdd"):
+        part = {**quality_results, "records": [r for r in quality_results["records"] if r["group"] == group]}
+        paths.append(tmp_path / f"{group}.json")
+        paths[-1].write_text(json.dumps(part))
+    out = tmp_path / "combined.json"
+    run_module("benchmarks.quality", "--combine", *paths, "--out", out)
+    combined = json.loads(out.read_text())
+    assert len(combined["records"]) == len(quality_results["records"])
+    assert set(combined["summary"]["groups"]) == {"adbench", "mvtec", "nsl-kdd"}
+    assert combined["summary"] == json.loads(json.dumps(quality_results["summary"]))
+    other = json.loads(paths[0].read_text())
+    other["config"]["seeds"] = [0, 1]
+    paths[0].write_text(json.dumps(other))
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.quality", "--combine", *map(str, paths), "--out", str(out)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode != 0 and "seeds" in proc.stderr
