@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import subprocess
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -27,6 +28,7 @@ from benchmarks.common import (
     DEFAULT_ADBENCH_DIR,
     DEFAULT_MVTEC_DIR,
     DEFAULT_NSL_KDD_DIR,
+    REPO_ROOT,
     RESULTS_DIR,
     Dataset,
     Split,
@@ -408,6 +410,19 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def same_library(commit_a: str | None, commit_b: str | None) -> bool:
+    """Whether two commits hold the same ``src/`` (commits that changed only benchmarks, tests or
+    documents measured the same library)."""
+    if commit_a == commit_b:
+        return True
+    if not commit_a or not commit_b:
+        return False
+    diff = subprocess.run(
+        ["git", "diff", "--quiet", commit_a, commit_b, "--", "src"], cwd=REPO_ROOT, check=False
+    )
+    return diff.returncode == 0
+
+
 def combine_results(paths: Sequence[Path]) -> dict[str, Any]:
     """One payload from results files measured on the same commit with the same detectors and
     seeds (suites run side by side in separate processes); refuses files that differ."""
@@ -417,8 +432,8 @@ def combine_results(paths: Sequence[Path]) -> dict[str, Any]:
         for key in ("detectors", "seeds", "ae_params", "threads"):
             if part["config"][key] != first["config"][key]:
                 raise SystemExit(f"{path}: config {key} {part['config'][key]!r} differs from {paths[0]}")
-        if part["machine"].get("git_commit") != first["machine"].get("git_commit"):
-            raise SystemExit(f"{path} was measured on another commit than {paths[0]}")
+        if not same_library(first["machine"].get("git_commit"), part["machine"].get("git_commit")):
+            raise SystemExit(f"{path} was measured on other library code (src/) than {paths[0]}")
     records = [r for part in parts for r in part["records"]]
     detectors = first["config"]["detectors"]
     return {
