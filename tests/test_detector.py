@@ -116,7 +116,11 @@ def test_similarity_encode_reconstruct(fitted):
     det, data = fitted
     sim = det.similarity(data.iloc[:20])
     assert sim.shape == (20,) and np.all(sim <= 1.0 + 1e-6) and np.all(sim > -1.0 - 1e-6)
-    assert det.encode(data.iloc[:5]).shape == (5, det.effective_params_["n_estimators"] * 4)
+    assert det.encode(data.iloc[:5]).shape == (5, 4)  # the bottleneck width, as v1 clients expect
+    members = det.effective_params_["n_estimators"]
+    every = det.encode(data.iloc[:5], all_members=True)
+    assert every.shape == (5, members * 4)
+    np.testing.assert_array_equal(every[:, :4], det.encode(data.iloc[:5]))
     assert det.reconstruct_vector(data.iloc[:5]).shape == (5, det.n_input_)
     recon = det.reconstruct(data.iloc[:50])
     assert list(recon.columns) == det.columns_

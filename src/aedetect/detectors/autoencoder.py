@@ -587,17 +587,20 @@ class AutoEncoderDetector(BaseDetector):
                     sims.append(self._similarity(self._forward(t), t))
         return np.concatenate(sims) if sims else np.empty(0)
 
-    def encode(self, X: Any) -> np.ndarray:
-        """The bottleneck codes of each row, every member's side by side: shape
-        (n_rows, n_estimators * n_hidden[-1])."""
+    def encode(self, X: Any, all_members: bool = False) -> np.ndarray:
+        """The bottleneck code of each row, shape (n_rows, n_hidden[-1]): that of the ensemble's
+        first autoencoder (members' codes are not aligned, so they cannot be averaged). With
+        ``all_members``, every member's code side by side: (n_rows, n_estimators * n_hidden[-1])."""
         codes = []
         with self._scoring_threads():
             for table in self._encoded_chunks(X):
                 num, miss, cat = _to_tensors(table, self.device_)
                 with torch.no_grad():
                     code = self.network_.encode(self._clip(num), miss, cat)
+                if not all_members:
+                    code = code[:1]
                 codes.append(code.transpose(0, 1).reshape(len(table), -1).cpu().numpy())
-        width = self.network_.n_members * self.n_hidden_[-1]
+        width = (self.network_.n_members if all_members else 1) * self.n_hidden_[-1]
         return np.concatenate(codes) if codes else np.empty((0, width), dtype=np.float32)
 
     def reconstruct_vector(self, X: Any) -> np.ndarray:
