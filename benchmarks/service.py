@@ -1,9 +1,13 @@
-"""Service: latency and throughput of the v1 anomaly predict endpoint of a real ``aedetect serve``.
+"""Service: latency and throughput of the v1 anomaly predict endpoint and of the native
+``/api/v2`` score endpoint of a real ``aedetect serve``, in one run on one model.
 
 Starts the server as a subprocess on a free loopback port with a temporary data directory, trains a
-small model through the v1 API (the TensorMSA client flow), then measures single-row latency with a
-keep-alive session, requests per second with concurrent clients, and batch rows per second. Every
-phase is bounded by a request count and by ``--max-seconds``. Run ``python -m benchmarks.service --help``.
+small model through the v1 API (the TensorMSA client flow), then measures v1 single-row latency with a
+keep-alive session, requests per second with concurrent clients, and batch rows per second; then the
+same model through ``POST /api/v2/models/{name}/score`` (single-row latency and batch rows per second,
+with the top 3 contributions per row). Every phase is bounded by a request count and by
+``--max-seconds``. The machine's load average is recorded before and after, since a busy machine
+slows every figure. Run ``python -m benchmarks.service --help``.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -41,6 +46,8 @@ V1 = "/api/v1/type"
 REQUEST_TIMEOUT_S = 60.0
 TRAIN_TIMEOUT_S = 600.0
 TRAIN_NUMERIC, TRAIN_CATEGORICAL = 6, 2
+KEY_PATTERN = re.compile(r"aed_[0-9a-f]{8}_[A-Za-z0-9_\-]{43}")
+"""The admin API key a first start prints."""
 
 
 def free_port() -> int:
@@ -62,7 +69,9 @@ def _aedetect_command() -> list[str]:
 
 @contextmanager
 def running_server(startup_timeout_s: float = 60.0) -> Iterator[str]:
-    """Start ``aedetect serve`` on a free loopback port with a temporary data directory; yield its URL."""
+    """Start ``aedetect serve`` on a free loopback port with a temporary data directory; yield its URL
+    with the admin key the first start prints as user info (``http://key:<KEY>@host:port``), the
+    way TensorMSA-era scripts carry it, so every request is authenticated as in production."""
     with tempfile.TemporaryDirectory(prefix="aedetect-bench-") as tmp:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("AEDETECT_")}
@@ -75,7 +84,10 @@ def running_server(startup_timeout_s: float = 60.0) -> Iterator[str]:
             url = f"http://127.0.0.1:{port}"
             try:
                 _wait_ready(url, proc, log_path, startup_timeout_s)
-                yield url
+                keys = KEY_PATTERN.findall(log_path.read_text(errors="replace"))
+                if not keys:
+                    raise RuntimeError(f"aedetect serve printed no API key:\n{_log_tail(log_path)}")
+                yield url.replace("http://", f"http://key:{keys[0]}@")
             finally:
                 proc.terminate()
                 try:
@@ -90,14 +102,15 @@ def _log_tail(log_path: Path) -> str:
 
 
 def _wait_ready(url: str, proc: subprocess.Popen[bytes], log_path: Path, timeout_s: float) -> None:
-    """Poll the network list until the server answers; fail with its log if it exits or stays silent."""
+    """Poll the health check until the server answers; fail with its log if it exits or stays silent."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"aedetect serve exited with {proc.returncode}:\n{_log_tail(log_path)}")
         try:
-            requests.get(f"{url}{V1}/common/target/nninfo/nnid/all/", timeout=2)
-            return
+            if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return
+            time.sleep(0.2)
         except requests.ConnectionError:
             time.sleep(0.2)
     raise RuntimeError(f"aedetect serve did not answer within {timeout_s:.0f} s:\n{_log_tail(log_path)}")
@@ -278,6 +291,58 @@ def measure(
     return {"single": single, "concurrent": concurrent, "batch": batch}
 
 
+def _score_many(score_url: str, bodies: Sequence[dict[str, Any]], count: int, deadline: float) -> list[float]:
+    """``count`` native score requests over one keep-alive session; their latencies in seconds."""
+    latencies: list[float] = []
+    with requests.Session() as session:
+        for i in range(count):
+            if time.monotonic() > deadline:
+                break
+            body = bodies[i % len(bodies)]
+            start = time.perf_counter()
+            resp = session.post(score_url, json=body, timeout=REQUEST_TIMEOUT_S)
+            latencies.append(time.perf_counter() - start)
+            if resp.status_code != 200 or len(resp.json()["rows"]) != len(body["rows"]):
+                raise RuntimeError(f"POST {score_url} -> HTTP {resp.status_code}: {resp.text[:500]}")
+    return latencies
+
+
+def measure_v2(
+    url: str,
+    nn_id: str,
+    rows: list[dict[str, Any]],
+    n_requests: int,
+    batch_rows: int,
+    batch_requests: int,
+    max_seconds: float,
+) -> dict[str, Any]:
+    """The native score endpoint on the same model: single-row latency and batch throughput."""
+    score_url = f"{url}/api/v2/models/{nn_id}/score"
+    singles = [{"rows": [row]} for row in rows]
+    _score_many(score_url, singles, min(20, n_requests), time.monotonic() + max_seconds)
+    start = time.perf_counter()
+    single = _stats(
+        _score_many(score_url, singles, n_requests, time.monotonic() + max_seconds),
+        time.perf_counter() - start,
+    )
+    batch = {}
+    for top in (3, 0):  # with the reasons (the default), and scores and verdicts alone
+        bodies = [
+            {"rows": [rows[(b * batch_rows + j) % len(rows)] for j in range(batch_rows)], "top": top}
+            for b in range(4)
+        ]
+        start = time.perf_counter()
+        latencies = _score_many(score_url, bodies, batch_requests, time.monotonic() + max_seconds)
+        stats = _stats(latencies, time.perf_counter() - start)
+        batch[top] = {
+            "rows_per_request": batch_rows,
+            "top": top,
+            "rows_per_s": stats["requests"] * batch_rows / stats["wall_s"],
+            **stats,
+        }
+    return {"single": single, "batch": batch[3], "batch_no_reasons": batch[0], "top_contributions": 3}
+
+
 def run_service(
     n_requests: int = 2000,
     clients: int = 4,
@@ -290,10 +355,13 @@ def run_service(
 ) -> dict[str, Any]:
     """Start a server, train through v1, measure; return the measurements (JSON-serialisable)."""
     nn_id = "benchservice"
+    load_before = os.getloadavg()
     with running_server(startup_timeout_s) as url:
         rows, train_s = train_model(url, nn_id, train_rows, train_iter)
         measured = measure(url, nn_id, rows, n_requests, clients, batch_rows, batch_requests, max_seconds)
-    return {"train_s": train_s, **measured}
+        native = measure_v2(url, nn_id, rows, n_requests, batch_rows, batch_requests, max_seconds)
+    load = {"before": list(load_before), "after": list(os.getloadavg()), "cpus": os.cpu_count()}
+    return {"train_s": train_s, **measured, "v2": native, "load_average": load}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -361,6 +429,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{single['requests_per_s']:.0f} req/s; "
         f"{conc['clients']} clients: {conc['requests_per_s']:.0f} req/s (p99 {conc['p99_ms']:.2f} ms); "
         f"batch {batch['rows_per_request']}: {batch['rows_per_s']:.0f} rows/s",
+        file=sys.stderr,
+    )
+    native, load = payload["v2"], payload["load_average"]
+    print(
+        f"v2 single: p50 {native['single']['p50_ms']:.2f} ms, p99 {native['single']['p99_ms']:.2f} ms; "
+        f"v2 batch {native['batch']['rows_per_request']}: {native['batch']['rows_per_s']:.0f} rows/s "
+        f"(top 0: {native['batch_no_reasons']['rows_per_s']:.0f}); "
+        f"load average before {load['before'][0]:.2f}, after {load['after'][0]:.2f} ({load['cpus']} CPUs)",
         file=sys.stderr,
     )
     print(f"results: {args.out}", file=sys.stderr)

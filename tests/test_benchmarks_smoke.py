@@ -270,6 +270,10 @@ def test_service_measures_latency_and_throughput(service_results: dict[str, Any]
     assert batch["requests"] == 3
     assert batch["rows_per_s"] > 0
     assert service_results["train_s"] > 0
+    native = service_results["v2"]
+    assert native["single"]["requests"] == 20 and 0 < native["single"]["p50_ms"] <= native["single"]["p99_ms"]
+    assert native["batch"]["requests"] == 3 and native["batch"]["rows_per_s"] > 0
+    assert len(service_results["load_average"]["before"]) == 3
 
 
 def test_report_writes_every_section_with_command_and_machine(

@@ -13,6 +13,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
 from aedetect.domain import JobStatus, Network, Version, VersionCondition
@@ -21,6 +22,9 @@ from aedetect.registry import SqlRegistry
 from aedetect.registry.db import make_engine, make_session_factory, session_scope
 from aedetect.registry.migrate import alembic_config
 from aedetect.registry.orm import Base, NetworkRow
+
+HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
+"""The newest schema revision, which opening a registry migrates to."""
 
 WORKFLOW = [
     ("datasrc", "data_csv"),
@@ -483,7 +487,7 @@ def test_update_run_converts_times_to_utc(registry: SqlRegistry, version1: Versi
 def test_update_run_with_bad_status_is_invalid(registry: SqlRegistry, version1: Version) -> None:
     run = registry.create_run("nn1", 1, {}, None)
     with pytest.raises(
-        InvalidInput, match="status must be one of queued, running, succeeded, failed, got 'done'"
+        InvalidInput, match="status must be one of queued, running, succeeded, failed, cancelled, got 'done'"
     ):
         registry.update_run(run.run_id, {"status": "done"})
 
@@ -728,7 +732,7 @@ def test_reopening_keeps_data_and_schema_version(registry: SqlRegistry) -> None:
     try:
         assert [n.nn_id for n in reopened.list_networks()] == ["nn1"]
         with reopened.engine.connect() as conn:
-            assert MigrationContext.configure(conn).get_current_revision() == "0001"
+            assert MigrationContext.configure(conn).get_current_revision() == HEAD
     finally:
         reopened.close()
 
@@ -814,5 +818,119 @@ def test_two_processes_migrating_a_fresh_database_at_once(registry: SqlRegistry)
     errors = [proc.communicate(timeout=120)[1] for proc in procs]
     assert [proc.returncode for proc in procs] == [0, 0], errors
     with registry.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0001"]
-        assert MigrationContext.configure(conn).get_current_revision() == "0001"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [HEAD]
+        assert MigrationContext.configure(conn).get_current_revision() == HEAD
+
+
+# --- native API aggregates (migration 0002) ----------------------------------------------------
+def test_migration_0002_numbers_existing_succeeded_runs_in_training_order(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    config = alembic_config()
+    try:
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0001")
+            now = datetime(2026, 1, 1, tzinfo=UTC)
+            conn.execute(
+                text(
+                    "INSERT INTO networks (nn_id, biz_cate, biz_sub_cate, nn_title, nn_desc, use_flag, dir,"
+                    " config, created_at, updated_at) VALUES ('nn1', '', '', '', '', 'Y', '', '', :t, :t)"
+                ),
+                {"t": now},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO versions (nn_id, version, info, description, condition, active,"
+                    " def_list_nn_id, created_at, updated_at) VALUES ('nn1', 1, '', '', '3', 1, '', :t, :t)"
+                ),
+                {"t": now},
+            )
+            for seq, status, minutes in ((1, "succeeded", 2), (2, "failed", 3), (3, "succeeded", 1)):
+                conn.execute(
+                    text(
+                        "INSERT INTO runs (run_id, nn_id, version, seq, status, active, params, metrics,"
+                        " created_at) VALUES (:r, 'nn1', 1, :s, :st, 0, '{}', '{}', :t)"
+                    ),
+                    {"r": f"nn1_1_{seq}", "s": seq, "st": status, "t": now + timedelta(minutes=minutes)},
+                )
+            command.upgrade(config, "head")
+    finally:
+        engine.dispose()
+    registry = SqlRegistry.from_url(sqlite_url)
+    try:
+        numbers = {r.run_id: r.model_version for r in registry.list_runs("nn1", 1)}
+        assert numbers == {"nn1_1_3": 1, "nn1_1_1": 2, "nn1_1_2": None}
+        assert registry.get_network("nn1").auto_promote is True
+    finally:
+        registry.close()
+
+
+def _succeeded(registry: SqlRegistry, threshold: float = 2.0) -> str:
+    run = registry.create_run("nn1", 1, {}, None)
+    registry.finish_run(run.run_id, {"metrics": {}}, threshold, {"contamination": 0.01})
+    return run.run_id
+
+
+def test_finished_runs_get_model_versions_and_a_first_threshold(
+    registry: SqlRegistry, version1: Version
+) -> None:
+    first, second = _succeeded(registry), _succeeded(registry, 5.0)
+    assert registry.get_model_version("nn1", 1).run_id == first
+    current = registry.get_model_version("nn1", 2).threshold
+    assert current is not None and current.value == 5.0 and current.strategy == "contamination"
+    assert [r.run_id for r in registry.list_model_versions("nn1")] == [first, second]
+    with pytest.raises(NotFound, match="no version 3"):
+        registry.get_model_version("nn1", 3)
+
+
+def test_threshold_revision_is_read_with_the_serving_run(registry: SqlRegistry, version1: Version) -> None:
+    run_id = _succeeded(registry)
+    registry.activate_run(run_id)
+    registry.add_threshold(run_id, 7.5, "value", {}, note="by hand")
+    _, serving = registry.get_serving_run("nn1", 1)
+    assert serving is not None and serving.threshold is not None and serving.threshold.value == 7.5
+    assert [t.strategy for t in registry.list_thresholds(run_id)] == ["contamination", "value"]
+    with pytest.raises(InvalidInput, match="finite"):
+        registry.add_threshold(run_id, float("nan"), "value", {})
+
+
+def test_production_moves_are_recorded_and_aliases_resolve(registry: SqlRegistry, version1: Version) -> None:
+    registry.update_version("nn1", 1, {"active": True})
+    first, second = _succeeded(registry), _succeeded(registry)
+    registry.activate_run(first)
+    registry.activate_run(second)
+    registry.set_alias("nn1", "production", 1, note="roll back")
+    registry.set_alias("nn1", "candidate", 2)
+    assert registry.aliases("nn1") == {"production": 1, "candidate": 2}
+    assert registry.resolve_alias("nn1", "candidate").run_id == second
+    moves = [(m.alias, m.from_version, m.to_version, m.note) for m in registry.alias_moves("nn1")]
+    assert moves == [
+        ("production", None, 1, None),
+        ("production", 1, 2, None),
+        ("production", 2, 1, "roll back"),
+        ("candidate", None, 2, None),
+    ]
+    registry.delete_alias("nn1", "candidate")
+    assert registry.aliases("nn1") == {"production": 1}
+    with pytest.raises(InvalidInput, match="production alias cannot be removed"):
+        registry.delete_alias("nn1", "production")
+
+
+def test_cancelling_a_queued_job_cancels_it_and_its_run(registry: SqlRegistry, version1: Version) -> None:
+    job = registry.create_job("train", {}, model="nn1")
+    run = registry.create_run("nn1", 1, {}, job.job_id)
+    assert registry.request_cancel(job.job_id).status is JobStatus.CANCELLED
+    assert registry.get_run(run.run_id).status is JobStatus.CANCELLED
+    assert registry.start_job(job.job_id) is False
+    with pytest.raises(Conflict, match="nothing to cancel"):
+        registry.request_cancel(job.job_id)
+
+
+def test_cancelling_a_running_job_only_asks_it_to_stop(registry: SqlRegistry) -> None:
+    job = registry.create_job("train", {}, model="nn1")
+    assert registry.start_job(job.job_id) is True
+    assert registry.cancel_requested(job.job_id) is False
+    assert registry.request_cancel(job.job_id).status is JobStatus.RUNNING
+    assert registry.cancel_requested(job.job_id) is True
+    assert [j.job_id for j in registry.list_jobs(model="nn1")] == [job.job_id]
+    assert registry.list_jobs(model="other") == []

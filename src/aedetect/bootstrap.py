@@ -14,12 +14,20 @@ from aedetect.config import Settings, get_settings
 from aedetect.errors import InvalidInput
 from aedetect.jobs.base import JobRunner
 from aedetect.jobs.embedded import EmbeddedJobRunner
+from aedetect.registry.access import AccessStore
 from aedetect.registry.sql import SqlRegistry
+from aedetect.services.access import AccessService
+from aedetect.services.batch import SCORE_JOB, BatchScoring
+from aedetect.services.catalog import CsvLimits, DatasetCatalog
 from aedetect.services.datasets import DatasetService
 from aedetect.services.evaluation import EvaluationService
+from aedetect.services.jobs import JobService
+from aedetect.services.limits import Limits
+from aedetect.services.models import ModelService
 from aedetect.services.networks import NetworkService
 from aedetect.services.paths import DataPaths
 from aedetect.services.scoring import ModelCache, ScoringService
+from aedetect.services.thresholds import ThresholdService
 from aedetect.services.training import TRAIN_JOB, TrainingExecutor, TrainingService
 from aedetect.services.workflow import WorkflowService
 
@@ -47,12 +55,30 @@ class Container:
     evaluation: EvaluationService
     training: TrainingService
     networks: NetworkService
+    catalog: DatasetCatalog
+    models_v2: ModelService
+    thresholds: ThresholdService
+    jobs: JobService
+    batch: BatchScoring
+    access: AccessService
 
     def close(self) -> None:
         """Stop running trainings at their next epoch, wait for the runner, release the database."""
         self.trainer.stop()
         self.runner.shutdown()
         self.registry.close()
+
+
+def service_limits(settings: Settings) -> Limits:
+    """The cost bounds of the services, from the ``AEDETECT_MAX_*`` settings."""
+    return Limits(
+        max_text_chars=settings.max_text_chars,
+        max_list_items=settings.max_csv_columns,
+        max_predict_rows=settings.max_predict_rows,
+        max_network_weights=settings.max_network_weights,
+        max_network_layers=settings.max_network_layers,
+        max_epochs=settings.max_epochs,
+    )
 
 
 def build_services(settings: Settings | None = None) -> Container:
@@ -74,16 +100,22 @@ def build_services(settings: Settings | None = None) -> Container:
         )
 
     models = ModelCache(load_detector)
-    workflow = WorkflowService(registry, paths)
-    datasets = DatasetService(workflow, paths, settings.max_upload_bytes)
-    scoring = ScoringService(registry, paths, models)
+    limits = service_limits(settings)
+    workflow = WorkflowService(registry, paths, limits)
+    csv_limits = CsvLimits(settings.max_upload_bytes, settings.max_csv_columns, settings.max_csv_line_bytes)
+    catalog = DatasetCatalog(registry, paths, csv_limits)
+    datasets = DatasetService(workflow, paths, catalog, csv_limits)
+    scoring = ScoringService(registry, paths, models, limits)
     evaluation = EvaluationService(registry, workflow, datasets, scoring)
     executor = TrainingExecutor(
-        registry, datasets, evaluation, paths, models, train_threads=settings.train_threads
+        registry, datasets, evaluation, paths, models, limits, train_threads=settings.train_threads
     )
-    runner = EmbeddedJobRunner(registry, {TRAIN_JOB: executor.execute}, max_workers=settings.job_workers)
-    training = TrainingService(registry, runner, workflow, datasets, evaluation)
-    networks = NetworkService(registry, paths, training, models)
+    batch: BatchScoring  # built after the runner it submits to; the handler looks it up when called
+    handlers = {TRAIN_JOB: executor.execute, SCORE_JOB: lambda job_id: batch.execute(job_id)}
+    runner = EmbeddedJobRunner(registry, handlers, max_workers=settings.job_workers)
+    batch = BatchScoring(registry, runner, catalog, scoring, paths)
+    training = TrainingService(registry, runner, workflow, datasets, evaluation, paths)
+    networks = NetworkService(registry, paths, training, models, limits)
     return Container(
         settings=settings,
         paths=paths,
@@ -97,4 +129,10 @@ def build_services(settings: Settings | None = None) -> Container:
         evaluation=evaluation,
         training=training,
         networks=networks,
+        catalog=catalog,
+        models_v2=ModelService(registry, workflow, datasets, catalog, networks, training),
+        thresholds=ThresholdService(registry, paths, catalog, datasets, scoring),
+        jobs=JobService(registry, paths),
+        batch=batch,
+        access=AccessService(AccessStore(registry.engine)),
     )

@@ -8,11 +8,16 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from aedetect.bootstrap import Container
+from aedetect.services.batch import BatchScoring
+from aedetect.services.catalog import DatasetCatalog
 from aedetect.services.datasets import DatasetService
 from aedetect.services.evaluation import EvaluationService
+from aedetect.services.jobs import JobService
+from aedetect.services.models import ModelService
 from aedetect.services.networks import NetworkService
 from aedetect.services.paths import check_version
 from aedetect.services.scoring import ScoringService
+from aedetect.services.thresholds import ThresholdService
 from aedetect.services.training import TrainingService
 from aedetect.services.workflow import WorkflowService
 
@@ -50,6 +55,31 @@ async def get_scoring(container: ContainerDep) -> ScoringService:
     return container.scoring
 
 
+async def get_catalog(container: ContainerDep) -> DatasetCatalog:
+    return container.catalog
+
+
+async def get_models(container: ContainerDep) -> ModelService:
+    return container.models_v2
+
+
+async def get_thresholds(container: ContainerDep) -> ThresholdService:
+    return container.thresholds
+
+
+async def get_jobs(container: ContainerDep) -> JobService:
+    return container.jobs
+
+
+async def get_batch(container: ContainerDep) -> BatchScoring:
+    return container.batch
+
+
+CatalogDep = Annotated[DatasetCatalog, Depends(get_catalog)]
+ModelsDep = Annotated[ModelService, Depends(get_models)]
+ThresholdsDep = Annotated[ThresholdService, Depends(get_thresholds)]
+JobsDep = Annotated[JobService, Depends(get_jobs)]
+BatchDep = Annotated[BatchScoring, Depends(get_batch)]
 NetworksDep = Annotated[NetworkService, Depends(get_networks)]
 WorkflowDep = Annotated[WorkflowService, Depends(get_workflow)]
 DatasetsDep = Annotated[DatasetService, Depends(get_datasets)]

@@ -15,19 +15,14 @@ from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
-import pandas as pd
 import typer
 from tqdm import tqdm
 
-from aedetect.errors import AedetectError, InvalidInput
+from aedetect.errors import AedetectError, InvalidInput, quoted
 
 EXIT_ERROR = 2
 """Exit status of a command that failed on the user's input (data, model, options)."""
 
-SCORE_COLUMN = "anomaly_score"
-LABEL_COLUMN = "is_anomaly"
-TOP_COLUMN = "top_columns"
 SCORE_CHUNK_ROWS = 50_000
 """Rows read, scored and written at a time by ``aedetect score``, so memory stays bounded."""
 
@@ -56,7 +51,7 @@ def _names(value: str | None, option: str) -> list[str] | None:
         return None
     names = [part.strip() for part in value.split(",")]
     if not all(names):
-        raise InvalidInput(f"{option} has an empty name in {value!r}", field=option.lstrip("-"))
+        raise InvalidInput(f"{option} has an empty name in {quoted(value)}", field=option.lstrip("-"))
     return names
 
 
@@ -68,10 +63,11 @@ def _widths(value: str | None) -> list[int] | None:
         widths = [int(part) for part in value.split(",")]
     except ValueError:
         raise InvalidInput(
-            f"--hidden must be comma-separated whole numbers such as 64,16, got {value!r}", field="hidden"
+            f"--hidden must be comma-separated whole numbers such as 64,16, got {quoted(value)}",
+            field="hidden",
         ) from None
     if any(w < 1 for w in widths):
-        raise InvalidInput(f"--hidden widths must be at least 1, got {value!r}", field="hidden")
+        raise InvalidInput(f"--hidden widths must be at least 1, got {quoted(value)}", field="hidden")
     return widths
 
 
@@ -269,6 +265,7 @@ def score(
     with _reported_errors():
         from aedetect import load_detector
         from aedetect.data import iter_csv_chunks
+        from aedetect.services.scoring import LABEL_COLUMN, scored_frame
 
         detector = load_detector(model, device=device)
         options = _read_options(header, names, encoding, delimiter)
@@ -277,7 +274,7 @@ def score(
         try:
             with partial.open("w", encoding="utf-8-sig", newline="") as sink:
                 for chunk in iter_csv_chunks(data, chunk_rows=SCORE_CHUNK_ROWS, **options):
-                    scored = _scored(detector, chunk, top)
+                    scored = scored_frame(detector, chunk, top)
                     scored.to_csv(sink, index=False, header=n_rows == 0)
                     n_rows += len(scored)
                     n_flagged += int(scored[LABEL_COLUMN].sum())
@@ -290,20 +287,6 @@ def score(
             f"flagged {n_flagged} of {n_rows} rows as anomalies "
             f"(score above threshold {detector.threshold_:.6g}); wrote {out}"
         )
-
-
-def _scored(detector: Any, frame: pd.DataFrame, top: int) -> pd.DataFrame:
-    """``frame`` with the score, the 0/1 verdict and (if ``top``) the top contributing columns."""
-    result = detector.score(frame)
-    out = frame.drop(columns=[c for c in (SCORE_COLUMN, LABEL_COLUMN, TOP_COLUMN) if c in frame.columns])
-    out[SCORE_COLUMN] = result.scores
-    out[LABEL_COLUMN] = np.asarray(result.labels, dtype=np.int64)
-    if top > 0:
-        contributions = np.nan_to_num(np.asarray(result.contributions, dtype=np.float64), nan=-np.inf)
-        order = np.argsort(-contributions, axis=1, kind="stable")[:, :top]
-        names = np.asarray(result.columns, dtype=object)[order]
-        out[TOP_COLUMN] = [";".join(row) for row in names]
-    return out
 
 
 @app.command()
@@ -356,3 +339,64 @@ def serve(
             )
             raise typer.Exit(code=EXIT_ERROR) from None
         run_server(host=host, port=port)
+
+
+keys_app = typer.Typer(
+    name="keys",
+    help="API keys of the service: make, list, revoke (on the registry of AEDETECT_DATABASE_URL / "
+    "AEDETECT_DATA_DIR; the server need not run).",
+    no_args_is_help=True,
+)
+app.add_typer(keys_app)
+
+CLI_ACTOR = "command line"
+
+
+@contextmanager
+def _access() -> Iterator[Any]:
+    """The key service on the configured registry (without building the rest of the service)."""
+    from aedetect.config import get_settings
+    from aedetect.registry.access import AccessStore
+    from aedetect.services.access import AccessService
+
+    store, engine = AccessStore.from_url(get_settings().resolved_database_url())
+    try:
+        yield AccessService(store)
+    finally:
+        engine.dispose()
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option(help="reader (list and score), writer (also upload, train), admin.")],
+    name: Annotated[
+        str, typer.Option(help="What the key is for (shown in listings and the audit log).")
+    ] = "",
+) -> None:
+    """Make an API key and print its secret (shown only now; the registry keeps a hash)."""
+    with _reported_errors(), _access() as access:
+        key, secret = access.create_key(role, name)
+        access.record(None, "CLI", f"keys create {key.key_id} ({key.role.value})", 201, None, CLI_ACTOR)
+        typer.echo(secret)
+        typer.echo(f"made key {key.key_id} ({key.name!r}, role {key.role.value})", err=True)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List the keys: id, role, name, when made, and when revoked."""
+    with _reported_errors(), _access() as access:
+        for key in access.list_keys():
+            revoked = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
+            made = f"{key.created_at:%Y-%m-%d %H:%M}" if key.created_at else "-"
+            typer.echo(f"{key.key_id}  {key.role.value:<6}  {made}  {revoked:<22}  {key.name}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The id of the key (see 'aedetect keys list').")],
+) -> None:
+    """Revoke a key: a running server refuses it within a few seconds."""
+    with _reported_errors(), _access() as access:
+        key = access.revoke_key(key_id)
+        access.record(None, "CLI", f"keys revoke {key.key_id}", 200, None, CLI_ACTOR)
+        typer.echo(f"revoked key {key.key_id} ({key.name!r})")

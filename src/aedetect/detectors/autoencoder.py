@@ -616,15 +616,17 @@ class AutoEncoderDetector(BaseDetector):
     def reconstruct(self, X: Any) -> pd.DataFrame:
         """The reconstruction in the original columns: numbers in original units, categories as
         their labels (``"<other>"`` for the other/unseen bucket, None for missing)."""
-        frame = as_frame(X)
-        vectors = self.reconstruct_vector(frame)
+        records = as_records(X)  # a few rows as mappings keep the fast path (no DataFrame)
+        frame = as_frame(X) if records is None else None
+        vectors = self.reconstruct_vector(records if frame is None else frame)
         encoder = self._fitted_encoder()
         n_num = len(encoder.numeric_names)
         probs, start = [], 2 * n_num
         for card in encoder.cardinalities:
             probs.append(vectors[:, start : start + card])
             start += card
-        return encoder.decode(vectors[:, :n_num].astype(np.float64), probs, index=frame.index)
+        index = None if frame is None else frame.index
+        return encoder.decode(vectors[:, :n_num].astype(np.float64), probs, index=index)
 
     # --- persistence (the files are written by aedetect.artifacts) ----------------------------
     def get_fitted_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:

@@ -1,26 +1,36 @@
 """Plain data shared by every layer: no I/O, no framework types."""
 
+from aedetect.domain.access import ApiKey, AuditEntry, Role
 from aedetect.domain.models import (
+    AliasMove,
     ColumnKind,
     ColumnSpec,
+    Dataset,
     Job,
     JobStatus,
     Network,
     Node,
     ScoreResult,
+    ThresholdRevision,
     TrainingRun,
     Version,
     VersionCondition,
 )
 
 __all__ = [
+    "AliasMove",
+    "ApiKey",
+    "AuditEntry",
     "ColumnKind",
     "ColumnSpec",
+    "Dataset",
     "Job",
     "JobStatus",
     "Network",
     "Node",
+    "Role",
     "ScoreResult",
+    "ThresholdRevision",
     "TrainingRun",
     "Version",
     "VersionCondition",

@@ -1,5 +1,5 @@
-"""Dataclasses and enums of the domain: networks, versions, workflow nodes, training runs, jobs,
-column specifications and scoring results."""
+"""Dataclasses and enums of the domain: networks, versions, workflow nodes, training runs (model
+versions), threshold revisions, alias moves, datasets, jobs, column specifications and scoring results."""
 
 from __future__ import annotations
 
@@ -33,10 +33,11 @@ class JobStatus(enum.StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
     @property
     def finished(self) -> bool:
-        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED)
+        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
 class VersionCondition(enum.StrEnum):
@@ -60,6 +61,7 @@ class Network:
     use_flag: str = "Y"
     dir: str = ""
     config: str = ""
+    auto_promote: bool = True
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
@@ -96,11 +98,59 @@ class Node:
 
 
 @dataclass
+class ThresholdRevision:
+    """One setting of a model version's threshold: the value, how it was chosen (``strategy`` and
+    its ``inputs``), when, and who and why (``actor``, ``note``; optional). The newest revision of a
+    run is the threshold its verdicts use."""
+
+    revision_id: int
+    run_id: str
+    value: float
+    strategy: str
+    inputs: dict[str, Any] = field(default_factory=dict)
+    actor: str | None = None
+    note: str | None = None
+    created_at: datetime | None = None
+
+
+@dataclass
+class AliasMove:
+    """A recorded move of a model alias (``production`` included): from which model version to which."""
+
+    nn_id: str
+    alias: str
+    from_version: int | None
+    to_version: int | None
+    actor: str | None = None
+    note: str | None = None
+    moved_at: datetime | None = None
+
+
+@dataclass
+class Dataset:
+    """An uploaded CSV file kept as a dataset, with its inferred schema.
+
+    ``columns`` holds per column its ``name``, ``kind``, ``missing_share``, ``distinct`` count and
+    ``examples``; ``path`` is where the file lives, relative to the data directory.
+    """
+
+    dataset_id: str
+    name: str
+    bytes: int
+    rows: int
+    columns: list[dict[str, Any]]
+    path: str
+    created_at: datetime | None = None
+
+
+@dataclass
 class TrainingRun:
     """One execution of a version's workflow; when it succeeds it holds a model.
 
     ``run_id`` is ``<nn_id>_<version>_<seq>`` (the old system's batch id). ``active`` marks the
-    model that serves predictions for its version (at most one per version).
+    model that serves predictions for its version (at most one per version). A succeeded run gets
+    the next ``model_version`` of its network (the native API's numbered model version); reads that
+    serve scoring also fill ``threshold`` with its current threshold revision.
     """
 
     run_id: str
@@ -115,6 +165,8 @@ class TrainingRun:
     metrics: dict[str, Any] = field(default_factory=dict)
     result: dict[str, Any] | None = None
     error: str | None = None
+    model_version: int | None = None
+    threshold: ThresholdRevision | None = None
     created_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -122,12 +174,17 @@ class TrainingRun:
 
 @dataclass
 class Job:
-    """A unit of background work. Only ``job_id``, ``kind`` and JSON ``params`` cross a queue."""
+    """A unit of background work. Only ``job_id``, ``kind`` and JSON ``params`` cross a queue.
+
+    ``model`` names the model (network) the job works on; ``cancel_requested`` asks a running job
+    to stop at its next epoch."""
 
     job_id: str
     kind: str
     params: dict[str, Any] = field(default_factory=dict)
     status: JobStatus = JobStatus.QUEUED
+    model: str | None = None
+    cancel_requested: bool = False
     progress: dict[str, Any] = field(default_factory=dict)
     result: Any = None
     error: str | None = None

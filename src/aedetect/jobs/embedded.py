@@ -1,8 +1,10 @@
 """The default job runner: jobs run on a thread pool inside the service process.
 
 The runner owns the job's life cycle in the registry: RUNNING with ``started_at`` before the
-handler, SUCCEEDED after it (unless the handler wrote a final status itself), FAILED with the error
-message when it raises. Every failure is logged with its traceback; none is dropped.
+handler (a job cancelled while it waited in the queue is skipped), SUCCEEDED after it (unless the
+handler wrote a final status itself), CANCELLED when the handler stopped on request, FAILED with
+the error message when it raises anything else. Every failure is logged with its traceback; none
+is dropped.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aedetect.domain import JobStatus
-from aedetect.errors import AedetectError, Conflict, InvalidInput
+from aedetect.errors import AedetectError, Cancelled, Conflict, InvalidInput
 from aedetect.jobs.base import JobHandler, JobRunner
 
 if TYPE_CHECKING:
@@ -98,8 +100,14 @@ class EmbeddedJobRunner(JobRunner):
         """Run one job in a worker thread and record how it ended. Only an interpreter-exit
         exception (``SystemExit``, ``KeyboardInterrupt``) propagates, after it is recorded."""
         try:
-            self._registry.update_job(job_id, {"status": JobStatus.RUNNING, "started_at": datetime.now(UTC)})
+            if not self._registry.start_job(job_id):
+                logger.info("job %s (%s) was cancelled before it started", job_id, kind)
+                return
             handler(job_id)
+        except Cancelled as exc:
+            logger.info("job %s (%s) cancelled: %s", job_id, kind, exc)
+            self._record(job_id, JobStatus.CANCELLED, error_message(exc))
+            return
         except BaseException as exc:
             logger.exception("job %s (%s) failed", job_id, kind)
             self._record(job_id, JobStatus.FAILED, error_message(exc))

@@ -12,11 +12,22 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
-from aedetect.domain import Job, JobStatus, Network, Node, TrainingRun, Version
+from aedetect.domain import (
+    AliasMove,
+    Dataset,
+    Job,
+    JobStatus,
+    Network,
+    Node,
+    ThresholdRevision,
+    TrainingRun,
+    Version,
+)
 
 
 class Registry(ABC):
-    """Storage of networks, versions, workflow nodes, training runs and jobs."""
+    """Storage of networks, versions, workflow nodes, training runs (model versions, aliases,
+    threshold revisions), datasets and jobs."""
 
     # --- networks -------------------------------------------------------------------------
     @abstractmethod
@@ -101,8 +112,16 @@ class Registry(ABC):
         """Set fields (status, model_path, metrics, result, error, started_at, finished_at)."""
 
     @abstractmethod
-    def activate_run(self, run_id: str) -> TrainingRun:
-        """Make this succeeded run the only active one of its version."""
+    def finish_run(
+        self, run_id: str, fields: dict[str, Any], threshold: float, inputs: dict[str, Any]
+    ) -> TrainingRun:
+        """Mark the run succeeded with ``fields``, number it as the network's next model version and
+        record its first threshold revision (``contamination`` with ``inputs``), atomically."""
+
+    @abstractmethod
+    def activate_run(self, run_id: str, *, actor: str | None = None, note: str | None = None) -> TrainingRun:
+        """Make this succeeded run the only active one of its version; when that version is the
+        active one, this moves the ``production`` alias, and the move is recorded."""
 
     @abstractmethod
     def get_active_run(self, nn_id: str, version: int) -> TrainingRun | None:
@@ -110,12 +129,86 @@ class Registry(ABC):
 
     @abstractmethod
     def get_serving_run(self, nn_id: str, version: int | None) -> tuple[int, TrainingRun | None]:
-        """The version number (``None``: the network's active version) and its active run, in one
-        read: the lookup of every prediction. ``NotFound`` as for the version lookups."""
+        """The version number (``None``: the network's active version) and its active run with its
+        current threshold revision, in one read: the lookup of every prediction. ``NotFound`` as
+        for the version lookups."""
+
+    # --- model versions and aliases -------------------------------------------------------
+    @abstractmethod
+    def get_model_version(self, nn_id: str, number: int) -> TrainingRun:
+        """The run that is model version ``number``, with its current threshold; or ``NotFound``."""
+
+    @abstractmethod
+    def list_model_versions(self, nn_id: str) -> list[TrainingRun]:
+        """The network's model versions by number, each with its current threshold."""
+
+    @abstractmethod
+    def aliases(self, nn_id: str) -> dict[str, int]:
+        """Alias -> model version, ``production`` included when set."""
+
+    @abstractmethod
+    def resolve_alias(self, nn_id: str, alias: str) -> TrainingRun:
+        """The run an alias points to, with its current threshold; ``NotFound`` naming it."""
+
+    @abstractmethod
+    def set_alias(
+        self, nn_id: str, alias: str, number: int, *, actor: str | None = None, note: str | None = None
+    ) -> AliasMove:
+        """Point ``alias`` at model version ``number`` (``production``: make it the served model)
+        and record the move."""
+
+    @abstractmethod
+    def delete_alias(self, nn_id: str, alias: str, *, actor: str | None = None) -> AliasMove:
+        """Remove an alias other than ``production``, recording the move."""
+
+    @abstractmethod
+    def alias_moves(self, nn_id: str, alias: str | None = None) -> list[AliasMove]:
+        """Recorded moves of one alias or all, oldest first."""
+
+    # --- thresholds -----------------------------------------------------------------------
+    @abstractmethod
+    def add_threshold(
+        self,
+        run_id: str,
+        value: float,
+        strategy: str,
+        inputs: dict[str, Any],
+        *,
+        actor: str | None = None,
+        note: str | None = None,
+    ) -> ThresholdRevision:
+        """Record a new current threshold of a succeeded run."""
+
+    @abstractmethod
+    def list_thresholds(self, run_id: str) -> list[ThresholdRevision]:
+        """The run's threshold revisions, oldest first."""
+
+    # --- datasets -------------------------------------------------------------------------
+    @abstractmethod
+    def create_dataset(self, dataset: Dataset) -> Dataset:
+        """Insert a dataset record; ``Conflict`` if the id exists."""
+
+    @abstractmethod
+    def get_dataset(self, dataset_id: str) -> Dataset:
+        """The dataset, or ``NotFound``."""
+
+    @abstractmethod
+    def list_datasets(
+        self, *, after: int | None = None, limit: int = 100
+    ) -> tuple[list[Dataset], int | None]:
+        """A page of datasets (oldest first) and the cursor of the next page."""
+
+    @abstractmethod
+    def dataset_users(self, dataset_id: str) -> list[str]:
+        """Networks whose nodes read the dataset or whose model versions were trained on it."""
+
+    @abstractmethod
+    def delete_dataset(self, dataset_id: str) -> Dataset:
+        """Remove the dataset record."""
 
     # --- jobs -----------------------------------------------------------------------------
     @abstractmethod
-    def create_job(self, kind: str, params: dict[str, Any]) -> Job:
+    def create_job(self, kind: str, params: dict[str, Any], model: str | None = None) -> Job:
         """Insert a queued job with a new random id (written before it is queued)."""
 
     @abstractmethod
@@ -127,8 +220,28 @@ class Registry(ABC):
         """Set fields (status, progress, result, error, started_at, finished_at)."""
 
     @abstractmethod
-    def list_jobs(self, statuses: Sequence[JobStatus] | None = None, kind: str | None = None) -> list[Job]:
-        """Jobs, newest first, optionally filtered."""
+    def list_jobs(
+        self,
+        statuses: Sequence[JobStatus] | None = None,
+        kind: str | None = None,
+        *,
+        model: str | None = None,
+        before: str | None = None,
+        limit: int | None = None,
+    ) -> list[Job]:
+        """Jobs, newest first, optionally filtered; ``before`` (a job id) pages on from that job."""
+
+    @abstractmethod
+    def start_job(self, job_id: str) -> bool:
+        """Queued -> running; ``False`` (nothing changed) when it is no longer queued."""
+
+    @abstractmethod
+    def request_cancel(self, job_id: str) -> Job:
+        """Cancel a queued job at once, or ask a running one to stop; ``Conflict`` when finished."""
+
+    @abstractmethod
+    def cancel_requested(self, job_id: str) -> bool:
+        """Whether the job was asked to stop."""
 
     @abstractmethod
     def fail_interrupted(self, reason: str) -> int:

@@ -10,17 +10,22 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Dialect,
+    Double,
     ForeignKey,
     ForeignKeyConstraint,
+    Index,
     Integer,
     MetaData,
     String,
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -87,6 +92,7 @@ class NetworkRow(Base):
     use_flag: Mapped[str] = mapped_column(String(1), default="Y")
     dir: Mapped[str] = mapped_column(String(200), default="")
     config: Mapped[str] = mapped_column(Text, default="")
+    auto_promote: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -135,6 +141,7 @@ class RunRow(Base):
     __tablename__ = "runs"
     __table_args__ = (
         UniqueConstraint("nn_id", "version", "seq"),
+        Index("uq_runs_nn_id_model_version", "nn_id", "model_version", unique=True),
         ForeignKeyConstraint(
             ["nn_id", "version"], ["versions.nn_id", "versions.version"], ondelete="CASCADE"
         ),
@@ -152,6 +159,7 @@ class RunRow(Base):
     metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     error: Mapped[str | None] = mapped_column(Text)
+    model_version: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
@@ -170,9 +178,70 @@ class JobRow(Base):
     kind: Mapped[str] = mapped_column(String(50), index=True)
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    model: Mapped[str | None] = mapped_column(String(50), index=True)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     progress: Mapped[dict[str, Any]] = mapped_column(default=dict)
     result: Mapped[Any] = mapped_column(JSON(none_as_null=True), nullable=True)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+
+
+class DatasetRow(Base):
+    """An uploaded CSV dataset and its inferred schema; ``dataset_id`` is the public id."""
+
+    __tablename__ = "datasets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dataset_id: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    rows: Mapped[int] = mapped_column(Integer)
+    columns: Mapped[list[dict[str, Any]]] = mapped_column(JSON())
+    path: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ThresholdRow(Base):
+    """One threshold revision of a run; the newest (highest ``id``) is the current one."""
+
+    __tablename__ = "thresholds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.run_id", ondelete="CASCADE"), index=True)
+    value: Mapped[float] = mapped_column(Double)
+    strategy: Mapped[str] = mapped_column(String(32))
+    inputs: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    actor: Mapped[str | None] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AliasRow(Base):
+    """A named pointer to a run of a network, other than ``production`` (which is the active
+    version's active run, as the v1 API has always had it)."""
+
+    __tablename__ = "aliases"
+    __table_args__ = (UniqueConstraint("nn_id", "alias"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    nn_id: Mapped[str] = mapped_column(ForeignKey("networks.nn_id", ondelete="CASCADE"))
+    alias: Mapped[str] = mapped_column(String(50))
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.run_id", ondelete="CASCADE"))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AliasMoveRow(Base):
+    """The record of one alias move (``production`` included)."""
+
+    __tablename__ = "alias_moves"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    nn_id: Mapped[str] = mapped_column(ForeignKey("networks.nn_id", ondelete="CASCADE"), index=True)
+    alias: Mapped[str] = mapped_column(String(50))
+    from_version: Mapped[int | None] = mapped_column(Integer)
+    to_version: Mapped[int | None] = mapped_column(Integer)
+    actor: Mapped[str | None] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
+    moved_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -4,6 +4,10 @@ Every upload is read with :func:`aedetect.data.read_csv` before it is kept, so a
 a CSV, is malformed or too large is refused with a clear message and nothing is stored. The columns
 and row count of each kept file are recorded in the node's settings under ``files``; all files of
 a node must have the same columns, since training reads them as one table.
+
+A node of a model made through the native API reads a catalogue dataset instead: its settings
+hold ``dataset`` (the dataset id), and its files are that dataset's one file. Uploading files to
+such a node over v1 replaces the link with the uploaded files.
 """
 
 from __future__ import annotations
@@ -19,12 +23,17 @@ from typing import Any, BinaryIO
 import pandas as pd
 
 from aedetect.data import read_csv
-from aedetect.errors import InvalidInput, PayloadTooLarge
+from aedetect.errors import InvalidInput, listed, quoted, storage_error
+from aedetect.services.catalog import CsvLimits, DatasetCatalog, read_upload
+from aedetect.services.limits import check_text_sizes
 from aedetect.services.paths import TEMP_PREFIX, DataPaths, check_file_name
 from aedetect.services.workflow import DATA_NODE, WorkflowService
 
 FILES_KEY = "files"
 """Key of the node settings that lists the node's files (name, bytes, rows, columns)."""
+
+DATASET_KEY = "dataset"
+"""Key of the node settings that names the catalogue dataset the node reads."""
 
 SOURCE_TYPES = ("csv",)
 SOURCE_KINDS = ("local",)
@@ -39,6 +48,14 @@ class Upload:
     field: str
     filename: str | None
     content: BinaryIO
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    """What an upload kept, and the names of the earlier files it replaced."""
+
+    stored: list[StoredFile]
+    replaced: list[str]
 
 
 @dataclass(frozen=True)
@@ -59,24 +76,27 @@ def _column_difference(expected: Sequence[str], actual: Sequence[str]) -> str:
     extra = [c for c in actual if c not in expected]
     parts = []
     if missing:
-        parts.append(f"missing {', '.join(missing)}")
+        parts.append(f"missing {listed(missing)}")
     if extra:
-        parts.append(f"extra {', '.join(extra)}")
+        parts.append(f"extra {listed(extra)}")
     return "; ".join(parts)
 
 
 class DatasetService:
     """Uploads, source settings and reading of a version's data nodes."""
 
-    def __init__(self, workflow: WorkflowService, paths: DataPaths, max_upload_bytes: int) -> None:
+    def __init__(
+        self, workflow: WorkflowService, paths: DataPaths, catalog: DatasetCatalog, limits: CsvLimits
+    ) -> None:
         self._workflow = workflow
         self._paths = paths
-        self._max_bytes = max_upload_bytes
+        self._catalog = catalog
+        self._limits = limits
 
     # --- files --------------------------------------------------------------------------------
-    def upload(self, nn_id: str, version: int, node: str, uploads: Sequence[Upload]) -> list[StoredFile]:
+    def upload(self, nn_id: str, version: int, node: str, uploads: Sequence[Upload]) -> UploadResult:
         """Validate every file, then keep them all (or none): a file named like an existing one
-        replaces it. Returns what was stored."""
+        replaces it. Returns what was stored and which earlier files it replaced."""
         self._workflow.node(nn_id, version, node, DATA_NODE)
         if not uploads:
             raise InvalidInput(
@@ -86,41 +106,27 @@ class DatasetService:
         for upload in uploads:
             name = check_file_name((upload.filename or "").strip() or upload.field)
             if name in checked:
-                raise InvalidInput(f"file {name!r} is sent twice in one upload", field="file")
+                raise InvalidInput(f"file {quoted(name)} is sent twice in one upload", field="file")
             checked[name] = (upload, self._inspect(name, upload.content))
         directory = self._paths.node_dir(nn_id, version, node)
 
+        replaced: list[str] = []
+
         def change(config: dict[str, Any]) -> dict[str, Any]:
             kept = {f["name"]: f for f in config.get(FILES_KEY, []) if f["name"] not in checked}
+            replaced.extend(f["name"] for f in config.get(FILES_KEY, []) if f["name"] in checked)
             new = [info for _, info in checked.values()]
             self._check_same_columns([*kept.values()], new)
-            directory.mkdir(parents=True, exist_ok=True)
-            for upload, info in checked.values():
-                self._store(upload.content, directory, info.name)
-            return {**config, FILES_KEY: [*kept.values(), *(info.as_dict() for info in new)]}
+            self._store_all([(upload.content, info.name) for upload, info in checked.values()], directory)
+            rest = {k: v for k, v in config.items() if k != DATASET_KEY}
+            return {**rest, FILES_KEY: [*kept.values(), *(info.as_dict() for info in new)]}
 
         self._workflow.update_config(nn_id, version, node, DATA_NODE, change)
-        return [info for _, info in checked.values()]
+        return UploadResult([info for _, info in checked.values()], replaced)
 
     def _inspect(self, name: str, content: BinaryIO) -> StoredFile:
         """Read the file as CSV (refusing it if it is not one) and describe it."""
-        content.seek(0, os.SEEK_END)
-        size = content.tell()
-        if size > self._max_bytes:
-            raise PayloadTooLarge(
-                f"file {name!r} has {size} bytes, over the limit of {self._max_bytes} bytes "
-                "(AEDETECT_MAX_UPLOAD_BYTES)",
-                field="file",
-            )
-        content.seek(0)
-        try:
-            frame = read_csv(content, max_bytes=self._max_bytes)
-        except InvalidInput as exc:
-            raise InvalidInput(
-                f"file {name!r} is not a readable CSV file: {exc.message}", field="file"
-            ) from exc
-        if frame.columns.empty or frame.empty:
-            raise InvalidInput(f"file {name!r} holds no data rows below its header", field="file")
+        frame, size = read_upload(name, content, self._limits)
         return StoredFile(name=name, bytes=size, rows=len(frame), columns=[str(c) for c in frame.columns])
 
     @staticmethod
@@ -132,28 +138,63 @@ class DatasetService:
         for name, columns in files[1:]:
             if set(columns) != set(first_columns):
                 raise InvalidInput(
-                    f"file {name!r} does not have the columns of {first_name!r} "
+                    f"file {quoted(name)} does not have the columns of {quoted(first_name)} "
                     f"({_column_difference(first_columns, columns)}); all files of a node are read "
                     "as one table: delete the node's files first to change the columns",
                     field="file",
                 )
 
     @staticmethod
-    def _store(content: BinaryIO, directory: Path, name: str) -> None:
-        """Write ``content`` to ``directory/name`` through a temporary file renamed into place."""
-        content.seek(0)
-        handle, temp = tempfile.mkstemp(dir=directory, prefix=TEMP_PREFIX)
+    def _store_all(files: Sequence[tuple[BinaryIO, str]], directory: Path) -> None:
+        """Write every file to a temporary file in ``directory`` first, then rename them all into
+        place: a full or unwritable disk (507/503) leaves the node's earlier files as they were."""
+        temps: list[str] = []
         try:
-            with os.fdopen(handle, "wb") as out:
-                shutil.copyfileobj(content, out, length=1024 * 1024)
-            os.replace(temp, directory / name)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
+            directory.mkdir(parents=True, exist_ok=True)
+            for content, _ in files:
+                content.seek(0)
+                handle, temp = tempfile.mkstemp(dir=directory, prefix=TEMP_PREFIX)
+                temps.append(temp)
+                with os.fdopen(handle, "wb") as out:
+                    shutil.copyfileobj(content, out, length=1024 * 1024)
+            for temp, (_, name) in zip(temps, files, strict=True):
+                os.replace(temp, directory / name)
+        except OSError as exc:
+            error = storage_error(exc, "storing the upload")
+            if error is None:
+                raise
+            raise error from exc
+        finally:
+            for temp in temps:
+                Path(temp).unlink(missing_ok=True)
+
+    def dataset_of(self, nn_id: str, version: int, node: str) -> str | None:
+        """The catalogue dataset the node reads, if it reads one."""
+        dataset = self._workflow.config(nn_id, version, node, DATA_NODE).get(DATASET_KEY)
+        return dataset if isinstance(dataset, str) else None
+
+    def link_dataset(self, nn_id: str, version: int, node: str, dataset_id: str | None) -> None:
+        """Make the node read catalogue dataset ``dataset_id`` (``None``: no data)."""
+
+        def change(config: dict[str, Any]) -> dict[str, Any]:
+            rest = {k: v for k, v in config.items() if k not in (DATASET_KEY, FILES_KEY)}
+            return rest if dataset_id is None else {**rest, DATASET_KEY: dataset_id}
+
+        self._workflow.update_config(nn_id, version, node, DATA_NODE, change)
 
     def files(self, nn_id: str, version: int, node: str) -> list[StoredFile]:
-        """The node's kept files in upload order."""
+        """The node's kept files in upload order (a linked dataset's one file)."""
         config = self._workflow.config(nn_id, version, node, DATA_NODE)
+        if isinstance(config.get(DATASET_KEY), str):
+            dataset = self._catalog.get(config[DATASET_KEY])
+            return [
+                StoredFile(
+                    name=dataset.name,
+                    bytes=dataset.bytes,
+                    rows=dataset.rows,
+                    columns=[c["name"] for c in dataset.columns],
+                )
+            ]
         return [
             StoredFile(name=f["name"], bytes=f["bytes"], rows=f["rows"], columns=list(f["columns"]))
             for f in config.get(FILES_KEY, [])
@@ -165,24 +206,33 @@ class DatasetService:
         return files[0].columns if files else None
 
     def delete_files(self, nn_id: str, version: int, node: str) -> int:
-        """Remove all of the node's files; returns how many there were."""
+        """Remove all of the node's files; returns how many there were. The directory is set
+        aside first, so a failure at any step leaves the files and their record as they were."""
         directory = self._paths.node_dir(nn_id, version, node)
         removed: list[str] = []
+        moved: list[tuple[Path, Path]] = []
 
         def change(config: dict[str, Any]) -> dict[str, Any]:
             removed.extend(f["name"] for f in config.get(FILES_KEY, []))
-            if directory.exists():
-                shutil.rmtree(directory)
-            return {k: v for k, v in config.items() if k != FILES_KEY}
+            moved.extend(self._paths.move_aside([directory], f"deleting the files of node {node}"))
+            return {k: v for k, v in config.items() if k not in (FILES_KEY, DATASET_KEY)}
 
-        self._workflow.update_config(nn_id, version, node, DATA_NODE, change)
+        try:
+            self._workflow.update_config(nn_id, version, node, DATA_NODE, change)
+        except BaseException:
+            self._paths.restore(moved)
+            raise
+        self._paths.purge(moved)
         return len(removed)
 
     def load_frame(self, nn_id: str, version: int, node: str) -> pd.DataFrame:
         """All of the node's files read as one table (rows in upload order)."""
+        dataset = self.dataset_of(nn_id, version, node)
+        if dataset is not None:
+            return self._catalog.frame(dataset)
         files = self.files(nn_id, version, node)
         if not files:
-            raise InvalidInput(f"node {node!r} holds no data file", field=node)
+            raise InvalidInput(f"node {quoted(node)} holds no data file", field=node)
         frames = [read_csv(self._paths.node_file(nn_id, version, node, f.name)) for f in files]
         if len(frames) == 1:
             return frames[0]
@@ -194,16 +244,17 @@ class DatasetService:
         self, nn_id: str, version: int, node: str, source_kind: str, form: str, body: dict[str, Any]
     ) -> dict[str, Any]:
         """Describe where the node's data comes from (merged into its settings); returns them."""
+        check_text_sizes(body, self._workflow.limits)
         if source_kind not in SOURCE_KINDS:
             raise InvalidInput(
-                f"source {source_kind!r} is not supported; supported: {', '.join(SOURCE_KINDS)} "
+                f"source {quoted(source_kind)} is not supported; supported: {', '.join(SOURCE_KINDS)} "
                 "(upload the files over this API)",
                 field="src",
             )
         source_type = body.get("type")
         if source_type not in SOURCE_TYPES:
             raise InvalidInput(
-                f"type must be one of {', '.join(SOURCE_TYPES)}, got {source_type!r}", field="type"
+                f"type must be one of {', '.join(SOURCE_TYPES)}, got {quoted(source_type)}", field="type"
             )
         values: dict[str, Any] = {
             "type": source_type,
@@ -244,7 +295,7 @@ class DatasetService:
     def _check_preprocess(value: Any) -> Any:
         if value not in NO_PREPROCESS:
             raise InvalidInput(
-                f'preprocess {value!r} is not supported: send "none" (the CSV is used as it is)',
+                f'preprocess {quoted(value)} is not supported: send "none" (the CSV is used as it is)',
                 field="preprocess",
             )
         return value

@@ -1,8 +1,15 @@
-"""Predictions from a version's active model, loaded once and kept in a thread-safe cache.
+"""Scoring with a model version: loaded once and kept in a thread-safe cache, judged against the
+version's current threshold revision.
 
 Models are cached by run id: a run's model never changes once written, so the cache only has to
-drop entries when a model stops serving (another run activated, the network deleted). All rows of
-a request are scored in one vectorised pass.
+drop entries when a model stops serving (another run activated, the network deleted). The
+threshold is not part of the cached model: every request reads the current revision with the
+serving run (one registry read), so a threshold change takes effect at once in every process.
+All rows of a request are scored in one vectorised pass.
+
+The v1 similarity is :func:`v1_similarity`: a strictly decreasing function of the anomaly score,
+so a v1 client comparing it with the reference value (the same function of the threshold) gets
+exactly the model's verdict.
 """
 
 from __future__ import annotations
@@ -15,11 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from aedetect.detectors.autoencoder import AutoEncoderDetector
 from aedetect.domain import TrainingRun
-from aedetect.errors import InvalidInput, NotFitted
+from aedetect.errors import InvalidInput, NotFitted, listed
 from aedetect.registry.base import Registry
+from aedetect.services.limits import Limits, check_rows
 from aedetect.services.paths import DataPaths, check_nn_id, check_version
 
 ACTIVE = "active"
@@ -81,6 +90,66 @@ class ModelCache:
             return list(self._models)
 
 
+SCORE_COLUMN = "anomaly_score"
+LABEL_COLUMN = "is_anomaly"
+TOP_COLUMN = "top_columns"
+"""Columns a scored CSV gains (the CLI's ``aedetect score`` and the API's CSV scoring alike)."""
+
+
+def similarity_scale(training_threshold: float) -> float:
+    """The score unit of :func:`v1_similarity`: the threshold the model was trained with (fixed
+    for the life of the model version, unlike the threshold revisions), or 1 if unusable."""
+    value = float(training_threshold)
+    return value if math.isfinite(value) and value > 0 else 1.0
+
+
+def v1_similarity(scores: Any, scale: float) -> np.ndarray:
+    """The v1 number for anomaly ``scores``: ``1 / (1 + exp(asinh(score / scale)))``.
+
+    Strictly decreasing in the score over all real numbers, in (0, 1] (higher = more normal; it
+    rounds to 1 only far below zero), never underflowing for large scores (it falls like
+    ``scale / (2 * score)``). NaN stays NaN. :func:`judged_similarity` settles floating-point ties.
+    """
+    return 1.0 / (1.0 + np.exp(np.arcsinh(np.asarray(scores, dtype=np.float64) / scale)))
+
+
+def judged_similarity(scores: Any, threshold: float, scale: float) -> tuple[np.ndarray, float]:
+    """:func:`v1_similarity` of ``scores`` and of ``threshold`` (the reference value), made exact
+    at floating-point ties: a row's similarity is below the reference exactly when its score is
+    above the threshold."""
+    values = np.asarray(scores, dtype=np.float64)
+    reference = float(v1_similarity(threshold, scale))
+    similarity = v1_similarity(values, scale)
+    anomalous, normal = values > threshold, values <= threshold  # NaN is neither and stays NaN
+    similarity = np.where(anomalous & (similarity >= reference), np.nextafter(reference, 0.0), similarity)
+    similarity = np.where(normal & (similarity < reference), reference, similarity)
+    return similarity, reference
+
+
+def current_threshold(run: TrainingRun, detector: AutoEncoderDetector) -> float:
+    """The threshold a run's verdicts use: its newest revision, or the one it was trained with."""
+    return run.threshold.value if run.threshold is not None else float(detector.threshold_)
+
+
+def scored_frame(
+    detector: AutoEncoderDetector, frame: pd.DataFrame, top: int, threshold: float | None = None
+) -> pd.DataFrame:
+    """``frame`` with the anomaly score, the 0/1 verdict against ``threshold`` (default: the
+    model's own) and, if ``top``, the top contributing columns most first, ';'-separated. Columns
+    of those names in ``frame`` are replaced."""
+    result = detector.score(frame)
+    limit = float(detector.threshold_) if threshold is None else threshold
+    out = frame.drop(columns=[c for c in (SCORE_COLUMN, LABEL_COLUMN, TOP_COLUMN) if c in frame.columns])
+    out[SCORE_COLUMN] = result.scores
+    out[LABEL_COLUMN] = (np.asarray(result.scores) > limit).astype(np.int64)
+    if top > 0:
+        contributions = np.nan_to_num(np.asarray(result.contributions, dtype=np.float64), nan=-np.inf)
+        order = np.argsort(-contributions, axis=1, kind="stable")[:, :top]
+        names = np.asarray(result.columns, dtype=object)[order]
+        out[TOP_COLUMN] = [";".join(row) for row in names]
+    return out
+
+
 def finite_or_none(value: float) -> float | None:
     """``value`` as a plain float, or ``None`` where it is not finite (JSON has no NaN)."""
     number = float(value)
@@ -94,21 +163,57 @@ def checked_rows(rows: Sequence[Row], columns: Sequence[str]) -> list[Row]:
         raise InvalidInput("input_data holds no row", field="input_data")
     missing = [c for c in columns if any(c not in row for row in rows)]
     if missing:
+        known = set(columns)
+        unknown = list(dict.fromkeys(k for row in rows for k in row if k not in known))
+        sent = f"; it sent column(s) the model does not use: {listed(unknown)}" if unknown else ""
         raise InvalidInput(
-            f"input_data lacks the model column(s) {', '.join(missing)}; "
-            f"the model uses: {', '.join(columns)}",
+            f"input_data lacks the model column(s) {listed(missing)}{sent}; the model uses "
+            f"{len(columns)} columns: {listed(columns)}",
             field="input_data",
         )
+    return list(rows)
+
+
+def json_value(value: Any) -> Any:
+    """A cell or reconstructed value as JSON: numbers as numbers (non-finite: null), the rest as text."""
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return finite_or_none(float(value))
+    return str(value)
+
+
+def native_rows(rows: Sequence[Any], columns: Sequence[str]) -> list[Row]:
+    """The rows of a native scoring request, or ``InvalidInput`` naming the first row (and column)
+    that is not an object with every model column."""
+    if not rows:
+        raise InvalidInput("rows holds no row: send at least one object of column values", field="rows")
+    for i, row in enumerate(rows):
+        if not isinstance(row, Mapping):
+            raise InvalidInput(f"rows[{i}] must be an object of column values", field=f"rows[{i}]")
+        missing = [c for c in columns if c not in row]
+        if missing:
+            raise InvalidInput(
+                f"rows[{i}] lacks the model column(s) {listed(missing)}; send every column the model uses "
+                "(GET the model version to see them)",
+                field=f"rows[{i}]",
+                column=missing[0],
+            )
     return list(rows)
 
 
 class ScoringService:
     """Similarity, codes and reconstructions from the model that serves a version."""
 
-    def __init__(self, registry: Registry, paths: DataPaths, cache: ModelCache) -> None:
+    def __init__(self, registry: Registry, paths: DataPaths, cache: ModelCache, limits: Limits) -> None:
         self._registry = registry
         self._paths = paths
         self._cache = cache
+        self._limits = limits
 
     def serving_run(self, nn_id: str, version: str | int) -> TrainingRun:
         """The active run of ``version`` (a number, or "active" for the active version)."""
@@ -132,13 +237,61 @@ class ScoringService:
     def _model_and_rows(
         self, nn_id: str, version: str | int, rows: Sequence[Row]
     ) -> tuple[AutoEncoderDetector, list[Row]]:
+        check_rows(len(rows), self._limits)
         model = self.detector(self.serving_run(nn_id, version))
         return model, checked_rows(rows, model.columns_)
 
     def similarity(self, nn_id: str, version: str | int, rows: Sequence[Row]) -> list[float | None]:
-        """Cosine similarity of each row and its reconstruction (higher = more normal)."""
-        model, frame = self._model_and_rows(nn_id, version, rows)
-        return [finite_or_none(v) for v in model.score(frame).similarity]
+        """The v1 similarity of each row (:func:`judged_similarity`; higher = more normal)."""
+        check_rows(len(rows), self._limits)
+        run = self.serving_run(nn_id, version)
+        model = self.detector(run)
+        scores = model.decision_function(checked_rows(rows, model.columns_))
+        values, _ = judged_similarity(
+            scores, current_threshold(run, model), similarity_scale(model.threshold_)
+        )
+        return [finite_or_none(v) for v in values]
+
+    def explain(self, run: TrainingRun, rows: Sequence[Row], top: int) -> list[dict[str, Any]]:
+        """Per row: score, verdict against the current threshold, the v1 and the cosine
+        similarity, and the ``top`` columns contributing most with their share of the score, the
+        value sent and the value the model expected (its reconstruction)."""
+        check_rows(len(rows), self._limits, "rows")
+        detector = self.detector(run)
+        checked = native_rows(rows, detector.columns_)
+        result = detector.score(checked)
+        expected = detector.reconstruct(checked) if top > 0 else None
+        threshold = current_threshold(run, detector)
+        similarity, _ = judged_similarity(result.scores, threshold, similarity_scale(detector.threshold_))
+        names = result.columns
+        scores = np.asarray(result.scores, dtype=np.float64)
+        parts = np.nan_to_num(np.asarray(result.contributions, dtype=np.float64), nan=-np.inf)
+        order = np.argsort(-parts, axis=1, kind="stable")[:, :top]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            shares = np.take_along_axis(parts, order, axis=1) / scores[:, None]
+        guesses = None if expected is None else expected.to_numpy(dtype=object)
+        out = []
+        for i, row in enumerate(checked):
+            contributions = [
+                {
+                    "column": names[j],
+                    "share": finite_or_none(share) if scores[i] > 0 else None,
+                    "value": json_value(row[names[j]]),
+                    "expected": None if guesses is None else json_value(guesses[i, j]),
+                }
+                for j, share in zip(order[i], shares[i], strict=True)
+            ]
+            out.append(
+                {
+                    "score": finite_or_none(scores[i]),
+                    "is_anomaly": bool(scores[i] > threshold),
+                    "threshold": threshold,
+                    "similarity": finite_or_none(similarity[i]),
+                    "cosine_similarity": finite_or_none(result.similarity[i]),
+                    "contributions": contributions,
+                }
+            )
+        return out
 
     def encode(self, nn_id: str, version: str | int, rows: Sequence[Row]) -> list[list[float | None]]:
         """The bottleneck code of each row."""

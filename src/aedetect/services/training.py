@@ -3,8 +3,16 @@
 
 A run's plan (columns, detector hyperparameters) is checked before anything is written, so a
 refused request changes nothing. The model is written to a temporary directory and renamed into
-place, and the run becomes the version's serving model only once it is complete: a failure or a
-crash at any point leaves the previous model serving and the run marked failed.
+place, and the run becomes the version's serving model only once it is complete: a failure, a
+cancellation or a crash at any point leaves the previous model serving and the run marked failed
+(or cancelled).
+
+A succeeded run is the network's next numbered model version: it records what it was trained on
+(dataset, rows, columns and kinds, parameters after defaults), its loss history and training time,
+its first threshold revision and the IsolationForest baseline fitted on the same rows. Progress
+(epoch, losses so far, elapsed and estimated remaining seconds) is written to the job row at most
+once a second, and the job's ``cancel_requested`` flag is read as often, so any process can follow
+or stop a training.
 """
 
 from __future__ import annotations
@@ -21,17 +29,36 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
+from anyio import to_thread
+
 from aedetect.artifacts import save_detector
 from aedetect.detectors.autoencoder import AutoEncoderDetector, EpochCallback
 from aedetect.domain import Job, JobStatus, TrainingRun, VersionCondition
-from aedetect.errors import AedetectError, Conflict, InvalidInput, JobFailed, NotFound, error_type
+from aedetect.errors import (
+    AedetectError,
+    Cancelled,
+    Conflict,
+    InvalidInput,
+    JobFailed,
+    NotFound,
+    error_type,
+    listed,
+    quoted,
+    storage_error,
+)
 from aedetect.jobs.base import JobRunner
 from aedetect.registry.base import Registry
+from aedetect.services.baseline import Baseline, fit_baseline
 from aedetect.services.datasets import DatasetService
-from aedetect.services.evaluation import EvaluationService, reference_similarity
+from aedetect.services.evaluation import EvaluationService, anomaly_labels, assessment
+from aedetect.services.jobs import wait_for_job
+from aedetect.services.limits import Limits, check_epochs, check_network, encoded_width
 from aedetect.services.paths import TEMP_PREFIX, DataPaths, check_nn_id
-from aedetect.services.scoring import ModelCache, finite_or_none
+from aedetect.services.scoring import ModelCache, finite_or_none, similarity_scale, v1_similarity
 from aedetect.services.workflow import (
+    EVAL_DATA,
     FEED_NODE,
     NETCONF,
     NETCONF_NODE,
@@ -47,10 +74,15 @@ logger = logging.getLogger(__name__)
 TRAIN_JOB = "train"
 """Job kind of a training run."""
 
+NATIVE_PARAMS = "params"
+"""Key of the ``netconf_node`` settings holding a native-API model's detector parameters."""
+
 STOPPED = "interrupted: the service stopped during this training run; train again"
 
 PROGRESS_INTERVAL_S = 1.0
-"""Least time between two progress writes of a running job."""
+"""Least time between two progress writes (and two cancellation checks) of a running job."""
+
+CANCELLED = "cancelled: stopped at an epoch end on request; the previous version keeps serving"
 
 
 def utcnow() -> datetime:
@@ -58,11 +90,21 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _failure(exc: BaseException) -> tuple[str, str]:
-    """``(code, message)`` recorded on a failed run."""
+def _as_failure(exc: BaseException, job_id: str) -> AedetectError:
+    """The domain error a failed run records and reports: its own for a domain error, a storage
+    error for a full or unwritable data directory, otherwise an internal error that points to the
+    server log (never the exception text, which may hold server paths)."""
     if isinstance(exc, AedetectError):
-        return exc.code, exc.message
-    return JobFailed.code, f"{type(exc).__name__}: {exc}"
+        return exc
+    if isinstance(exc, OSError) and (storage := storage_error(exc, "training")) is not None:
+        return storage
+    return JobFailed(f"internal error during training (job {job_id}; the server log has the details)")
+
+
+def _failure(exc: BaseException, job_id: str) -> tuple[str, str]:
+    """``(code, message)`` recorded on a failed run."""
+    failure = _as_failure(exc, job_id)
+    return failure.code, failure.message
 
 
 class TrainingExecutor:
@@ -75,6 +117,7 @@ class TrainingExecutor:
         evaluation: EvaluationService,
         paths: DataPaths,
         cache: ModelCache,
+        limits: Limits,
         train_threads: int | None = None,
     ) -> None:
         self._registry = registry
@@ -83,6 +126,7 @@ class TrainingExecutor:
         self._evaluation = evaluation
         self._paths = paths
         self._cache = cache
+        self._limits = limits
         self._stopping = threading.Event()
 
     def stop(self) -> None:
@@ -101,31 +145,42 @@ class TrainingExecutor:
         nn_id, version = run.nn_id, run.version
         self._registry.update_run(run.run_id, {"status": JobStatus.RUNNING, "started_at": utcnow()})
         self._registry.update_version(nn_id, version, {"condition": VersionCondition.PROGRESS})
-        model_dir = None
+        written: list[Path] = []
         try:
-            detector, metrics, result = self._fit(job_id, run)
-            model_dir = self._save(detector, run)
+            started = time.monotonic()
+            detector, frame, metrics, result = self._fit(job_id, run)
+            baseline = self._baseline(detector, frame, metrics)
+            metrics["training_time_s"] = round(time.monotonic() - started, 3)
+            metrics["evaluation"] = self._assess(run, detector, baseline)
+            written.append(self._save(detector, run))
+            written.append(self._save_scores(detector.decision_function(frame), run))
             previous = self._registry.get_active_run(nn_id, version)
-            self._registry.update_run(
+            finished = self._registry.finish_run(
                 run.run_id,
-                {
-                    "status": JobStatus.SUCCEEDED,
-                    "model_path": self._paths.relative(model_dir),
-                    "metrics": metrics,
-                    "result": result,
-                    "finished_at": utcnow(),
-                },
-            )
-            self._registry.activate_run(run.run_id)
+                {"model_path": self._paths.relative(written[0]), "metrics": metrics, "result": result,
+                 "finished_at": utcnow()},
+                float(detector.threshold_),
+                {"contamination": detector.contamination},
+            )  # fmt: skip
+            if self._registry.get_network(nn_id).auto_promote:
+                self._registry.activate_run(run.run_id, note=f"trained by job {job_id}")
         except Exception as exc:
-            if model_dir is not None:
-                shutil.rmtree(model_dir, ignore_errors=True)
-            self._record_failure(run, exc)
-            raise
+            for path in written:
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+            failure = _as_failure(exc, job_id)
+            self._record_failure(run, failure)
+            if failure is exc:
+                raise
+            raise failure from exc
         if previous is not None:
             self._cache.invalidate([previous.run_id])
         self._registry.update_version(nn_id, version, {"condition": VersionCondition.FINISHED})
-        self._registry.update_job(job_id, {"result": {"run_id": run.run_id}})
+        self._registry.update_job(
+            job_id, {"result": {"run_id": run.run_id, "version": finished.model_version}}
+        )
 
     def _run_of(self, job: Job) -> TrainingRun:
         nn_id, version = job.params["nn_id"], int(job.params["version"])
@@ -134,49 +189,117 @@ class TrainingExecutor:
                 return run
         raise NotFound(f"no training run belongs to job {job.job_id}")
 
-    def _fit(self, job_id: str, run: TrainingRun) -> tuple[AutoEncoderDetector, dict[str, Any], Any]:
+    def _fit(
+        self, job_id: str, run: TrainingRun
+    ) -> tuple[AutoEncoderDetector, pd.DataFrame, dict[str, Any], Any]:
         """Train on the version's training data and evaluate on its evaluation data."""
         self._check_not_stopped()
         frame = self._datasets.load_frame(run.nn_id, run.version, TRAIN_DATA)
-        detector = AutoEncoderDetector(**run.params["detector"], n_threads=self._train_threads)
+        params = run.params["detector"]
+        columns = params["columns"]
+        width = encoded_width(frame, columns, params.get("categorical"), params.get("vocab_size") or 10)
+        hidden = params.get("n_hidden") or AutoEncoderDetector.default_hidden(len(columns))
+        check_network(hidden, self._limits, n_input=width, inputs=f"{width} encoded inputs")
+        detector = AutoEncoderDetector(**{**params, "n_threads": self._train_threads})
         detector.fit(frame, callback=self._progress_writer(job_id))
-        reference = reference_similarity(detector.similarity(frame), detector.contamination)
-        result = self._evaluation.evaluate(run.nn_id, run.version, detector, reference)
-        history = detector.history_
+        threshold = float(detector.threshold_)
+        result = self._evaluation.evaluate(run.nn_id, run.version, detector, threshold)
+        history = {
+            name: [finite_or_none(v) for v in detector.history_.get(name, [])]
+            for name in ("train_loss", "val_loss")
+        }
+        columns = detector.columns_
         metrics: dict[str, Any] = {
+            "dataset": run.params.get("dataset"),
             "rows": len(frame),
-            "columns": detector.columns_,
+            "columns": columns,
+            "column_kinds": detector.column_kinds_,
             "n_input": detector.n_input_,
-            "epochs": len(history.get("train_loss", [])),
-            "train_loss": finite_or_none(history["train_loss"][-1]) if history.get("train_loss") else None,
-            "val_loss": finite_or_none(history["val_loss"][-1]) if history.get("val_loss") else None,
-            "threshold": float(detector.threshold_),
-            "reference_similarity": reference,
-            "params": detector.effective_params_,
+            "params": detector.effective_params_,  # every hyperparameter as used, after defaults
+            "epochs": len(history["train_loss"]),
+            "train_loss": history["train_loss"][-1] if history["train_loss"] else None,
+            "val_loss": history["val_loss"][-1] if history["val_loss"] else None,
+            "history": history,
+            "threshold": threshold,
+            "reference_similarity": float(v1_similarity(threshold, similarity_scale(threshold))),
         }
         if result is not None and result.get("roc_auc") is not None:
             metrics["roc_auc"] = result["roc_auc"]
-        return detector, metrics, result
+        return detector, frame, metrics, result
+
+    def _baseline(
+        self, detector: AutoEncoderDetector, frame: pd.DataFrame, metrics: dict[str, Any]
+    ) -> Baseline:
+        """Fit the IsolationForest on the same rows and record its summary on the metrics."""
+        params = metrics["params"]
+        baseline = fit_baseline(
+            frame,
+            detector.column_kinds_,
+            params["vocab_size"],
+            params["numeric_transform"],
+            detector.contamination,
+        )
+        metrics["baseline"] = baseline.summary()
+        return baseline
+
+    def _assess(
+        self, run: TrainingRun, detector: AutoEncoderDetector, baseline: Baseline
+    ) -> dict[str, Any] | None:
+        """Evaluation metrics (with the baseline) on labelled evaluation data, else ``None``."""
+        settings = self._evaluation.settings(run.nn_id, run.version)
+        label = settings.get("label_column")
+        if label is None or self._datasets.columns(run.nn_id, run.version, EVAL_DATA) is None:
+            return None
+        frame = self._datasets.load_frame(run.nn_id, run.version, EVAL_DATA)
+        truth = anomaly_labels(frame[label], settings.get("normal_value"))
+        return assessment(
+            truth, detector.decision_function(frame), float(detector.threshold_), baseline.scores(frame),
+            baseline.threshold,
+        )  # fmt: skip
 
     def _progress_writer(self, job_id: str) -> EpochCallback:
-        """An epoch callback recording progress on the job at most every ``PROGRESS_INTERVAL_S``."""
+        """An epoch callback recording progress on the job, and stopping the training when the job
+        was cancelled, at most every ``PROGRESS_INTERVAL_S`` (and always at the last epoch)."""
+        started = time.monotonic()
         last = [0.0]
+        history: dict[str, list[float | None]] = {"train_loss": [], "val_loss": []}
 
         def record(epoch: int, epochs: int, train_loss: float, val_loss: float | None) -> None:
             self._check_not_stopped()
+            history["train_loss"].append(finite_or_none(train_loss))
+            if val_loss is not None:
+                history["val_loss"].append(finite_or_none(val_loss))
             now = time.monotonic()
             if epoch < epochs and now - last[0] < PROGRESS_INTERVAL_S:
                 return
             last[0] = now
+            if self._registry.cancel_requested(job_id):
+                raise Cancelled(CANCELLED)
+            elapsed = now - started
             progress = {
                 "epoch": epoch,
-                "epochs": epochs,
+                "max_epochs": epochs,
                 "train_loss": finite_or_none(train_loss),
                 "val_loss": None if val_loss is None else finite_or_none(val_loss),
+                "elapsed_s": round(elapsed, 3),
+                "eta_s": round(elapsed / epoch * (epochs - epoch), 3),
+                "history": {k: list(v) for k, v in history.items()},
             }
             self._registry.update_job(job_id, {"progress": progress})
 
         return record
+
+    def _save_scores(self, scores: np.ndarray, run: TrainingRun) -> Path:
+        """Keep the training scores (``.npy``, no pickle) for the threshold strategies."""
+        final = self._paths.training_scores(run.nn_id, run.version, run.run_id)
+        temp = self._paths.temp_beside(final)
+        try:
+            with temp.open("wb") as out:
+                np.save(out, np.asarray(scores, dtype=np.float64), allow_pickle=False)
+            os.replace(temp, final)
+        finally:
+            temp.unlink(missing_ok=True)
+        return final
 
     def _save(self, detector: AutoEncoderDetector, run: TrainingRun) -> Path:
         """Write the model to a temporary directory and rename it into place (atomic)."""
@@ -193,14 +316,15 @@ class TrainingExecutor:
                 shutil.rmtree(temp, ignore_errors=True)
         return final
 
-    def _record_failure(self, run: TrainingRun, exc: BaseException) -> None:
-        """Mark the run and its version failed; a network deleted meanwhile is only logged."""
-        code, message = _failure(exc)
+    def _record_failure(self, run: TrainingRun, failure: AedetectError) -> None:
+        """Mark the run failed (or cancelled) and its version in error; a network deleted
+        meanwhile is only logged."""
+        code, message = failure.code, failure.message
         try:
             self._registry.update_run(
                 run.run_id,
                 {
-                    "status": JobStatus.FAILED,
+                    "status": JobStatus.CANCELLED if isinstance(failure, Cancelled) else JobStatus.FAILED,
                     "error": message,
                     "metrics": {"error_code": code},
                     "finished_at": utcnow(),
@@ -221,12 +345,14 @@ class TrainingService:
         workflow: WorkflowService,
         datasets: DatasetService,
         evaluation: EvaluationService,
+        paths: DataPaths,
     ) -> None:
         self._registry = registry
         self._runner = runner
         self._workflow = workflow
         self._datasets = datasets
         self._evaluation = evaluation
+        self._paths = paths
         self._lock = threading.RLock()
 
     @contextmanager
@@ -255,7 +381,7 @@ class TrainingService:
         columns: list[str] = feeder["encode_column"]
         if label is not None and label in columns:
             raise InvalidInput(
-                f"feed_train encode_column lists {label!r}, the eval_node label_column: a label is "
+                f"feed_train encode_column lists {quoted(label)}, the eval_node label_column: a label is "
                 "never a model input; remove it from encode_column",
                 field="encode_column",
             )
@@ -265,8 +391,8 @@ class TrainingService:
         missing = [c for c in columns if c not in available]
         if missing:
             raise InvalidInput(
-                f"feed_train encode_column names column(s) the datasrc files lack: {', '.join(missing)} "
-                f"(available: {', '.join(available)})",
+                f"feed_train encode_column names column(s) the datasrc files lack: {listed(missing)} "
+                f"(the files have {len(available)} columns: {listed(available)})",
                 field="encode_column",
             )
         if not columns:
@@ -275,29 +401,51 @@ class TrainingService:
         if categorical and not set(categorical) <= set(columns):
             raise InvalidInput(
                 f"feed_train categorical names columns the model does not use: "
-                f"{', '.join(c for c in categorical if c not in columns)}",
+                f"{listed(c for c in categorical if c not in columns)}",
                 field="categorical",
             )
-        netconf = validate_netconf(self._workflow.config(nn_id, version, NETCONF, NETCONF_NODE))
+        stored = self._workflow.config(nn_id, version, NETCONF, NETCONF_NODE)
+        limits = self._workflow.limits
         self._evaluation.check(nn_id, version, columns)
-        detector = {
-            "columns": columns,
-            "categorical": categorical,
-            "vocab_size": feeder["vocab_size"],
-            "n_hidden": netconf.get("n_hidden"),
-            "epochs": netconf.get("iter"),
-            "batch_size": netconf.get("batch_size"),
-            "learning_rate": netconf.get("learning_rate"),
-            "random_state": netconf.get("random_state"),
-            # ``iter`` is the exact number of passes (v1 semantics): no early stopping unless asked.
-            "validation_fraction": netconf.get("validation_fraction", 0.0),
-        }
-        return {"detector": detector}
+        native = stored.get(NATIVE_PARAMS)
+        if isinstance(native, dict):
+            # a model of the native API: the library's own parameter names and defaults
+            detector = {
+                **native,
+                "columns": columns,
+                "categorical": categorical,
+                "vocab_size": feeder["vocab_size"],
+            }
+        else:
+            netconf = validate_netconf(stored, limits)
+            detector = {
+                "columns": columns,
+                "categorical": categorical,
+                "vocab_size": feeder["vocab_size"],
+                "n_hidden": netconf.get("n_hidden"),
+                "epochs": netconf.get("iter"),
+                "batch_size": netconf.get("batch_size"),
+                "learning_rate": netconf.get("learning_rate"),
+                "random_state": netconf.get("random_state"),
+                # ``iter`` is the exact number of passes (v1 semantics): no early stopping unless asked.
+                "validation_fraction": netconf.get("validation_fraction", 0.0),
+            }
+        check_epochs(detector.get("epochs"), limits, "epochs" if isinstance(native, dict) else "iter")
+        hidden = detector.get("n_hidden") or AutoEncoderDetector.default_hidden(len(columns))
+        at_least = f"at least 2 inputs for each of {len(columns)} columns"
+        check_network(hidden, limits, n_input=2 * len(columns), inputs=at_least)
+        plan: dict[str, Any] = {"detector": detector}
+        dataset = self._datasets.dataset_of(nn_id, version, TRAIN_DATA)
+        if dataset is not None:
+            plan["dataset"] = dataset
+        return plan
 
     def start(self, nn_id: str, version: int) -> TrainingRun:
-        """Check the plan and queue a run; ``Conflict`` while the version already trains."""
+        """Check the plan and that the model directory is writable, then queue a run;
+        ``Conflict`` while the version already trains."""
         with self._lock:
             plan = self.plan(nn_id, version)
+            self._paths.check_writable(self._paths.version_models_dir(nn_id, version), "preparing to train")
             busy = self.unfinished_runs(nn_id, version)
             if busy:
                 raise Conflict(
@@ -305,30 +453,28 @@ class TrainingService:
                     f"{busy[0].status.value}); wait until it finishes",
                     field="ver",
                 )
-            job = self._registry.create_job(TRAIN_JOB, {"nn_id": nn_id, "version": version})
+            job = self._registry.create_job(TRAIN_JOB, {"nn_id": nn_id, "version": version}, model=nn_id)
             run = self._registry.create_run(nn_id, version, plan, job.job_id)
         try:
             self._runner.submit(job.job_id, TRAIN_JOB)
         except Exception as exc:
-            code, message = _failure(exc)
+            code, message = _failure(exc, job.job_id)
             failed = {"status": JobStatus.FAILED, "error": message, "finished_at": utcnow()}
             self._registry.update_job(job.job_id, failed)
             self._registry.update_run(run.run_id, {**failed, "metrics": {"error_code": code}})
             raise
         return run
 
-    def wait(self, run: TrainingRun, timeout: float | None = None) -> TrainingRun:
-        """Block until ``run`` has finished (or ``timeout``), then return its current state."""
+    async def train(self, nn_id: str, version: int) -> TrainingRun:
+        """Run a training to its end, waiting by polling the registry (no thread is held while it
+        trains); a failed run raises its error (a domain error keeps its kind)."""
+        run = await to_thread.run_sync(self.start, nn_id, version)
         if run.job_id is not None:
-            self._runner.wait(run.job_id, timeout)
-        return self._registry.get_run(run.run_id)
-
-    def train(self, nn_id: str, version: int) -> TrainingRun:
-        """Run a training to its end; a failed run raises its error (a domain error keeps its kind)."""
-        run = self.wait(self.start(nn_id, version))
+            await wait_for_job(self._registry, run.job_id)
+        run = await to_thread.run_sync(self._registry.get_run, run.run_id)
         if run.status is not JobStatus.SUCCEEDED:
             error = error_type(str(run.metrics.get("error_code")))
-            raise error(f"training run {run.run_id} failed: {run.error}")
+            raise error(f"training run {run.run_id} {run.status.value}: {run.error}")
         return run
 
     def unfinished_runs(self, nn_id: str, version: int) -> list[TrainingRun]:
@@ -338,6 +484,17 @@ class TrainingService:
     def unfinished_jobs(self) -> list[Job]:
         """Every queued or running training job, newest first."""
         return self._registry.list_jobs([JobStatus.QUEUED, JobStatus.RUNNING], kind=TRAIN_JOB)
+
+    def unfinished_run_ids(self) -> dict[JobStatus, list[str]]:
+        """The run ids (``<nn_id>_<version>_<n>``) of every queued and running training, oldest first."""
+        found: dict[JobStatus, list[str]] = {JobStatus.QUEUED: [], JobStatus.RUNNING: []}
+        for job in reversed(self.unfinished_jobs()):
+            try:
+                runs = self._registry.list_runs(job.params["nn_id"], int(job.params["version"]))
+            except NotFound:  # deleted meanwhile
+                continue
+            found[job.status].extend(r.run_id for r in runs if r.job_id == job.job_id)
+        return found
 
     def runs(self, nn_id: str, version: int) -> list[TrainingRun]:
         """All runs of the version, oldest first."""

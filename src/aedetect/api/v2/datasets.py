@@ -1,0 +1,128 @@
+"""``/api/v2/datasets``: upload a CSV (multipart field ``file``, or a raw ``text/csv`` body),
+list, show with its first rows, delete one that no model needs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from aedetect.api.deps import CatalogDep
+from aedetect.api.uploads import read_multipart, spool_body
+from aedetect.api.v2.problems import problem_responses
+from aedetect.api.v2.schemas import ColumnProfile, DatasetDetail, DatasetId, DatasetList, DatasetPublic
+from aedetect.domain import Dataset
+from aedetect.errors import InvalidInput, UnsupportedMediaType, quoted
+
+router = APIRouter(prefix="/datasets", tags=["datasets"])
+
+CSV_TYPES = ("text/csv", "application/csv", "text/plain", "application/octet-stream")
+
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "file": {"type": "string", "format": "binary", "description": "The CSV file."}
+                    },
+                    "required": ["file"],
+                }
+            },
+            "text/csv": {
+                "schema": {"type": "string", "description": "The CSV text (name it with ?name=)."},
+                "example": "protocol_type,service,src_bytes\ntcp,http,181\n",
+            },
+        },
+    }
+}
+
+
+def dataset_public(dataset: Dataset) -> DatasetPublic:
+    return DatasetPublic(
+        id=dataset.dataset_id,
+        name=dataset.name,
+        bytes=dataset.bytes,
+        rows=dataset.rows,
+        columns=[ColumnProfile(**c) for c in dataset.columns],
+        created_at=dataset.created_at,
+    )
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Upload a CSV file as a dataset; answers its id and inferred schema",
+    openapi_extra=UPLOAD_BODY,
+    responses=problem_responses(400, 413, 415),
+)
+async def upload(
+    request: Request,
+    catalog: CatalogDep,
+    name: Annotated[
+        str | None, Query(description="File name for a raw text/csv body.", examples=["line7.csv"])
+    ] = None,
+) -> DatasetPublic:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "multipart/form-data":
+        form = await read_multipart(request, catalog.max_bytes)
+        try:
+            files = [(k, v) for k, v in form.multi_items() if isinstance(v, UploadFile)]
+            if len(files) != 1 or files[0][0] != "file":
+                raise InvalidInput(
+                    f"send exactly one file in the multipart field 'file', got fields: "
+                    f"{', '.join(k for k, _ in files) or 'none'}",
+                    field="file",
+                )
+            upload = files[0][1]
+            dataset = await run_in_threadpool(catalog.add, name or upload.filename, upload.file)
+        finally:
+            await form.close()
+    elif content_type in CSV_TYPES:
+        body = await spool_body(request, catalog.max_bytes)
+        try:
+            dataset = await run_in_threadpool(catalog.add, name, body)
+        finally:
+            body.close()
+    else:
+        raise UnsupportedMediaType(
+            f"content type {quoted(content_type or 'none')} is not taken here: send the CSV as "
+            "multipart/form-data (field 'file') or as a text/csv body",
+            field="body",
+        )
+    return dataset_public(dataset)
+
+
+@router.get("", summary="List datasets, oldest first", responses=problem_responses(400))
+def list_datasets(
+    catalog: CatalogDep,
+    cursor: Annotated[
+        str | None, Query(description="The 'next' value of the previous page.", examples=["12"])
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500, description="Datasets per page.", examples=[50])] = 100,
+) -> DatasetList:
+    items, following = catalog.page(cursor, limit)
+    return DatasetList(items=[dataset_public(d) for d in items], next=following)
+
+
+@router.get(
+    "/{dataset_id}", summary="A dataset with its schema and first rows", responses=problem_responses(400, 404)
+)
+def get_dataset(dataset_id: DatasetId, catalog: CatalogDep) -> DatasetDetail:
+    dataset = catalog.get(dataset_id)
+    return DatasetDetail(**dataset_public(dataset).model_dump(), preview=catalog.preview(dataset_id))
+
+
+@router.delete(
+    "/{dataset_id}",
+    status_code=204,
+    summary="Delete a dataset that no model needs (409 names the models that do)",
+    responses=problem_responses(400, 404, 409),
+)
+def delete_dataset(dataset_id: DatasetId, catalog: CatalogDep) -> Response:
+    catalog.delete(dataset_id)
+    return Response(status_code=204)
