@@ -37,7 +37,9 @@ data is being read, before any learning, True aborts ``fit`` with NotFitted. Rai
 with that exception at any point."""
 
 SCORE_CHUNK_ROWS = 32768
-"""Rows encoded and scored at a time, so memory stays bounded for any input size."""
+"""Rows encoded and scored at a time by one network, so memory stays bounded for any input size;
+an ensemble scores ``SCORE_CHUNK_ROWS // n_estimators`` at a time (its per-row terms are that
+many times larger)."""
 
 LR_PATIENCE_EPOCHS = 10
 """Epochs without improvement before the learning rate is halved."""
@@ -436,14 +438,14 @@ class AutoEncoderDetector(BaseDetector):
             # two passes in chunks, so memory stays bounded: column means first, then the scores
             recon_sum = np.zeros((members, len(specs)))
             magnitude_sum = np.zeros((members, len(specs)))
-            for recon, magnitude in self._term_chunks(rows.in_order(SCORE_CHUNK_ROWS)):
+            for recon, magnitude in self._term_chunks(rows.in_order(self._score_chunk_rows())):
                 if should_stop is not None:
                     should_stop()  # may raise to abort; a True here cannot stop what must finish
                 recon_sum += recon.sum(axis=1)
                 magnitude_sum += magnitude.sum(axis=1)
             self.column_scale_ = np.maximum(recon_sum / n, 1e-6)
             self.magnitude_scale_ = np.maximum(magnitude_sum / n, 1e-6)
-            self.decision_scores_ = self._row_scores(rows.in_order(SCORE_CHUNK_ROWS))
+            self.decision_scores_ = self._row_scores(rows.in_order(self._score_chunk_rows()))
 
     def _train(
         self,
@@ -735,8 +737,12 @@ class AutoEncoderDetector(BaseDetector):
                 field="X",
             )
         frame = select_columns(frame, self.columns_)
-        for start in range(0, len(frame), SCORE_CHUNK_ROWS):
-            yield encoder.transform(frame.iloc[start : start + SCORE_CHUNK_ROWS])
+        step = self._score_chunk_rows()
+        for start in range(0, len(frame), step):
+            yield encoder.transform(frame.iloc[start : start + step])
+
+    def _score_chunk_rows(self) -> int:
+        return max(1024, SCORE_CHUNK_ROWS // self.network_.n_members)
 
     def _clip(self, numeric: torch.Tensor) -> torch.Tensor:
         lo = torch.as_tensor(self.clip_low_, device=numeric.device)
