@@ -30,6 +30,7 @@ RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
 BENCHMARKS_MD = REPO_ROOT / "BENCHMARKS.md"
 DEFAULT_ADBENCH_DIR = REPO_ROOT.parent / "shared" / "datasets" / "adbench"
 DEFAULT_NSL_KDD_DIR = REPO_ROOT.parent / "shared" / "datasets" / "nsl-kdd"
+DEFAULT_MVTEC_DIR = REPO_ROOT.parent / "shared" / "datasets" / "adbench-mvtec"
 
 NSL_KDD_CATEGORICAL = ("protocol_type", "service", "flag")
 NSL_KDD_TRAIN_FILE = "KDDTrain+_20Percent.txt"
@@ -143,14 +144,57 @@ def synthetic_mixed(rows: int, numeric: int = 40, categorical: int = 10, seed: i
     return pd.DataFrame(columns)
 
 
+class SyntheticTable:
+    """:func:`synthetic_mixed`'s kind of table, made ``chunk_rows`` rows at a time and the same on
+    every iteration: data of any size without holding it (10M rows x 50 columns as one frame
+    would take several GiB). The column weights and category edges are fixed by ``seed``; chunk
+    ``i`` draws its rows from ``(seed, i)``."""
+
+    def __init__(
+        self, rows: int, numeric: int = 40, categorical: int = 10, seed: int = 0, chunk_rows: int = 100_000
+    ) -> None:
+        self.rows, self.numeric, self.categorical = rows, numeric, categorical
+        self.seed, self.chunk_rows = seed, chunk_rows
+        rng = np.random.default_rng(seed)
+        self._weights = rng.standard_normal((numeric, 4))
+        self._offsets = rng.uniform(-5, 5, numeric)
+        self._cat_weights = rng.standard_normal((categorical, 4))
+        reference = rng.standard_normal((100_000, 4)) @ self._cat_weights.T
+        self._edges = [
+            np.quantile(reference[:, k], np.linspace(0, 1, CATEGORY_SIZES[k % len(CATEGORY_SIZES)] + 1)[1:-1])
+            for k in range(categorical)
+        ]
+
+    def __iter__(self) -> Iterator[pd.DataFrame]:
+        for index, start in enumerate(range(0, self.rows, self.chunk_rows)):
+            yield self.chunk(index, min(self.chunk_rows, self.rows - start), start)
+
+    def chunk(self, index: int, rows: int, start: int) -> pd.DataFrame:
+        """Rows ``start`` to ``start + rows`` of the table."""
+        rng = np.random.default_rng([self.seed, index])
+        latent = rng.standard_normal((rows, 4))
+        columns: dict[str, Any] = {}
+        values = latent @ self._weights.T + 0.3 * rng.standard_normal((rows, self.numeric)) + self._offsets
+        for j in range(self.numeric):
+            columns[f"num_{j:02d}"] = values[:, j]
+        signal = latent @ self._cat_weights.T + 0.5 * rng.standard_normal((rows, self.categorical))
+        for k in range(self.categorical):
+            labels = np.array([f"c{k}_{i}" for i in range(len(self._edges[k]) + 1)], dtype=object)
+            columns[f"cat_{k}"] = labels[np.searchsorted(self._edges[k], signal[:, k])]
+        return pd.DataFrame(columns, index=pd.RangeIndex(start, start + rows))
+
+
 def dataset_matches(name: str, wanted: Sequence[str]) -> bool:
     """Whether ``name`` is selected by ``--only``: exact, or without ADBench's numeric prefix."""
     short = name.split("_", 1)[1] if name.split("_", 1)[0].isdigit() else name
     return any(w.lower() in (name.lower(), short.lower()) for w in wanted)
 
 
-def load_npz_datasets(directory: Path, only: Sequence[str] | None = None) -> list[ArrayDataset]:
-    """Every ``*.npz`` (arrays ``X`` and ``y``) of ``directory``, sorted by name, as float64."""
+def load_npz_datasets(
+    directory: Path, only: Sequence[str] | None = None, group: str = "adbench"
+) -> list[ArrayDataset]:
+    """Every ``*.npz`` (arrays ``X`` and ``y``) of ``directory``, sorted by name, as float64,
+    reported under ``group`` (``adbench`` for the classical sets, ``mvtec`` for the embeddings)."""
     if not directory.is_dir():
         raise FileNotFoundError(f"dataset directory {directory} does not exist (pass --datasets DIR)")
     datasets = []
@@ -160,7 +204,7 @@ def load_npz_datasets(directory: Path, only: Sequence[str] | None = None) -> lis
         with np.load(path, allow_pickle=False) as data:
             X = np.asarray(data["X"], dtype=np.float64)
             y = np.asarray(data["y"]).astype(np.int64).ravel()
-        datasets.append(ArrayDataset(path.stem, X, y))
+        datasets.append(ArrayDataset(path.stem, X, y, group))
     return datasets
 
 

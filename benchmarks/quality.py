@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import subprocess
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -25,7 +26,9 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from benchmarks.common import (
     DEFAULT_ADBENCH_DIR,
+    DEFAULT_MVTEC_DIR,
     DEFAULT_NSL_KDD_DIR,
+    REPO_ROOT,
     RESULTS_DIR,
     Dataset,
     Split,
@@ -45,6 +48,8 @@ from benchmarks.common import (
 
 DEFAULT_DETECTORS = ("aedetect", "iforest", "pyod_ae", "ecod")
 DEFAULT_SEEDS = (0, 1, 2)
+WINS_REFERENCE = "iforest"
+"""Per-dataset wins and losses are counted against this detector (the strong, cheap baseline)."""
 
 
 class Detector(Protocol):
@@ -311,6 +316,8 @@ def summarize(records: Sequence[dict[str, Any]], detectors: Sequence[str]) -> di
             for det in detectors:
                 common = _mean(per_dataset[d][det][metric] for d in complete)
                 group_summary[det][f"{metric}_common"] = common
+                if WINS_REFERENCE in detectors and det != WINS_REFERENCE:
+                    group_summary[det][f"{metric}_wins"] = _wins(per_dataset, complete, det, metric)
             rank_lists: dict[str, list[float]] = {det: [] for det in detectors}
             for d in complete:
                 ranks = _ranks({det: per_dataset[d][det][metric] for det in detectors})
@@ -320,6 +327,17 @@ def summarize(records: Sequence[dict[str, Any]], detectors: Sequence[str]) -> di
                 group_summary[det][f"mean_rank_{metric}"] = _mean(rank_lists[det])
         overall[group] = {"datasets": names, "ranked_on": complete, "detectors": group_summary}
     return {"per_dataset": per_dataset, "groups": overall}
+
+
+def _wins(
+    per_dataset: Mapping[str, Mapping[str, Any]], names: Sequence[str], det: str, metric: str
+) -> dict[str, Any]:
+    """On how many of ``names`` ``det`` beats the reference detector (and loses, ties), and where:
+    the breadth of a difference, which a mean can hide."""
+    better = [d for d in names if per_dataset[d][det][metric] > per_dataset[d][WINS_REFERENCE][metric]]
+    worse = [d for d in names if per_dataset[d][det][metric] < per_dataset[d][WINS_REFERENCE][metric]]
+    ties = len(names) - len(better) - len(worse)
+    return {"wins": len(better), "losses": len(worse), "ties": ties, "won": better}
 
 
 def merge_records(
@@ -355,6 +373,11 @@ def _parser() -> argparse.ArgumentParser:
         "--datasets", type=Path, default=DEFAULT_ADBENCH_DIR, help="directory of .npz files (X, y)"
     )
     parser.add_argument(
+        "--mvtec",
+        default=str(DEFAULT_MVTEC_DIR),
+        help="directory of the ADBench MVTec-AD embedding .npz files (a second suite); 'none' to skip",
+    )
+    parser.add_argument(
         "--nsl-kdd",
         default=str(DEFAULT_NSL_KDD_DIR),
         help="NSL-KDD directory (columns.txt, KDDTrain+_20Percent.txt, KDDTest+.txt); 'none' to skip",
@@ -377,13 +400,65 @@ def _parser() -> argparse.ArgumentParser:
         help="keep the other detectors' records already in --out (the splits are the same for a seed)",
     )
     parser.add_argument("--write-md", action="store_true", help="update the quality section of BENCHMARKS.md")
+    parser.add_argument(
+        "--combine",
+        nargs="+",
+        type=Path,
+        help="instead of running: join results files of one commit (e.g. suites run in parallel "
+        "processes) into --out",
+    )
     return parser
+
+
+def same_library(commit_a: str | None, commit_b: str | None) -> bool:
+    """Whether two commits hold the same ``src/`` (commits that changed only benchmarks, tests or
+    documents measured the same library)."""
+    if commit_a == commit_b:
+        return True
+    if not commit_a or not commit_b:
+        return False
+    diff = subprocess.run(
+        ["git", "diff", "--quiet", commit_a, commit_b, "--", "src"], cwd=REPO_ROOT, check=False
+    )
+    return diff.returncode == 0
+
+
+def combine_results(paths: Sequence[Path]) -> dict[str, Any]:
+    """One payload from results files measured on the same commit with the same detectors and
+    seeds (suites run side by side in separate processes); refuses files that differ."""
+    parts = [read_json(p) for p in paths]
+    first = parts[0]
+    for path, part in zip(paths, parts, strict=True):
+        for key in ("detectors", "seeds", "ae_params", "threads"):
+            if part["config"][key] != first["config"][key]:
+                raise SystemExit(f"{path}: config {key} {part['config'][key]!r} differs from {paths[0]}")
+        if not same_library(first["machine"].get("git_commit"), part["machine"].get("git_commit")):
+            raise SystemExit(f"{path} was measured on other library code (src/) than {paths[0]}")
+    records = [r for part in parts for r in part["records"]]
+    detectors = first["config"]["detectors"]
+    return {
+        **first,
+        "created": max(part["created"] for part in parts),
+        "command": " & ".join(part["command"] for part in parts),
+        "config": {**first["config"], "combined_from": [display_path(p) for p in paths]},
+        "datasets": {k: v for part in parts for k, v in part["datasets"].items()},
+        "records": records,
+        "summary": summarize(records, detectors),
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status (1 when a detector failed somewhere)."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(args_list)
+    if args.combine:
+        combined = combine_results(args.combine)
+        write_json(args.out, {**combined, "results_file": display_path(args.out)})
+        if args.write_md:
+            from benchmarks.report import update_markdown
+
+            print(f"updated {update_markdown(quality=combined)}", file=sys.stderr)
+        return 0
     ae_params = json.loads(args.ae_params)
     if not isinstance(ae_params, dict):
         raise SystemExit("--ae-params must be a JSON object, e.g. '{\"epochs\": 30}'")
@@ -394,6 +469,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     threads = set_threads(args.threads)
 
     datasets: list[Dataset] = list(load_npz_datasets(args.datasets, only))
+    if args.mvtec.lower() != "none":
+        datasets += load_npz_datasets(Path(args.mvtec), only, group="mvtec")
     if args.nsl_kdd.lower() != "none":
         datasets += load_nsl_kdd(Path(args.nsl_kdd), only)
     if not datasets:
@@ -426,6 +503,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "ae_params": ae_params,
             "threads": threads,
             "datasets_dir": str(args.datasets),
+            "mvtec_dir": args.mvtec,
             "nsl_kdd_dir": args.nsl_kdd,
             "merged": bool(args.merge),
         },

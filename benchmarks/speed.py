@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -21,6 +22,7 @@ from benchmarks.common import (
     REPO_ROOT,
     RESULTS_DIR,
     RssSampler,
+    SyntheticTable,
     available_cores,
     command_line,
     current_rss_mb,
@@ -35,19 +37,23 @@ from benchmarks.common import (
     write_json,
 )
 
-DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
+DEFAULT_SIZES = (10_000, 100_000, 1_000_000, 10_000_000)
+CSV_SCORE_MAX_ROWS = 1_000_000
+"""Growth cases up to this size also write their data as CSV and score it from the file in a fresh
+process (the ``aedetect score`` path); larger files would only cost disk and time."""
 
 
 def run_case(spec: dict[str, Any]) -> dict[str, Any]:
-    """Make the data, fit and score one detector in this process; return timings and memory.
-
-    ``spec``: ``detector`` (``aedetect`` or ``pyod_ae``), ``rows``, ``numeric``, ``categorical``,
-    ``epochs``, ``batch_size``, ``hidden``, ``learning_rate`` (None = the detector's default),
-    ``threads``, ``seed``.
-    """
-    threads = set_threads(spec.get("threads"))
-    if spec.get("model_dir") and not spec.get("save_to"):
-        return run_score_case(spec)
+    """One case in this process: ``spec["kind"]`` is ``compare`` (an in-memory fit and scoring of
+    aedetect or PyOD), ``growth`` (aedetect streaming a synthetic table of any size) or
+    ``csv_score`` (a saved model scoring a CSV file chunk by chunk)."""
+    if spec.get("threads"):
+        set_threads(spec["threads"])
+    kind = spec.get("kind", "compare")
+    if kind == "growth":
+        return run_growth_case(spec)
+    if kind == "csv_score":
+        return run_csv_score_case(spec)
     cls = _detector_class(spec["detector"])
     _warm_up(cls, spec)
     rss_start = current_rss_mb()
@@ -56,6 +62,7 @@ def run_case(spec: dict[str, Any]) -> dict[str, Any]:
     del data
     gc.collect()
     rss_data = current_rss_mb()
+    load_before = os.getloadavg()[0]
     with RssSampler() as fit_rss, timed() as fit_time:
         detector.fit(X)
     peak_fit = peak_rss_mb()
@@ -65,11 +72,10 @@ def run_case(spec: dict[str, Any]) -> dict[str, Any]:
     if len(scores) != spec["rows"]:
         raise RuntimeError(f"{len(scores)} scores for {spec['rows']} rows")
     epochs_run = _epochs_run(detector, spec["epochs"])
-    if spec.get("save_to"):
-        detector.save(spec["save_to"])
     return {
         **spec,
-        "threads": threads,
+        "torch_threads": _threads_used(detector),
+        "load_average_1min": load_before,
         "columns": spec["numeric"] + spec["categorical"],
         "epochs_run": epochs_run,
         "fit_s": fit_time.seconds,
@@ -86,30 +92,81 @@ def run_case(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def run_score_case(spec: dict[str, Any]) -> dict[str, Any]:
-    """Scoring alone, as a serving process does it: make the data, load the model saved at
-    ``spec["model_dir"]`` and score every row; a process that has just trained keeps its training
-    memory, so this is the figure for what scoring needs."""
-    from aedetect import load_detector
+def run_growth_case(spec: dict[str, Any]) -> dict[str, Any]:
+    """aedetect with its defaults (except ``epochs``) fitted on a :class:`SyntheticTable` that
+    streams in chunks, then scoring it chunk by chunk; with ``csv_to``, the table is also written
+    there as CSV; with ``save_to``, the model is saved there."""
+    from aedetect import AutoEncoderDetector, save_detector
 
+    table = SyntheticTable(spec["rows"], spec["numeric"], spec["categorical"], spec.get("seed", 0))
     rss_start = current_rss_mb()
-    data = synthetic_mixed(spec["rows"], spec["numeric"], spec["categorical"], spec.get("seed", 0))
+    detector = AutoEncoderDetector(epochs=spec["epochs"], random_state=spec.get("seed", 0))
+    with RssSampler() as fit_rss, timed() as fit_time:
+        detector.fit(table)
+    peak_fit = peak_rss_mb()
     gc.collect()
-    rss_data = current_rss_mb()
-    detector = load_detector(spec["model_dir"])
+    n_scored = 0
     with RssSampler() as score_rss, timed() as score_time:
-        scores = detector.decision_function(data)
-    if len(scores) != spec["rows"]:
-        raise RuntimeError(f"{len(scores)} scores for {spec['rows']} rows")
+        for chunk in table:
+            n_scored += len(detector.decision_function(chunk))
+    if n_scored != spec["rows"]:
+        raise RuntimeError(f"{n_scored} scores for {spec['rows']} rows")
+    if spec.get("save_to"):
+        save_detector(detector, spec["save_to"])
+    if spec.get("csv_to"):
+        with open(spec["csv_to"], "w", encoding="utf-8", newline="") as sink:
+            for i, chunk in enumerate(table):
+                chunk.to_csv(sink, index=False, header=i == 0)
+    epochs_run = len(detector.history_["train_loss"])
     return {
-        "score_only_s": score_time.seconds,
-        "score_only_rows_per_s": spec["rows"] / score_time.seconds,
-        "score_only_rss_start_mb": rss_start,
-        "score_only_rss_after_data_mb": rss_data,
-        "score_only_rss_sampled_mb": score_rss.peak_mb,
-        "score_only_peak_rss_mb": peak_rss_mb(),
+        **spec,
+        "torch_threads": _threads_used(detector),
+        "load_average_1min": os.getloadavg()[0],
+        "columns": spec["numeric"] + spec["categorical"],
+        "epochs_run": epochs_run,
+        "fit_s": fit_time.seconds,
+        "score_s": score_time.seconds,
+        "train_rows_epochs_per_s": spec["rows"] * epochs_run / fit_time.seconds,
+        "score_rows_per_s": spec["rows"] / score_time.seconds,
+        "rss_start_mb": rss_start,
+        "fit_rss_sampled_mb": fit_rss.peak_mb,
+        "score_rss_sampled_mb": score_rss.peak_mb,
+        "peak_rss_fit_mb": peak_fit,
+        "peak_rss_score_mb": peak_rss_mb(),
         "error": None,
     }
+
+
+def run_csv_score_case(spec: dict[str, Any]) -> dict[str, Any]:
+    """Scoring alone, as ``aedetect score`` and a serving process do it: load the model saved at
+    ``spec["model_dir"]`` and score the CSV file ``spec["csv"]`` chunk by chunk."""
+    from aedetect import load_detector
+    from aedetect.data import iter_csv_chunks
+
+    rss_start = current_rss_mb()
+    detector = load_detector(spec["model_dir"])
+    n_scored = 0
+    with RssSampler() as score_rss, timed() as score_time:
+        for chunk in iter_csv_chunks(spec["csv"], chunk_rows=50_000):
+            n_scored += len(detector.decision_function(chunk))
+    if n_scored != spec["rows"]:
+        raise RuntimeError(f"{n_scored} scores for {spec['rows']} rows")
+    return {
+        "csv_score_s": score_time.seconds,
+        "csv_score_rows_per_s": spec["rows"] / score_time.seconds,
+        "csv_score_rss_start_mb": rss_start,
+        "csv_score_rss_sampled_mb": score_rss.peak_mb,
+        "csv_score_peak_rss_mb": peak_rss_mb(),
+        "error": None,
+    }
+
+
+def _threads_used(detector: Any) -> int:
+    """aedetect's chosen thread count, or torch's setting (PyOD uses torch's)."""
+    import torch
+
+    effective = getattr(detector, "effective_params_", None)
+    return int(effective["n_threads"]) if effective else torch.get_num_threads()
 
 
 def _detector_class(name: str) -> type:
@@ -144,7 +201,10 @@ def _build(cls: type, spec: dict[str, Any], data: Any) -> tuple[Any, Any]:
     }
     if spec["detector"] == "aedetect":
         params = {k: v for k, v in given.items() if v is not None}
-        return cls(random_state=spec.get("seed", 0), **params), data
+        # one network of PyOD's widths on every row for exactly ``epochs``: the same work as PyOD's
+        same_work = {"n_estimators": 1, "validation_fraction": 0.0}
+        detector = cls(random_state=spec.get("seed", 0), n_threads=spec.get("threads"), **same_work, **params)
+        return detector, data
     if spec["categorical"]:
         raise ValueError("PyOD's AutoEncoder takes numeric input only: use categorical=0")
     names = {
@@ -193,17 +253,35 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 
 def _describe(case: dict[str, Any]) -> str:
     if case.get("error"):
-        return f"{case['detector']} {case['rows']:,} rows: FAILED {case['error']}"
-    return (
-        f"{case['detector']} {case['rows']:,} rows: fit {case['fit_s']:.2f}s "
-        f"({case['train_rows_epochs_per_s']:,.0f} rows*epochs/s), score {case['score_s']:.2f}s "
-        f"({case['score_rows_per_s']:,.0f} rows/s), peak RSS {case['peak_rss_score_mb']:.0f} MiB"
-        + (
-            f"; scoring alone in a fresh process: peak RSS {case['score_only_peak_rss_mb']:.0f} MiB"
-            if "score_only_peak_rss_mb" in case
-            else ""
-        )
+        return f"{case.get('detector', 'aedetect')} {case['rows']:,} rows: FAILED {case['error']}"
+    text = (
+        f"{case.get('detector', 'aedetect')} {case['rows']:,} rows ({case.get('load', 'quiet')}): "
+        f"fit {case['fit_s']:.2f}s ({case['train_rows_epochs_per_s']:,.0f} rows*epochs/s), "
+        f"score {case['score_s']:.2f}s ({case['score_rows_per_s']:,.0f} rows/s), "
+        f"peak RSS {case['peak_rss_score_mb']:.0f} MiB"
     )
+    if "csv_score_peak_rss_mb" in case:
+        text += f"; scoring the CSV in a fresh process: peak RSS {case['csv_score_peak_rss_mb']:.0f} MiB"
+    return text
+
+
+class Spinners:
+    """``count`` processes spinning on the CPUs while the block runs: a machine busy with other
+    work, as a server that trains while it serves is."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self._procs: list[subprocess.Popen[bytes]] = []
+
+    def __enter__(self) -> Spinners:
+        for _ in range(self.count):
+            self._procs.append(subprocess.Popen([sys.executable, "-c", "while True: pass"]))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for proc in self._procs:
+            proc.kill()
+            proc.wait()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -212,16 +290,28 @@ def _parser() -> argparse.ArgumentParser:
         description="Training/scoring throughput and peak memory: aedetect vs PyOD AutoEncoder, and growth.",
     )
     parser.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)), help="growth: rows per case")
-    parser.add_argument("--epochs", type=int, default=5, help="training epochs (every case)")
+    parser.add_argument("--epochs", type=int, default=5, help="comparison: training epochs of both")
+    parser.add_argument("--growth-epochs", type=int, default=1, help="growth: training epochs")
     parser.add_argument("--batch-size", type=int, default=256, help="comparison: batch size of both")
     parser.add_argument("--hidden", default="64,32", help="comparison: hidden sizes of both (PyOD's default)")
     parser.add_argument("--learning-rate", type=float, default=1e-3, help="comparison: learning rate of both")
-    parser.add_argument("--compare-rows", type=int, default=50_000, help="comparison: rows")
+    parser.add_argument("--compare-rows", type=int, default=100_000, help="comparison: rows")
     parser.add_argument("--compare-features", type=int, default=50, help="comparison: numeric columns")
     parser.add_argument("--numeric", type=int, default=40, help="growth: numeric columns")
     parser.add_argument("--categorical", type=int, default=10, help="growth: categorical columns")
     parser.add_argument("--parts", default="compare,growth", help="which parts to run: compare, growth")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all usable cores)")
+    parser.add_argument(
+        "--load",
+        type=int,
+        default=2,
+        help="comparison: also run every case with this many spinning processes (0: quiet only)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads of every case (default: each detector's own choice; PyOD's is torch's default)",
+    )
     parser.add_argument(
         "--case-timeout", type=float, default=3600.0, help="seconds before a case is abandoned"
     )
@@ -242,7 +332,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = parts - {"compare", "growth"}
     if unknown:
         raise SystemExit(f"unknown part(s) {sorted(unknown)}; choose from compare, growth")
-    threads = args.threads or available_cores()
     hidden = parse_ints(args.hidden)
     payload: dict[str, Any] = {
         "part": "speed",
@@ -252,6 +341,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "machine": machine_info(),
         "config": {
             "epochs": args.epochs,
+            "growth_epochs": args.growth_epochs,
             "batch_size": args.batch_size,
             "hidden": hidden,
             "learning_rate": args.learning_rate,
@@ -260,57 +350,68 @@ def main(argv: Sequence[str] | None = None) -> int:
             "sizes": parse_ints(args.sizes),
             "numeric": args.numeric,
             "categorical": args.categorical,
-            "threads": threads,
+            "threads": args.threads,
+            "load_processes": args.load,
+            "usable_cores": available_cores(),
         },
     }
     cases: list[dict[str, Any]] = []
     if "compare" in parts:
-        compare: dict[str, Any] = {}
-        for detector in ("aedetect", "pyod_ae"):
-            spec = {
-                "detector": detector,
-                "rows": args.compare_rows,
-                "numeric": args.compare_features,
-                "categorical": 0,
-                "epochs": args.epochs,
-                "batch_size": args.batch_size,
-                "hidden": hidden,
-                "learning_rate": args.learning_rate,
-                "threads": threads,
-                "seed": 0,
+        payload["compare"] = {}
+        for load in ["quiet", *(["loaded"] if args.load else [])]:
+            compare: dict[str, Any] = {}
+            with Spinners(args.load if load == "loaded" else 0):
+                for detector in ("aedetect", "pyod_ae"):
+                    spec = {
+                        "kind": "compare",
+                        "load": load,
+                        "detector": detector,
+                        "rows": args.compare_rows,
+                        "numeric": args.compare_features,
+                        "categorical": 0,
+                        "epochs": args.epochs,
+                        "batch_size": args.batch_size,
+                        "hidden": hidden,
+                        "learning_rate": args.learning_rate,
+                        "threads": args.threads,
+                        "seed": 0,
+                    }
+                    compare[detector] = run_in_subprocess(spec, args.case_timeout)
+                    cases.append(compare[detector])
+                    print(_describe(compare[detector]), file=sys.stderr, flush=True)
+            a, p = compare["aedetect"], compare["pyod_ae"]
+            compare["ratios"] = {
+                "train_throughput": _ratio(
+                    a.get("train_rows_epochs_per_s"), p.get("train_rows_epochs_per_s")
+                ),
+                "score_throughput": _ratio(a.get("score_rows_per_s"), p.get("score_rows_per_s")),
+                "peak_rss": _ratio(a.get("peak_rss_score_mb"), p.get("peak_rss_score_mb")),
             }
-            compare[detector] = run_in_subprocess(spec, args.case_timeout)
-            cases.append(compare[detector])
-            print(_describe(compare[detector]), file=sys.stderr, flush=True)
-        a, p = compare["aedetect"], compare["pyod_ae"]
-        compare["ratios"] = {
-            "train_throughput": _ratio(a.get("train_rows_epochs_per_s"), p.get("train_rows_epochs_per_s")),
-            "score_throughput": _ratio(a.get("score_rows_per_s"), p.get("score_rows_per_s")),
-            "peak_rss": _ratio(a.get("peak_rss_score_mb"), p.get("peak_rss_score_mb")),
-        }
-        payload["compare"] = compare
+            payload["compare"][load] = compare
     if "growth" in parts:
         growth = []
         for rows in payload["config"]["sizes"]:
             spec = {
-                "detector": "aedetect",
+                "kind": "growth",
                 "rows": rows,
                 "numeric": args.numeric,
                 "categorical": args.categorical,
-                "epochs": args.epochs,
-                "batch_size": None,
-                "hidden": None,
-                "learning_rate": None,
-                "threads": threads,
+                "epochs": args.growth_epochs,
+                "threads": args.threads,
                 "seed": 0,
             }
             with tempfile.TemporaryDirectory(prefix="aedetect-speed-") as tmp:
-                model_dir = str(Path(tmp) / "model")
-                case = run_in_subprocess({**spec, "save_to": model_dir}, args.case_timeout)
-                if not case.get("error"):
-                    score = run_in_subprocess({**spec, "model_dir": model_dir}, args.case_timeout)
-                    case.update(score if not score.get("error") else {"score_only_error": score["error"]})
+                model_dir, csv = str(Path(tmp) / "model"), str(Path(tmp) / "data.csv")
+                extra = {"save_to": model_dir, **({"csv_to": csv} if rows <= CSV_SCORE_MAX_ROWS else {})}
+                case = run_in_subprocess({**spec, **extra}, args.case_timeout)
+                if not case.get("error") and "csv_to" in extra:
+                    scored = run_in_subprocess(
+                        {"kind": "csv_score", "rows": rows, "model_dir": model_dir, "csv": csv},
+                        args.case_timeout,
+                    )
+                    case.update(scored if not scored.get("error") else {"csv_score_error": scored["error"]})
             case.pop("save_to", None)
+            case.pop("csv_to", None)
             growth.append(case)
             cases.append(case)
             print(_describe(case), file=sys.stderr, flush=True)

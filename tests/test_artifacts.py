@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aedetect import AutoEncoderDetector, load_detector
+from aedetect import AutoEncoderDetector, load_detector, save_detector
 from aedetect.artifacts.store import MANIFEST, WEIGHTS
 from aedetect.errors import ArtifactError, NotFitted
 
@@ -22,7 +22,7 @@ def saved(tmp_path_factory):
     data.loc[5, "x"] = np.nan
     det = AutoEncoderDetector(epochs=5, n_hidden=[8, 2], random_state=0).fit(data)
     path = tmp_path_factory.mktemp("model")
-    det.save(path)
+    save_detector(det, path)
     return det, data, path
 
 
@@ -40,7 +40,7 @@ def test_round_trip_gives_identical_scores(saved):
 def test_manifest_is_json_with_versions_and_no_pickle(saved):
     _, _, path = saved
     document = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-    assert document["format_version"] == 1
+    assert document["format_version"] == 2
     assert set(document["library_versions"]) >= {"aedetect", "torch", "numpy"}
     assert sorted(p.name for p in path.iterdir()) == sorted([MANIFEST, WEIGHTS])
 
@@ -95,4 +95,33 @@ def test_not_a_model_directory(tmp_path):
 
 def test_unfitted_detector_cannot_be_saved(tmp_path):
     with pytest.raises(NotFitted):
-        AutoEncoderDetector().save(tmp_path / "m")
+        save_detector(AutoEncoderDetector(), tmp_path / "m")
+
+
+def test_manifest_records_the_effective_parameters(saved):
+    det, _, path = saved
+    document = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    effective = document["fitted"]["effective_params"]
+    assert effective == det.effective_params_
+    assert effective["n_hidden"] == [8, 2] and effective["batch_size"] >= 1
+    assert load_detector(path).effective_params_ == effective
+
+
+def test_a_format_1_model_is_refused_with_what_to_do(saved, tmp_path):
+    from aedetect.artifacts.store import _checksum
+
+    _, _, path = saved
+    copy = copy_model(path, tmp_path / "m")
+    document = json.loads((copy / MANIFEST).read_text(encoding="utf-8"))
+    document["format_version"] = 1
+    document["checksum"] = _checksum(document)
+    (copy / MANIFEST).write_text(json.dumps(document), encoding="utf-8")
+    with pytest.raises(ArtifactError, match=r"format version 1.*train the model again"):
+        load_detector(copy)
+
+
+def test_scoring_threads_of_a_loaded_model_are_chosen_at_load(saved):
+    _, data, path = saved
+    loaded = load_detector(path, n_threads=2)
+    assert loaded.n_threads == 2
+    assert np.all(np.isfinite(loaded.decision_function(data)))

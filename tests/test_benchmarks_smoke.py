@@ -46,6 +46,15 @@ def write_tiny_npz(directory: Path) -> None:
     np.savez(directory / "1_tiny.npz", X=X, y=y)
 
 
+def write_tiny_wide_npz(directory: Path) -> None:
+    """A 120-row, 32-feature file standing in for the MVTec-AD embedding suite."""
+    rng = np.random.default_rng(2)
+    X = np.vstack([rng.normal(0.0, 1.0, size=(100, 32)), rng.normal(2.0, 1.0, size=(20, 32))])
+    y = np.r_[np.zeros(100, dtype=np.int64), np.ones(20, dtype=np.int64)]
+    directory.mkdir()
+    np.savez(directory / "MVTec-AD_tiny.npz", X=X, y=y)
+
+
 def write_tiny_nsl_kdd(directory: Path) -> None:
     """NSL-KDD-shaped files: headerless CSV, 41 features (3 categorical) then label and difficulty."""
     numeric = ["duration", *(f"f{i:02d}" for i in range(37))]
@@ -73,12 +82,15 @@ def quality_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """One tiny quality run of all four detectors, through the command line."""
     tmp = tmp_path_factory.mktemp("quality")
     write_tiny_npz(tmp / "adbench")
+    write_tiny_wide_npz(tmp / "mvtec")
     write_tiny_nsl_kdd(tmp / "nsl-kdd")
     out = tmp / "quality.json"
     run_module(
         "benchmarks.quality",
         "--datasets",
         tmp / "adbench",
+        "--mvtec",
+        tmp / "mvtec",
         "--nsl-kdd",
         tmp / "nsl-kdd",
         "--detectors",
@@ -109,6 +121,8 @@ def speed_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "--compare-features",
         "10",
         "--epochs",
+        "1",
+        "--load",
         "1",
         "--threads",
         "1",
@@ -149,7 +163,8 @@ def service_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def test_quality_records_every_detector_dataset_and_seed(quality_results: dict[str, Any]) -> None:
     records = quality_results["records"]
     seen = {(r["dataset"], r["detector"]) for r in records}
-    expected = {(d, det) for d in ("1_tiny", "nsl_kdd_all", "nsl_kdd_normal") for det in DETECTORS}
+    names = ("1_tiny", "MVTec-AD_tiny", "nsl_kdd_all", "nsl_kdd_normal")
+    expected = {(d, det) for d in names for det in DETECTORS}
     assert seen == expected
     assert len(records) == len(expected)
     assert [r["error"] for r in records] == [None] * len(records)
@@ -165,9 +180,15 @@ def test_quality_metrics_are_probabilities_and_times_positive(quality_results: d
 
 def test_quality_summary_ranks_detectors_per_group(quality_results: dict[str, Any]) -> None:
     groups = quality_results["summary"]["groups"]
-    assert set(groups) == {"adbench", "nsl-kdd"}
+    assert set(groups) == {"adbench", "mvtec", "nsl-kdd"}
+    assert groups["mvtec"]["datasets"] == ["MVTec-AD_tiny"]
     assert groups["nsl-kdd"]["datasets"] == ["nsl_kdd_all", "nsl_kdd_normal"]
     for group in groups.values():
+        assert "roc_auc_wins" not in group["detectors"]["iforest"]  # the reference itself
+        for d in ("aedetect", "pyod_ae", "ecod"):
+            wins = group["detectors"][d]["roc_auc_wins"]
+            assert wins["wins"] + wins["losses"] + wins["ties"] == len(group["ranked_on"])
+            assert len(wins["won"]) == wins["wins"]
         ranks = [group["detectors"][d]["mean_rank_roc_auc"] for d in DETECTORS]
         assert all(1.0 <= r <= len(DETECTORS) for r in ranks)
         assert sum(ranks) == pytest.approx(sum(range(1, len(DETECTORS) + 1)))
@@ -211,24 +232,29 @@ def test_run_quality_compares_detector_variants_on_the_same_splits(
     assert all(0.0 <= summary[name]["roc_auc"] <= 1.0 for name in variants)
 
 
-def test_speed_compares_aedetect_with_pyod(speed_results: dict[str, Any]) -> None:
-    compare = speed_results["compare"]
-    for name in ("aedetect", "pyod_ae"):
-        case = compare[name]
-        assert case["error"] is None
-        assert case["train_rows_epochs_per_s"] > 0
-        assert case["score_rows_per_s"] > 0
-        assert case["peak_rss_score_mb"] >= case["rss_start_mb"] > 0
-    assert all(ratio > 0 for ratio in compare["ratios"].values())
+def test_speed_compares_aedetect_with_pyod_quiet_and_loaded(speed_results: dict[str, Any]) -> None:
+    assert set(speed_results["compare"]) == {"quiet", "loaded"}
+    for load, compare in speed_results["compare"].items():
+        for name in ("aedetect", "pyod_ae"):
+            case = compare[name]
+            assert case["error"] is None
+            assert case["load"] == load
+            assert case["train_rows_epochs_per_s"] > 0
+            assert case["score_rows_per_s"] > 0
+            assert case["torch_threads"] == 1
+            assert case["peak_rss_score_mb"] >= case["rss_start_mb"] > 0
+        assert all(ratio > 0 for ratio in compare["ratios"].values())
 
 
-def test_speed_growth_measures_each_size(speed_results: dict[str, Any]) -> None:
+def test_speed_growth_streams_each_size_and_scores_it_from_csv(speed_results: dict[str, Any]) -> None:
     (case,) = speed_results["growth"]
     assert case["error"] is None
     assert (case["rows"], case["columns"]) == (2000, 50)
     assert case["epochs_run"] == 1
     assert case["score_rows_per_s"] > 0
     assert case["peak_rss_score_mb"] >= case["peak_rss_fit_mb"] > 0
+    assert case["csv_score_rows_per_s"] > 0
+    assert case["csv_score_peak_rss_mb"] >= case["csv_score_rss_start_mb"] > 0
 
 
 def test_service_measures_latency_and_throughput(service_results: dict[str, Any]) -> None:
@@ -267,7 +293,14 @@ def test_report_writes_every_section_with_command_and_machine(
     md = tmp_path / "BENCHMARKS.md"
     run_module("benchmarks.report", *(f"--{p}={path}" for p, path in paths.items()), "--md", md)
     text = md.read_text()
-    for heading in ("## Quality", "## Speed", "## Service", "### NSL-KDD", "### Growth"):
+    for heading in (
+        "## Quality",
+        "### ADBench MVTec-AD",
+        "## Speed",
+        "## Service",
+        "### NSL-KDD",
+        "### Growth",
+    ):
         assert heading in text
     assert text.count("- Machine: ") == 3
     assert "`python -m benchmarks.quality " in text
@@ -302,3 +335,30 @@ def test_report_update_keeps_other_sections_and_the_preamble(
     assert text.startswith("# Our benchmarks\n\nHand-written notes.\n")
     assert text.count("## Quality") == 1
     assert text.index("## Quality") < text.index("## Speed")
+
+
+def test_quality_combines_suites_run_in_separate_processes(
+    quality_results: dict[str, Any], tmp_path: Path
+) -> None:
+    paths = []
+    for group in ("adbench", "mvtec", "nsl-kdd"):
+        part = {**quality_results, "records": [r for r in quality_results["records"] if r["group"] == group]}
+        paths.append(tmp_path / f"{group}.json")
+        paths[-1].write_text(json.dumps(part))
+    out = tmp_path / "combined.json"
+    run_module("benchmarks.quality", "--combine", *paths, "--out", out)
+    combined = json.loads(out.read_text())
+    assert len(combined["records"]) == len(quality_results["records"])
+    assert set(combined["summary"]["groups"]) == {"adbench", "mvtec", "nsl-kdd"}
+    assert combined["summary"] == json.loads(json.dumps(quality_results["summary"]))
+    other = json.loads(paths[0].read_text())
+    other["config"]["seeds"] = [0, 1]
+    paths[0].write_text(json.dumps(other))
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.quality", "--combine", *map(str, paths), "--out", str(out)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode != 0 and "seeds" in proc.stderr

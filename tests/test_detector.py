@@ -116,7 +116,11 @@ def test_similarity_encode_reconstruct(fitted):
     det, data = fitted
     sim = det.similarity(data.iloc[:20])
     assert sim.shape == (20,) and np.all(sim <= 1.0 + 1e-6) and np.all(sim > -1.0 - 1e-6)
-    assert det.encode(data.iloc[:5]).shape == (5, 4)
+    assert det.encode(data.iloc[:5]).shape == (5, 4)  # the bottleneck width, as v1 clients expect
+    members = det.effective_params_["n_estimators"]
+    every = det.encode(data.iloc[:5], all_members=True)
+    assert every.shape == (5, members * 4)
+    np.testing.assert_array_equal(every[:, :4], det.encode(data.iloc[:5]))
     assert det.reconstruct_vector(data.iloc[:5]).shape == (5, det.n_input_)
     recon = det.reconstruct(data.iloc[:50])
     assert list(recon.columns) == det.columns_
@@ -247,7 +251,7 @@ def test_records_missing_column_and_bad_number_are_named(fitted):
 
 
 def test_asinh_transform_and_clipping_options_round_trip(tmp_path):
-    from aedetect import load_detector
+    from aedetect import load_detector, save_detector
 
     data = mixed_frame(300)
     data["bytes"] = np.exp(np.random.default_rng(5).normal(5, 2, size=300))  # heavy-tailed column
@@ -258,10 +262,132 @@ def test_asinh_transform_and_clipping_options_round_trip(tmp_path):
     decoded = encoder.decode(table.numeric.astype(np.float64), probs)
     np.testing.assert_allclose(decoded["bytes"], data["bytes"], rtol=1e-4)
     assert list(decoded["machine"]) == list(data["machine"])
-    det.save(tmp_path / "m")
+    save_detector(det, tmp_path / "m")
     np.testing.assert_array_equal(
         load_detector(tmp_path / "m").decision_function(data), det.decision_function(data)
     )
     with pytest.raises(InvalidInput) as info:
         AutoEncoderDetector(numeric_transform="log").fit(data)
     assert info.value.field == "numeric_transform"
+
+
+def test_effective_params_fill_every_default():
+    det = AutoEncoderDetector(**FAST).fit(mixed_frame(100))
+    params = det.effective_params_
+    assert set(params) == set(det.get_params())
+    assert params["n_hidden"] == [16, 4] and params["epochs"] == 15
+    assert params["n_estimators"] >= 1 and params["learning_rate"] > 0 and params["n_threads"] >= 1
+    assert params["columns"] == det.columns_
+    assert params["categorical"] == ["machine", "제품"]
+    assert None not in (params["batch_size"], params["patience"], params["vocab_size"])
+
+
+def test_threads_are_chosen_and_the_callers_setting_restored():
+    import torch
+
+    before = torch.get_num_threads()
+    seen = []
+    data = mixed_frame(100)
+    try:
+        torch.set_num_threads(3)
+        det = AutoEncoderDetector(**FAST, n_threads=2).fit(
+            data, callback=lambda *_: seen.append(torch.get_num_threads())
+        )
+        assert set(seen) == {2}
+        assert torch.get_num_threads() == 3
+        det.decision_function(data)
+        assert torch.get_num_threads() == 3
+        small = AutoEncoderDetector(**FAST).fit(data)
+        assert small.effective_params_["n_threads"] == 1  # small layers: one thread
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_should_stop_ends_training_between_batches_and_keeps_a_usable_model():
+    data = mixed_frame(400)
+    calls = []
+
+    def stop_after_5() -> bool:
+        calls.append(1)
+        return len(calls) > 5
+
+    det = AutoEncoderDetector(**{**FAST, "batch_size": 16}).fit(data, should_stop=stop_after_5)
+    assert det.n_epochs_ == 1  # stopped inside the first epoch (400 rows = 23 batches)
+    assert np.all(np.isfinite(det.decision_function(data)))
+
+
+def test_should_stop_that_raises_aborts_fit():
+    class Cancelled(Exception):
+        pass
+
+    def cancel() -> bool:
+        raise Cancelled
+
+    det = AutoEncoderDetector(**FAST)
+    with pytest.raises(Cancelled):
+        det.fit(mixed_frame(100), should_stop=cancel)
+    with pytest.raises(NotFitted):
+        det.decision_function(mixed_frame(5))
+
+
+def test_fit_from_a_csv_path_an_iterator_and_a_list_of_frames(tmp_path):
+    data = mixed_frame(300)
+    path = tmp_path / "train.csv"
+    data.to_csv(path, index=False)
+    reference = AutoEncoderDetector(**FAST).fit(data).decision_function(data)
+    chunks = [data.iloc[:120], data.iloc[120:]]
+    for source in (str(path), path, iter(chunks), chunks, lambda: iter(chunks)):
+        det = AutoEncoderDetector(**FAST).fit(source)
+        assert det.n_samples_ == 300
+        np.testing.assert_allclose(det.decision_function(data), reference, rtol=1e-5)
+
+
+def test_rows_spilled_to_disk_train_the_same_model(monkeypatch):
+    import aedetect.data.rows as rows
+    import aedetect.detectors.autoencoder as autoencoder
+
+    data = mixed_frame(300)
+    in_memory = AutoEncoderDetector(**FAST).fit(data)
+    monkeypatch.setattr(autoencoder, "IN_MEMORY_BYTES", 0)
+    monkeypatch.setattr(rows, "BLOCK_ROWS", 64)  # several blocks, shuffled in groups
+    spilled = AutoEncoderDetector(**FAST).fit(data)
+    np.testing.assert_allclose(spilled.decision_scores_[:5], spilled.decision_function(data.iloc[:5]))
+    assert spilled.n_samples_ == 300 and len(spilled.decision_scores_) == 300
+    # a different visiting order, the same data: close but not identical models
+    a, b = in_memory.decision_function(data), spilled.decision_function(data)
+    assert np.corrcoef(a, b)[0, 1] > 0.8
+
+
+def test_a_source_that_changes_between_readings_is_refused():
+    data = mixed_frame(100)
+    readings = iter([[data], [data.iloc[:50]]])
+    with pytest.raises(InvalidInput, match="same rows each time"):
+        AutoEncoderDetector(**FAST).fit(lambda: iter(next(readings)))
+
+
+def test_an_iterable_of_something_else_than_frames_is_named():
+    with pytest.raises(InvalidInput, match="not a pandas DataFrame"):
+        AutoEncoderDetector(**FAST).fit(iter([mixed_frame(50), [1, 2, 3]]))
+
+
+def test_missing_value_in_a_column_never_missing_in_training_raises_the_score(fitted):
+    det, data = fitted
+    assert det.network_.flagged == []  # no numeric column had missing values: no flag inputs
+    row = data.iloc[:1].copy()
+    gap = row.copy()
+    gap["noise"] = np.nan
+    assert det.decision_function(gap)[0] > det.decision_function(row)[0] + 1.0
+    assert det.explain(gap).iloc[0].idxmax() == "noise"
+
+
+def test_numeric_transform_quantile_round_trips_and_scores_far_values():
+    rng = np.random.default_rng(5)
+    data = pd.DataFrame({"bytes": np.exp(rng.normal(5, 2, size=300)), "x": rng.normal(size=300)})
+    det = AutoEncoderDetector(numeric_transform="quantile", **FAST).fit(data)
+    table = det.encoder_.transform(data)
+    assert abs(float(table.numeric[:, 0].mean())) < 0.1 and 0.8 < float(table.numeric[:, 0].std()) < 1.2
+    decoded = det.encoder_.decode(table.numeric.astype(np.float64), [])
+    np.testing.assert_allclose(decoded["bytes"], data["bytes"], rtol=1e-4)
+    far = pd.DataFrame({"bytes": [float(data["bytes"].median()), 1e9], "x": [0.0, 0.0]})
+    scores = det.decision_function(far)
+    assert scores[1] > 10 * scores[0]

@@ -107,7 +107,9 @@ def build_services(settings: Settings | None = None) -> Container:
     datasets = DatasetService(workflow, paths, catalog, csv_limits)
     scoring = ScoringService(registry, paths, models, limits)
     evaluation = EvaluationService(registry, workflow, datasets, scoring)
-    executor = TrainingExecutor(registry, datasets, evaluation, paths, models, limits)
+    executor = TrainingExecutor(
+        registry, datasets, evaluation, paths, models, limits, train_threads=settings.train_threads
+    )
     batch: BatchScoring  # built after the runner it submits to; the handler looks it up when called
     handlers = {TRAIN_JOB: executor.execute, SCORE_JOB: lambda job_id: batch.execute(job_id)}
     runner = EmbeddedJobRunner(registry, handlers, max_workers=settings.job_workers)

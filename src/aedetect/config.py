@@ -53,6 +53,16 @@ class Settings(BaseSettings):
     )
     job_runner: str = Field("embedded", description="Where training runs: 'embedded' (in-process threads).")
     job_workers: int = Field(1, ge=1, description="Concurrent training runs of the embedded runner.")
+    train_threads: int | None = Field(
+        None,
+        ge=1,
+        description=(
+            "torch threads of one training run; default: the detector's choice for the network's "
+            "size (1 for the small networks of most tables). Scoring picks its own count the same "
+            "way, so keep job_workers x train_threads + 1 at or below the machine's cores: more "
+            "threads than cores makes every one of them wait."
+        ),
+    )
 
     # --- bounded cost: every request is checked against these before its work starts ---------
     max_json_bytes: int = Field(

@@ -69,8 +69,9 @@ class AedetectError(Exception):
         return self.message
 
 
-class InvalidInput(AedetectError):
-    """The request, data or parameters are wrong (names the field, column or node)."""
+class InvalidInput(AedetectError, ValueError):
+    """The request, data or parameters are wrong (names the field, column or node). A
+    ``ValueError`` too, as scikit-learn and generic Python code expect of bad input."""
 
     code = "invalid_input"
 
@@ -117,8 +118,9 @@ class StorageUnavailable(AedetectError):
     code = "storage_unavailable"
 
 
-class NotFitted(AedetectError):
-    """A detector or version used for scoring before it was trained."""
+class NotFitted(AedetectError, ValueError, AttributeError):
+    """A detector or version used for scoring before it was trained (a ``ValueError`` and an
+    ``AttributeError``, like scikit-learn's ``NotFittedError``)."""
 
     code = "not_fitted"
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aedetect import AutoEncoderDetector, load_detector
+from aedetect import AutoEncoderDetector, load_detector, save_detector
 from aedetect.errors import ArtifactError
 from aedetect.services.scoring import ModelCache
 
@@ -37,7 +37,7 @@ def model_dirs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     dirs = []
     for seed in range(3):
         path = tmp_path_factory.mktemp("models") / f"run_{seed}"
-        AutoEncoderDetector(n_hidden=[4, 2], epochs=1, random_state=seed).fit(frame).save(path)
+        save_detector(AutoEncoderDetector(n_hidden=[4, 2], epochs=1, random_state=seed).fit(frame), path)
         dirs.append(path)
     return dirs
 

@@ -15,19 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from safetensors.torch import load_file, save_file
 
-from aedetect.data.encoding import TabularEncoder
-from aedetect.detectors.autoencoder import AutoEncoderDetector, _resolve_device
-from aedetect.detectors.network import AutoEncoderNet
+from aedetect.detectors.autoencoder import AutoEncoderDetector
 from aedetect.errors import ArtifactError, NotFitted
 
 FORMAT = "aedetect-detector"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2: an ensemble of autoencoders and the effective parameters (1: one autoencoder, not readable)."""
 MANIFEST = "model.json"
 WEIGHTS = "weights.safetensors"
-SCORES_KEY = "__training_scores__"
 
 
 def library_versions() -> dict[str, str]:
@@ -55,34 +52,33 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def json_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Constructor parameters as JSON values (sequences as lists, numpy scalars as numbers)."""
+    out: dict[str, Any] = {}
+    for name, value in params.items():
+        if isinstance(value, np.generic):
+            value = value.item()
+        elif isinstance(value, list | tuple | np.ndarray):
+            value = [v.item() if isinstance(v, np.generic) else v for v in value]
+        out[name] = value
+    return out
+
+
 def save_detector(detector: AutoEncoderDetector, path: str | Path) -> Path:
     """Write a fitted detector into directory ``path`` (created if missing); returns the path."""
-    if getattr(detector, "encoder_", None) is None:
+    if detector.__dict__.get("encoder_") is None:
         raise NotFitted("only a fitted detector can be saved: call fit() first")
     directory = Path(path)
     directory.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in detector.network_.state_dict().items()}
-    tensors[SCORES_KEY] = torch.as_tensor(np.asarray(detector.decision_scores_, dtype=np.float64))
+    fitted, tensors = detector.get_fitted_state()
     save_file(tensors, str(directory / WEIGHTS))
     document: dict[str, Any] = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "detector": type(detector).__name__,
         "library_versions": library_versions(),
-        "params": detector.get_params(),
-        "fitted": {
-            "encoder": detector.encoder_.to_state(),
-            "n_hidden": detector.n_hidden_,
-            "clip_low": [float(v) for v in detector.clip_low_],
-            "clip_high": [float(v) for v in detector.clip_high_],
-            "column_scale": [float(v) for v in detector.column_scale_],
-            "magnitude_scale": [float(v) for v in detector.magnitude_scale_],
-            "threshold": float(detector.threshold_),
-            "history": detector.history_,
-            "best_epoch": detector.best_epoch_,
-            "n_epochs": detector.n_epochs_,
-            "n_samples": detector.n_samples_,
-        },
+        "params": json_params(detector.get_params()),
+        "fitted": fitted,
         "weights": {"file": WEIGHTS, "sha256": _file_sha256(directory / WEIGHTS)},
     }
     document["checksum"] = _checksum(document)
@@ -103,6 +99,11 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ArtifactError(f"{manifest} is not an aedetect model (format {document.get('format')!r})")
     version = document.get("format_version")
+    if version == 1:
+        raise ArtifactError(
+            f"{manifest} holds a model of format version 1 (a single autoencoder, written by aedetect "
+            f"before 0.2); this aedetect reads version {FORMAT_VERSION} only: train the model again"
+        )
     if version != FORMAT_VERSION:
         raise ArtifactError(
             f"model format version {version!r} is not supported by this aedetect "
@@ -113,8 +114,13 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
     return document
 
 
-def load_detector(path: str | Path, *, device: str = "auto") -> AutoEncoderDetector:
-    """Load a detector saved by :func:`save_detector`, verifying checksums and compatibility."""
+def load_detector(
+    path: str | Path, *, device: str = "auto", n_threads: int | None = None
+) -> AutoEncoderDetector:
+    """Load a detector saved by :func:`save_detector`, verifying checksums and compatibility.
+
+    ``device`` and ``n_threads`` say where and with how many torch threads it scores (threads
+    default to the detector's choice for its size, not to what training used)."""
     directory = Path(path)
     document = read_manifest(directory)
     if document.get("detector") != AutoEncoderDetector.__name__:
@@ -129,33 +135,8 @@ def load_detector(path: str | Path, *, device: str = "auto") -> AutoEncoderDetec
     except Exception as exc:  # safetensors raises its own error types for damaged files
         raise ArtifactError(f"cannot read {weights}: {exc}") from exc
 
-    fitted = document["fitted"]
-    params = dict(document["params"])
-    params["device"] = device
-    detector = AutoEncoderDetector(**params)
-    encoder = TabularEncoder.from_state(fitted["encoder"])
-    detector.device_ = _resolve_device(device)
-    net = AutoEncoderNet(
-        len(encoder.numeric_names), encoder.cardinalities, list(fitted["n_hidden"]), params["activation"]
-    )
-    scores = tensors.pop(SCORES_KEY, None)
     try:
-        net.load_state_dict(tensors, strict=True)
-    except RuntimeError as exc:
-        raise ArtifactError(f"weights in {weights} do not match the described network: {exc}") from exc
-    net.to(detector.device_).eval()
-    detector.encoder_ = encoder
-    detector.network_ = net
-    detector.n_hidden_ = list(fitted["n_hidden"])
-    detector.clip_low_ = np.asarray(fitted["clip_low"], dtype=np.float32)
-    detector.clip_high_ = np.asarray(fitted["clip_high"], dtype=np.float32)
-    detector.column_scale_ = np.asarray(fitted["column_scale"], dtype=np.float64)
-    detector.magnitude_scale_ = np.asarray(fitted["magnitude_scale"], dtype=np.float64)
-    detector.history_ = fitted["history"]
-    detector.best_epoch_ = fitted["best_epoch"]
-    detector.n_epochs_ = fitted["n_epochs"]
-    detector.n_samples_ = fitted["n_samples"]
-    detector.decision_scores_ = scores.numpy() if scores is not None else np.empty(0)
-    detector.threshold_ = float(fitted["threshold"])
-    detector.labels_ = (detector.decision_scores_ > detector.threshold_).astype(np.int64)
-    return detector
+        params = {**document["params"], "n_threads": n_threads}
+        return AutoEncoderDetector.from_fitted_state(params, document["fitted"], tensors, device)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ArtifactError(f"{directory} holds an inconsistent model description: {exc}") from exc

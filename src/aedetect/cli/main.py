@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -136,18 +137,25 @@ def train(
     device: Annotated[
         str, typer.Option(help="'auto' (a CUDA GPU when present), 'cpu' or a torch device.")
     ] = "auto",
+    threads: Annotated[
+        int | None,
+        typer.Option(min=1, help="torch threads for training (default: chosen from the network's size)."),
+    ] = None,
     header: HeaderOpt = True,
     names: NamesOpt = None,
     encoding: EncodingOpt = None,
     delimiter: DelimiterOpt = None,
 ) -> None:
-    """Train an autoencoder on DATA and save it to --out."""
+    """Train an autoencoder ensemble on DATA and save it to --out.
+
+    DATA streams from disk in chunks (statistics first, then the rows), so a file larger than
+    memory trains in bounded memory."""
     with _reported_errors():
-        from aedetect import AutoEncoderDetector
-        from aedetect.data import read_csv
+        from aedetect import AutoEncoderDetector, save_detector
+        from aedetect.data import iter_csv_chunks
 
         _check_model_dir_is_free(out)
-        frame = read_csv(data, **_read_options(header, names, encoding, delimiter))
+        options = _read_options(header, names, encoding, delimiter)
         params: dict[str, Any] = {
             "columns": _names(columns, "--columns"),
             "categorical": _names(categorical, "--categorical"),
@@ -158,15 +166,16 @@ def train(
             "learning_rate": learning_rate,
             "contamination": contamination,
             "random_state": seed,
+            "n_threads": threads,
         }
         detector = AutoEncoderDetector(device=device, **{k: v for k, v in params.items() if v is not None})
         with _EpochBar() as bar:
-            detector.fit(frame, callback=bar.update)
+            detector.fit(partial(iter_csv_chunks, data, **options), callback=bar.update)
         try:
-            detector.save(out)
+            save_detector(detector, out)
         except OSError as exc:
             raise InvalidInput(f"cannot save the model to {out}: {exc.strerror or exc}") from None
-        _print_training_summary(detector, len(frame), out)
+        _print_training_summary(detector, detector.n_samples_, out)
 
 
 def _check_model_dir_is_free(out: Path) -> None:
@@ -222,9 +231,8 @@ def _print_training_summary(detector: Any, n_rows: int, out: Path) -> None:
     typer.echo(f"trained on {n_rows} rows, {len(kinds)} columns:")
     for line in _kinds_table(kinds):
         typer.echo(line)
-    epochs = detector.get_params()["epochs"]
-    limit = f" of at most {epochs}" if epochs else ""
-    typer.echo(f"epochs run: {detector.n_epochs_}{limit} (best epoch {detector.best_epoch_})")
+    epochs = detector.effective_params_["epochs"]
+    typer.echo(f"epochs run: {detector.n_epochs_} of at most {epochs} (best epoch {detector.best_epoch_})")
     typer.echo(f"final loss: {_loss_line(detector.history_)}")
     typer.echo(f"threshold: {detector.threshold_:.6g} (contamination {detector.contamination})")
     typer.echo(f"saved to {out}")
@@ -295,10 +303,9 @@ def info(model: ModelArg) -> None:
         typer.echo(f"columns ({len(kinds)}):")
         for line in _kinds_table(kinds):
             typer.echo(line)
-        typer.echo("hyperparameters:")
-        params = detector.get_params()
-        params["n_hidden"] = detector.n_hidden_
-        for key in sorted(k for k in params if k not in ("columns", "device")):
+        typer.echo("hyperparameters (as used, after defaults):")
+        params = detector.effective_params_
+        for key in sorted(k for k in params if k not in ("columns", "categorical")):
             typer.echo(f"  {key}: {params[key]}")
         typer.echo(f"threshold: {detector.threshold_:.6g}")
         typer.echo(

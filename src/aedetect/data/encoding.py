@@ -12,17 +12,25 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from aedetect.data.sketch import CategoryCounter, QuantileSketch
 from aedetect.domain import ColumnKind, ColumnSpec
 from aedetect.errors import InvalidInput, NotFitted, quoted
 
-NUMERIC_TRANSFORMS = ("robust", "asinh")
+NUMERIC_TRANSFORMS = ("robust", "asinh", "quantile")
 """``robust``: (x - median) / spread. ``asinh``: asinh of that, which keeps the order and the
-centre but compresses heavy tails logarithmically, so one huge value cannot dominate the loss."""
+centre but compresses heavy tails logarithmically, so one huge value cannot dominate the loss.
+``quantile``: the value's training quantile as a standard normal score (a rank transform: every
+column becomes Gaussian-shaped whatever its distribution), extended linearly in robust units
+beyond the training range, so a value never seen still scores by how far out it lies."""
+
+QUANTILE_KNOTS = 256
+"""Training quantiles kept per column for the ``quantile`` transform."""
 
 OTHER_LABEL = "<other>"
 """Label of the bucket for categories outside the vocabulary (rare in training, or unseen)."""
@@ -99,31 +107,35 @@ class TabularEncoder:
         self.center = np.zeros(len(self.numeric_names))
         self.scale = np.ones(len(self.numeric_names))
         self.vocabularies: list[list[str]] = []
+        self.knots: list[tuple[np.ndarray, np.ndarray]] = []
         self._lookup_cache: list[dict[str, int]] | None = None
         self.fitted = False
 
     # --- learning ---------------------------------------------------------------------------
     def fit(self, frame: pd.DataFrame) -> TabularEncoder:
         """Learn medians, robust scales and vocabularies from ``frame`` (the model's columns)."""
+        statistics = TableStatistics(self)
+        statistics.update(frame)
+        return self.fit_statistics(statistics)
+
+    def fit_statistics(self, statistics: TableStatistics) -> TabularEncoder:
+        """Learn from statistics gathered chunk by chunk (see :class:`TableStatistics`)."""
         n_numeric = len(self.numeric_names)
         self.center, self.scale = np.zeros(n_numeric), np.ones(n_numeric)
-        for j, name in enumerate(self.numeric_names):  # column by column: memory stays O(rows)
-            values = self._numeric_column(frame, name)
-            present = values[~np.isnan(values)]
-            if not len(present):
+        for j, sketch in enumerate(statistics.numeric):
+            if not sketch.count:
                 continue
-            self.center[j] = np.median(present)
-            q25, q75 = np.quantile(present, [0.25, 0.75])
+            median, q25, q75 = sketch.quantile([0.5, 0.25, 0.75])
+            self.center[j] = median
             spread = (q75 - q25) / 1.349
             if spread <= 1e-12:
-                spread = float(np.std(present))
+                spread = sketch.std
             self.scale[j] = spread if spread > 1e-12 else 1.0
-        self.vocabularies = []
+        self.knots = []
+        if self.transform_name == "quantile":
+            self.knots = [_normal_score_knots(sketch) for sketch in statistics.numeric]
+        self.vocabularies = [counter.most_common(self.vocab_size) for counter in statistics.categorical]
         self._lookup_cache = None
-        for name in self.categorical_names:
-            counts = category_keys(frame[name]).value_counts(dropna=True)
-            ordered = sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
-            self.vocabularies.append([str(k) for k, _ in ordered[: self.vocab_size]])
         self.fitted = True
         return self
 
@@ -179,12 +191,40 @@ class TabularEncoder:
                 codes[i, j] = other + 1 if key is None else lookup.get(key, other)
         return EncodedTable(scaled.astype(np.float32), missing.astype(np.float32), codes)
 
+    def scale_numeric(self, values: np.ndarray) -> np.ndarray:
+        """Raw numeric values, shape (rows, n_numeric), in the network's scaled units."""
+        return np.asarray(self._scaled(np.asarray(values, dtype=np.float64), slice(None)))
+
     def _scaled(self, values: np.ndarray, columns: int | slice) -> np.ndarray:
         """Scaled values of numeric column(s) ``columns``; missing values become 0 (the median)."""
-        scaled = (values - self.center[columns]) / self.scale[columns]
-        if self.transform_name == "asinh":
-            scaled = np.arcsinh(scaled)
+        if self.transform_name == "quantile":
+            if isinstance(columns, int):
+                scaled = self._normal_scores(values, columns)
+            else:
+                scaled = np.column_stack(
+                    [self._normal_scores(values[:, j], j) for j in range(len(self.numeric_names))]
+                ).reshape(values.shape)
+        else:
+            scaled = (values - self.center[columns]) / self.scale[columns]
+            if self.transform_name == "asinh":
+                scaled = np.arcsinh(scaled)
         return np.where(np.isnan(values), 0.0, scaled)
+
+    def _normal_scores(self, values: np.ndarray, j: int) -> np.ndarray:
+        xs, zs = self.knots[j]
+        scores = np.interp(values, xs, zs)
+        below, above = values < xs[0], values > xs[-1]
+        scores[below] = zs[0] + (values[below] - xs[0]) / self.scale[j]
+        scores[above] = zs[-1] + (values[above] - xs[-1]) / self.scale[j]
+        return scores
+
+    def _from_normal_scores(self, scores: np.ndarray, j: int) -> np.ndarray:
+        xs, zs = self.knots[j]
+        values = np.interp(scores, zs, xs)
+        below, above = scores < zs[0], scores > zs[-1]
+        values[below] = xs[0] + (scores[below] - zs[0]) * self.scale[j]
+        values[above] = xs[-1] + (scores[above] - zs[-1]) * self.scale[j]
+        return values
 
     @property
     def _lookups(self) -> list[dict[str, int]]:
@@ -197,9 +237,14 @@ class TabularEncoder:
     def decode(self, numeric: np.ndarray, code_probs: list[np.ndarray], index: Any = None) -> pd.DataFrame:
         """Back to the original columns: numbers in original units, categories as labels."""
         out: dict[str, Any] = {}
-        if self.transform_name == "asinh":
-            numeric = np.sinh(numeric)
-        unscaled = numeric * self.scale + self.center
+        if self.transform_name == "quantile":
+            unscaled = np.column_stack(
+                [self._from_normal_scores(numeric[:, j], j) for j in range(len(self.numeric_names))]
+            ).reshape(numeric.shape)
+        else:
+            if self.transform_name == "asinh":
+                numeric = np.sinh(numeric)
+            unscaled = numeric * self.scale + self.center
         for j, name in enumerate(self.numeric_names):
             out[name] = unscaled[:, j]
         for name, vocab, probs in zip(self.categorical_names, self.vocabularies, code_probs, strict=True):
@@ -212,6 +257,10 @@ class TabularEncoder:
         """Column ``name`` as float64 (NaN where missing), or InvalidInput naming the column and
         the first row that is not a finite number."""
         series = frame[name]
+        if pd.api.types.is_complex_dtype(series):
+            raise InvalidInput(
+                f"column '{name}' holds complex numbers: Complex data not supported", field=name
+            )
         if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
             try:
                 converted = pd.to_numeric(series, errors="coerce")
@@ -246,6 +295,7 @@ class TabularEncoder:
             "center": [float(v) for v in self.center],
             "scale": [float(v) for v in self.scale],
             "vocabularies": self.vocabularies,
+            "knots": [[xs.tolist(), zs.tolist()] for xs, zs in self.knots],
         }
 
     @classmethod
@@ -255,8 +305,47 @@ class TabularEncoder:
         encoder.center = np.asarray(state["center"], dtype=np.float64)
         encoder.scale = np.asarray(state["scale"], dtype=np.float64)
         encoder.vocabularies = [list(map(str, v)) for v in state["vocabularies"]]
+        encoder.knots = [
+            (np.asarray(xs, dtype=np.float64), np.asarray(zs, dtype=np.float64)) for xs, zs in state["knots"]
+        ]
         encoder.fitted = True
         return encoder
+
+
+class TableStatistics:
+    """What the encoder learns from, gathered one chunk at a time in bounded memory: a quantile
+    sketch per numeric column and category counts per categorical column (both exact for a table
+    that fits their capacity, see :mod:`aedetect.data.sketch`)."""
+
+    def __init__(self, encoder: TabularEncoder) -> None:
+        self.numeric_names = list(encoder.numeric_names)
+        self.categorical_names = list(encoder.categorical_names)
+        self.numeric = [QuantileSketch(seed=j) for j in range(len(self.numeric_names))]
+        self.categorical = [CategoryCounter() for _ in self.categorical_names]
+        self.rows = 0
+
+    def update(self, frame: pd.DataFrame) -> None:
+        """Add a chunk (the model's columns); a bad value is InvalidInput naming its column."""
+        for name, sketch in zip(self.numeric_names, self.numeric, strict=True):
+            values = TabularEncoder._numeric_column(frame, name)
+            sketch.update(values[~np.isnan(values)])
+        for name, counter in zip(self.categorical_names, self.categorical, strict=True):
+            counter.update(category_keys(frame[name]))
+        self.rows += len(frame)
+
+
+def _normal_score_knots(sketch: QuantileSketch) -> tuple[np.ndarray, np.ndarray]:
+    """The quantile transform of one column: distinct training quantiles and their normal scores
+    (tied quantiles, as in a column of few values, share the mean of their scores)."""
+    if not sketch.count:
+        return np.zeros(1), np.zeros(1)
+    levels = np.linspace(0.0, 1.0, QUANTILE_KNOTS)
+    values = sketch.quantile(levels)
+    half = 0.5 / sketch.count
+    normal = NormalDist()
+    scores = np.array([normal.inv_cdf(p) for p in np.clip(levels, half, 1.0 - half)])
+    distinct, where = np.unique(values, return_inverse=True)
+    return distinct, np.bincount(where, weights=scores) / np.bincount(where)
 
 
 def _number(value: Any, name: str, row: int) -> float:

@@ -18,15 +18,25 @@ def as_frame(X: Any) -> pd.DataFrame:
     (one row) or a sequence of mappings (records)."""
     if isinstance(X, pd.DataFrame):
         return X
+    if hasattr(X, "tocsr") or type(X).__module__.startswith("scipy.sparse"):
+        raise InvalidInput(
+            "sparse matrices are not supported: pass a dense array (X.toarray()) or a DataFrame", field="X"
+        )
     if isinstance(X, Mapping):
         return pd.DataFrame([dict(X)])
     if isinstance(X, Sequence) and not isinstance(X, str) and X and isinstance(X[0], Mapping):
         return pd.DataFrame.from_records(list(X))
     array = np.asarray(X)
     if array.ndim == 1:
-        array = array.reshape(1, -1)
+        raise InvalidInput(
+            f"expected a table (2-D data), got a 1-D array of {array.shape[0]} values. Reshape your "
+            "data: X.reshape(1, -1) for one row, or give a mapping of column to value",
+            field="X",
+        )
     if array.ndim != 2:
         raise InvalidInput(f"expected a table (2-D data), got an array of shape {array.shape}", field="X")
+    if np.iscomplexobj(array):
+        raise InvalidInput("Complex data not supported: give real numbers", field="X")
     return pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
 
 
@@ -67,7 +77,11 @@ def infer_column_specs(
         kind = ColumnKind.NUMERIC if is_numeric and name not in declared else ColumnKind.CATEGORICAL
         specs.append(ColumnSpec(name=name, kind=kind))
     if not specs:
-        raise InvalidInput("no columns to model: the data has no columns", field="columns")
+        raise InvalidInput(
+            f"no columns to model: the data has 0 feature(s) (shape=({len(frame)}, 0)) while a "
+            "minimum of 1 is required.",
+            field="columns",
+        )
     return specs
 
 

@@ -1,113 +1,174 @@
-"""The autoencoder network: layers only. The estimator owns training, encoders and thresholds.
+"""The autoencoder networks: layers only. The estimator owns training, encoders and thresholds.
+
+``EnsembleAutoEncoder`` holds ``n_members`` autoencoders of one shape and computes them together:
+every hidden layer is one batched matrix product over a weight tensor of shape
+(members, inputs, outputs), so an ensemble of 8 costs about one network 8 times as wide in a single
+call, not 8 calls (on small layers the per-call overhead, not the arithmetic, is what costs).
 
 Inputs are the encoder's arrays (scaled numeric values, missing flags, category codes); categorical
 codes enter through an embedding-sum layer, which is exactly a one-hot input times a weight matrix
-but never materialises the one-hot vectors. Outputs: a linear value and a missing-flag logit per
-numeric column, and one logit group (softmax) per categorical column.
+but never materialises the one-hot vectors. Outputs, per member: a linear value and a missing-flag
+logit per numeric column, and one logit group (softmax) per categorical column.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from itertools import pairwise
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-ACTIVATIONS: dict[str, type[nn.Module]] = {
-    "relu": nn.ReLU,
-    "elu": nn.ELU,
-    "tanh": nn.Tanh,
-    "gelu": nn.GELU,
+ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "relu": F.relu,
+    "elu": F.elu,
+    "tanh": torch.tanh,
+    "gelu": F.gelu,
 }
 
+Outputs = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+"""Per member: numeric values (E, B, n_numeric), missing-flag logits of the flagged numeric columns
+(E, B, n_flagged) and the category logits of every categorical column side by side
+(E, B, sum of cardinalities)."""
 
-class AutoEncoderNet(nn.Module):
-    """Encoder ``n_hidden``; the decoder mirrors it back to the input width."""
+
+class EnsembleAutoEncoder(nn.Module):
+    """``n_members`` autoencoders with encoder widths ``n_hidden``; each decoder mirrors its encoder.
+
+    Members differ only by their random initial weights (and by what the estimator feeds each).
+    """
 
     def __init__(
-        self, n_numeric: int, cardinalities: list[int], n_hidden: list[int], activation: str
+        self,
+        n_numeric: int,
+        cardinalities: list[int],
+        n_hidden: list[int],
+        activation: str,
+        n_members: int = 1,
+        flagged: list[int] | None = None,
+        missing_penalty: float = 0.0,
     ) -> None:
         super().__init__()
         self.n_numeric = n_numeric
         self.cardinalities = list(cardinalities)
-        act = ACTIVATIONS[activation]
+        self.n_members = n_members
+        self.activation = activation
+        # missing flags enter and leave the network only for the numeric columns that had missing
+        # values in training; elsewhere the flag was always 0, so a missing value costs the fixed
+        # ``missing_penalty`` (the cross-entropy of an event never seen) instead of network width
+        self.flagged = list(range(n_numeric)) if flagged is None else list(flagged)
+        self.missing_penalty = float(missing_penalty)
+        self.register_buffer("flag_index", torch.tensor(self.flagged, dtype=torch.long), persistent=False)
+        self.flag_index: torch.Tensor
         first = n_hidden[0]
-        self.numeric_in = nn.Linear(2 * n_numeric, first) if n_numeric else None
         total = sum(cardinalities)
-        self.categorical_in = nn.EmbeddingBag(total, first, mode="sum") if total else None
+        n_flags = len(self.flagged)
+        self.n_input = n_numeric + n_flags + total
+        # first layer: every member's weights side by side, so one product serves them all
+        width_in = n_numeric + n_flags
+        self.numeric_in = nn.Parameter(torch.empty(width_in, n_members * first)) if n_numeric else None
+        self.categorical_in = nn.EmbeddingBag(total, n_members * first, mode="sum") if total else None
         if total:
             offsets = torch.tensor([0, *cardinalities[:-1]]).cumsum(0)
             self.register_buffer("code_offsets", offsets, persistent=False)
         self.code_offsets: torch.Tensor
-        self.input_bias = nn.Parameter(torch.zeros(first))
-        self.input_act = act()
-        encoder: list[nn.Module] = []
-        for a, b in pairwise(n_hidden):
-            encoder += [nn.Linear(a, b), act()]
-        self.encoder_rest = nn.Sequential(*encoder)
-        sizes = list(reversed(n_hidden))
-        decoder: list[nn.Module] = []
-        for a, b in pairwise(sizes):
-            decoder += [nn.Linear(a, b), act()]
-        self.decoder = nn.Sequential(*decoder)
-        self.output = nn.Linear(sizes[-1], 2 * n_numeric + total)
-        self._init_categorical()
+        self.input_bias = nn.Parameter(torch.empty(n_members * first))
+        sizes = [*n_hidden, *reversed(n_hidden[:-1])]
+        self.code_layer = len(n_hidden) - 2  # index in ``weights`` of the layer giving the code
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        for a, b in [*pairwise(sizes), (sizes[-1], self.n_input)]:
+            self.weights.append(nn.Parameter(torch.empty(n_members, a, b)))
+            self.biases.append(nn.Parameter(torch.empty(n_members, 1, b)))
+        self.reset_parameters()
 
-    def _init_categorical(self) -> None:
+    def reset_parameters(self) -> None:
+        """Each layer as ``nn.Linear`` initialises it: uniform in +-1/sqrt(fan_in)."""
+        fan_in = max(1, self.n_input)
+        bound = 1.0 / math.sqrt(fan_in)
+        if self.numeric_in is not None:
+            nn.init.uniform_(self.numeric_in, -bound, bound)
         if self.categorical_in is not None:
-            # one-hot input through a linear layer: same scale as nn.Linear's default init
-            bound = 1.0 / max(1, sum(self.cardinalities)) ** 0.5
             nn.init.uniform_(self.categorical_in.weight, -bound, bound)
+        nn.init.uniform_(self.input_bias, -bound, bound)
+        for weight, bias in zip(self.weights, self.biases, strict=True):
+            layer_bound = 1.0 / math.sqrt(weight.shape[1])
+            nn.init.uniform_(weight, -layer_bound, layer_bound)
+            nn.init.uniform_(bias, -layer_bound, layer_bound)
 
-    def encode(self, numeric: torch.Tensor, missing: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
-        """The bottleneck code of each row."""
+    def _first(self, numeric: torch.Tensor, missing: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+        """The first hidden layer of every member, shape (E, B, n_hidden[0])."""
         h = self.input_bias.expand(numeric.shape[0], -1)
         if self.numeric_in is not None:
-            h = h + self.numeric_in(torch.cat([numeric, missing], dim=1))
+            inputs = torch.cat([numeric, missing[:, self.flag_index]], dim=1) if self.flagged else numeric
+            h = torch.addmm(h, inputs, self.numeric_in)
         if self.categorical_in is not None:
             h = h + self.categorical_in(codes + self.code_offsets)
-        return self.encoder_rest(self.input_act(h))
+        h = ACTIVATIONS[self.activation](h)
+        return h.view(h.shape[0], self.n_members, -1).transpose(0, 1)
 
-    def forward(
-        self, numeric: torch.Tensor, missing: torch.Tensor, codes: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Reconstruction of each row: numeric values, missing-flag logits, category logits."""
-        out = self.output(self.decoder(self.encode(numeric, missing, codes)))
-        n = self.n_numeric
-        return out[:, :n], out[:, n : 2 * n], out[:, 2 * n :]
+    def _layers(self, h: torch.Tensor, stop: int | None = None) -> torch.Tensor:
+        act = ACTIVATIONS[self.activation]
+        last = len(self.weights) - 1
+        for i, (weight, bias) in enumerate(zip(self.weights, self.biases, strict=True)):
+            if stop is not None and i > stop:
+                break
+            h = torch.baddbmm(bias, h, weight)
+            if i < last:
+                h = act(h)
+        return h
+
+    def encode(self, numeric: torch.Tensor, missing: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+        """The bottleneck code of each row for each member, shape (E, B, n_hidden[-1])."""
+        h = self._first(numeric, missing, codes)
+        return h if self.code_layer < 0 else self._layers(h, stop=self.code_layer)
+
+    def forward(self, numeric: torch.Tensor, missing: torch.Tensor, codes: torch.Tensor) -> Outputs:
+        """Each member's reconstruction of each row (see :data:`Outputs`)."""
+        out = self._layers(self._first(numeric, missing, codes))
+        n, flags = self.n_numeric, len(self.flagged)
+        return out[..., :n], out[..., n : n + flags], out[..., n + flags :]
 
     def column_errors(
-        self,
-        outputs: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
-        target: torch.Tensor,
-        missing: torch.Tensor,
-        codes: torch.Tensor,
+        self, outputs: Outputs, target: torch.Tensor, missing: torch.Tensor, codes: torch.Tensor
     ) -> torch.Tensor:
-        """Per row and per original column: squared error plus missing-flag cross-entropy for a
-        numeric column, cross-entropy for a categorical one. Columns: numeric first, then
-        categorical, each in model order."""
+        """Per member, row and original column, shape (E, B, n_columns): squared error plus
+        missing-flag cross-entropy for a numeric column, cross-entropy for a categorical one.
+        Columns: numeric first, then categorical, each in model order."""
         value, miss_logit, logits = outputs
-        numeric_err = (1.0 - missing) * (value - target) ** 2 + F.binary_cross_entropy_with_logits(
-            miss_logit, missing, reduction="none"
-        )
+        numeric_err = (1.0 - missing) * (value - target) ** 2 + self.missing_penalty * missing
+        if self.flagged:
+            flags = missing[:, self.flag_index]
+            flag_err = F.binary_cross_entropy_with_logits(
+                miss_logit, flags.expand_as(miss_logit), reduction="none"
+            )
+            numeric_err = numeric_err.index_add(2, self.flag_index, flag_err - self.missing_penalty * flags)
         parts = [numeric_err]
+        members, rows = value.shape[0], value.shape[1]
         start = 0
         for j, card in enumerate(self.cardinalities):
-            group = logits[:, start : start + card]
-            parts.append(F.cross_entropy(group, codes[:, j], reduction="none").unsqueeze(1))
+            group = logits[..., start : start + card].reshape(members * rows, card)
+            target_codes = codes[:, j].repeat(members)
+            error = F.cross_entropy(group, target_codes, reduction="none")
+            parts.append(error.view(members, rows, 1))
             start += card
-        return torch.cat(parts, dim=1)
+        return torch.cat(parts, dim=2)
 
-    def reconstruction_vector(self, outputs: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> torch.Tensor:
-        """The reconstruction in encoded space: values, missing probabilities, one-hot probabilities."""
+    def reconstruction_vector(self, outputs: Outputs) -> torch.Tensor:
+        """The members' mean reconstruction in encoded space, shape (B, n_input): values, missing
+        probabilities, one-hot probabilities."""
         value, miss_logit, logits = outputs
-        parts = [value, torch.sigmoid(miss_logit)]
+        missing = value.new_zeros(value.shape)
+        if self.flagged:
+            missing[..., self.flag_index] = torch.sigmoid(miss_logit)
+        parts = [value, missing]
         start = 0
         for card in self.cardinalities:
-            parts.append(torch.softmax(logits[:, start : start + card], dim=1))
+            parts.append(torch.softmax(logits[..., start : start + card], dim=-1))
             start += card
-        return torch.cat(parts, dim=1)
+        return torch.cat(parts, dim=-1).mean(dim=0)
 
     def input_vector(self, target: torch.Tensor, missing: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
         """The encoded input: scaled values, missing flags, one-hot categories."""

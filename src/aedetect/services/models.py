@@ -44,9 +44,9 @@ PRODUCTION = "production"
 ALIAS_PATTERN = re.compile(r"[a-z][a-z0-9_\-]{0,49}")
 """Alias names: lower-case letters, digits, '_' and '-', starting with a letter."""
 
-FIXED_PARAMS = frozenset({"columns", "categorical", "device"})
-"""Detector arguments that are not model parameters: columns come from the body, the device
-from the server."""
+FIXED_PARAMS = frozenset({"columns", "categorical", "device", "n_threads"})
+"""Detector arguments that are not model parameters: columns come from the body, the device and
+the thread count from the server (``AEDETECT_TRAIN_THREADS``)."""
 
 MAX_PAGE = 500
 DEFAULT_VOCAB = 10

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 from anyio import to_thread
 
+from aedetect.artifacts import save_detector
 from aedetect.detectors.autoencoder import AutoEncoderDetector, EpochCallback
 from aedetect.domain import Job, JobStatus, TrainingRun, VersionCondition
 from aedetect.errors import (
@@ -117,8 +118,10 @@ class TrainingExecutor:
         paths: DataPaths,
         cache: ModelCache,
         limits: Limits,
+        train_threads: int | None = None,
     ) -> None:
         self._registry = registry
+        self._train_threads = train_threads
         self._datasets = datasets
         self._evaluation = evaluation
         self._paths = paths
@@ -197,7 +200,7 @@ class TrainingExecutor:
         width = encoded_width(frame, columns, params.get("categorical"), params.get("vocab_size") or 10)
         hidden = params.get("n_hidden") or AutoEncoderDetector.default_hidden(len(columns))
         check_network(hidden, self._limits, n_input=width, inputs=f"{width} encoded inputs")
-        detector = AutoEncoderDetector(**params)
+        detector = AutoEncoderDetector(**{**params, "n_threads": self._train_threads})
         detector.fit(frame, callback=self._progress_writer(job_id))
         threshold = float(detector.threshold_)
         result = self._evaluation.evaluate(run.nn_id, run.version, detector, threshold)
@@ -206,14 +209,13 @@ class TrainingExecutor:
             for name in ("train_loss", "val_loss")
         }
         columns = detector.columns_
-        hidden = detector.n_hidden if detector.n_hidden is not None else detector.default_hidden(len(columns))
         metrics: dict[str, Any] = {
             "dataset": run.params.get("dataset"),
             "rows": len(frame),
             "columns": columns,
             "column_kinds": detector.column_kinds_,
             "n_input": detector.n_input_,
-            "params": {**detector.get_params(), **detector.checked_params(), "n_hidden": list(hidden)},
+            "params": detector.effective_params_,  # every hyperparameter as used, after defaults
             "epochs": len(history["train_loss"]),
             "train_loss": history["train_loss"][-1] if history["train_loss"] else None,
             "val_loss": history["val_loss"][-1] if history["val_loss"] else None,
@@ -305,7 +307,7 @@ class TrainingExecutor:
         final.parent.mkdir(parents=True, exist_ok=True)
         temp = final.parent / f"{TEMP_PREFIX}{run.run_id}-{uuid.uuid4().hex[:8]}"
         try:
-            detector.save(temp)
+            save_detector(detector, temp)
             if final.exists():
                 shutil.rmtree(final)
             os.replace(temp, final)
