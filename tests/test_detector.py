@@ -391,3 +391,13 @@ def test_numeric_transform_quantile_round_trips_and_scores_far_values():
     far = pd.DataFrame({"bytes": [float(data["bytes"].median()), 1e9], "x": [0.0, 0.0]})
     scores = det.decision_function(far)
     assert scores[1] > 10 * scores[0]
+
+
+def test_many_records_with_only_the_model_columns_are_scored():
+    """Records name their columns, so a model over a subset of the training columns scores more
+    records than the fast path takes (which go through a frame) without a width check."""
+    data = mixed_frame(400)
+    det = AutoEncoderDetector(columns=["temp", "pressure", "machine"], **FAST).fit(data)
+    records = data[["temp", "pressure", "machine"]].to_dict("records")
+    assert len(records) > 256
+    np.testing.assert_allclose(det.decision_function(records), det.decision_function(data), rtol=1e-6)

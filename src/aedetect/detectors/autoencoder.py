@@ -730,7 +730,7 @@ class AutoEncoderDetector(BaseDetector):
             yield encoder.transform_records(records)
             return
         frame = as_frame(X)
-        if not isinstance(X, pd.DataFrame) and frame.shape[1] != self.n_features_in_:
+        if records is None and not isinstance(X, pd.DataFrame) and frame.shape[1] != self.n_features_in_:
             raise InvalidInput(
                 f"X has {frame.shape[1]} features, but {type(self).__name__} is expecting "
                 f"{self.n_features_in_} features as input (the columns {', '.join(self.columns_)})",
