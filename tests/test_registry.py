@@ -13,6 +13,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
 from aedetect.domain import JobStatus, Network, Version, VersionCondition
@@ -43,6 +44,13 @@ def succeeded_run(registry: SqlRegistry, nn_id: str = "nn1", version: int = 1) -
     run = registry.create_run(nn_id, version, {}, None)
     registry.update_run(run.run_id, {"status": JobStatus.SUCCEEDED})
     return run.run_id
+
+
+def head_revision() -> str:
+    """The newest migration the package ships."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
 
 
 def url_of(registry: SqlRegistry) -> str:
@@ -728,7 +736,7 @@ def test_reopening_keeps_data_and_schema_version(registry: SqlRegistry) -> None:
     try:
         assert [n.nn_id for n in reopened.list_networks()] == ["nn1"]
         with reopened.engine.connect() as conn:
-            assert MigrationContext.configure(conn).get_current_revision() == "0002"
+            assert MigrationContext.configure(conn).get_current_revision() == head_revision()
     finally:
         reopened.close()
 
@@ -814,8 +822,10 @@ def test_two_processes_migrating_a_fresh_database_at_once(registry: SqlRegistry)
     errors = [proc.communicate(timeout=120)[1] for proc in procs]
     assert [proc.returncode for proc in procs] == [0, 0], errors
     with registry.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0002"]
-        assert MigrationContext.configure(conn).get_current_revision() == "0002"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [
+            head_revision()
+        ]
+        assert MigrationContext.configure(conn).get_current_revision() == head_revision()
 
 
 # --- native API aggregates (migration 0002) ----------------------------------------------------

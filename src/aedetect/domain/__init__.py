@@ -15,16 +15,21 @@ from aedetect.domain.models import (
     Version,
     VersionCondition,
 )
+from aedetect.domain.monitoring import Feedback, FeedbackLabel, LogGap, ScoreRecord
 
 __all__ = [
     "AliasMove",
     "ColumnKind",
     "ColumnSpec",
     "Dataset",
+    "Feedback",
+    "FeedbackLabel",
     "Job",
     "JobStatus",
+    "LogGap",
     "Network",
     "Node",
+    "ScoreRecord",
     "ScoreResult",
     "ThresholdRevision",
     "TrainingRun",
