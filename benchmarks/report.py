@@ -408,7 +408,42 @@ def service_section(payload: dict[str, Any]) -> str:
         ),
         "",
     ]
+    overhead = payload.get("log_overhead")
+    if overhead:
+        lines += log_overhead_lines(overhead)
     return "\n".join(lines)
+
+
+def log_overhead_lines(overhead: dict[str, Any]) -> list[str]:
+    """The scoring log's cost on single-row latency, per sample share, against the log off."""
+    rows = []
+    for name, by_api in overhead["configs"].items():
+        for api in ("v1", "v2"):
+            stats = by_api[api]
+            rows.append(
+                [
+                    f"{api}, log {name}",
+                    fmt(stats["requests"]),
+                    fmt(stats["p50_ms"], 2),
+                    fmt(stats["mean_ms"], 2),
+                    fmt(stats["p99_ms"], 2),
+                    "" if name == "off" else f"{stats['overhead_p50_pct']:+.1f}%",
+                    "" if name == "off" else f"{stats['overhead_mean_pct']:+.1f}%",
+                ]
+            )
+    return [
+        "### Scoring log overhead",
+        "",
+        "Single-row latency with the scoring log off (`AEDETECT_LOG_ENABLED=false`) and on at each "
+        "`AEDETECT_LOG_SAMPLE` share: one server per setting, the same model and rows, "
+        f"{overhead['rounds']} interleaved rounds of {fmt(overhead['requests_per_round'])} requests per "
+        "server and API (rotating order; a server's log drains before the next block).",
+        "",
+        markdown_table(
+            ["setting", "requests", "p50 ms", "mean ms", "p99 ms", "p50 vs off", "mean vs off"], rows
+        ),
+        "",
+    ]
 
 
 _BUILDERS = {"quality": quality_section, "speed": speed_section, "service": service_section}

@@ -8,6 +8,12 @@ same model through ``POST /api/v2/models/{name}/score`` (single-row latency and 
 with the top 3 contributions per row). Every phase is bounded by a request count and by
 ``--max-seconds``. The machine's load average is recorded before and after, since a busy machine
 slows every figure. Run ``python -m benchmarks.service --help``.
+
+``--log-overhead`` adds the cost of the scoring log: servers with the log off and on at each
+``--log-samples`` share (``AEDETECT_LOG_SAMPLE``) run side by side on the same model and data, and
+single-row v1 and v2 latency is measured in interleaved rounds (each round one block per server,
+in rotating order, a server's log drained before the next block starts), so a change of the
+machine's load reaches every configuration alike.
 """
 
 from __future__ import annotations
@@ -22,8 +28,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -65,14 +71,18 @@ def _aedetect_command() -> list[str]:
 
 
 @contextmanager
-def running_server(startup_timeout_s: float = 60.0) -> Iterator[str]:
-    """Start ``aedetect serve`` on a free loopback port with a temporary data directory; yield its URL."""
+def running_server(
+    startup_timeout_s: float = 60.0, settings: Mapping[str, str] | None = None
+) -> Iterator[str]:
+    """Start ``aedetect serve`` on a free loopback port with a temporary data directory (and the
+    ``AEDETECT_*`` ``settings`` given); yield its URL."""
     with tempfile.TemporaryDirectory(prefix="aedetect-bench-") as tmp:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("AEDETECT_")}
         env.update(
             AEDETECT_HOST="127.0.0.1", AEDETECT_PORT=str(port), AEDETECT_DATA_DIR=str(Path(tmp) / "data")
         )
+        env.update(settings or {})
         log_path = Path(tmp) / "server.log"
         with log_path.open("wb") as log:
             proc = subprocess.Popen(_aedetect_command(), env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -334,6 +344,78 @@ def measure_v2(
     return {"single": single, "batch": batch[3], "batch_no_reasons": batch[0], "top_contributions": 3}
 
 
+def _drain_log(url: str, nn_id: str, timeout_s: float = 60.0) -> None:
+    """Wait until the server's scoring log has written everything queued."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        resp = requests.get(
+            f"{url}/api/v2/models/{nn_id}/scores", params={"limit": 1}, timeout=REQUEST_TIMEOUT_S
+        )
+        if resp.status_code == 200 and resp.json()["log"]["queued"] == 0:
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"the scoring log of {url} did not drain within {timeout_s:.0f} s")
+
+
+def log_overhead(
+    samples: Sequence[float],
+    n_requests: int,
+    rounds: int,
+    train_rows: int,
+    train_iter: int,
+    max_seconds: float,
+    startup_timeout_s: float,
+) -> dict[str, Any]:
+    """Single-row latency of v1 predict and v2 score with the scoring log off and on at each sample
+    share, measured in ``rounds`` interleaved rounds of ``n_requests / rounds`` requests per server."""
+    nn_id = "benchlog"
+    configs: list[tuple[str, dict[str, str]]] = [("off", {"AEDETECT_LOG_ENABLED": "false"})]
+    configs += [(f"sample {s:g}", {"AEDETECT_LOG_SAMPLE": str(s)}) for s in samples]
+    block = max(1, n_requests // rounds)
+    latencies: dict[str, dict[str, list[float]]] = {name: {"v1": [], "v2": []} for name, _ in configs}
+    with ExitStack() as stack:
+        urls = {name: stack.enter_context(running_server(startup_timeout_s, env)) for name, env in configs}
+        rows: list[dict[str, Any]] = []
+        for url in urls.values():
+            rows, _ = train_model(url, nn_id, train_rows, train_iter)
+        v1_bodies = [{"input_data": row} for row in rows]
+        v2_bodies = [{"rows": [row]} for row in rows]
+        for url in urls.values():  # warm up: model loaded, connections made
+            path = f"{url}{V1}/service/state/predict/type/anomaly/nnid/{nn_id}/ver/active/"
+            _predict_many(path, v1_bodies, 20, time.monotonic() + max_seconds, False)
+            _score_many(f"{url}/api/v2/models/{nn_id}/score", v2_bodies, 20, time.monotonic() + max_seconds)
+        names = [name for name, _ in configs]
+        for r in range(rounds):
+            for name in names[r % len(names) :] + names[: r % len(names)]:
+                url = urls[name]
+                offset = (r * block) % len(rows)
+                latencies[name]["v1"] += _predict_many(
+                    f"{url}{V1}/service/state/predict/type/anomaly/nnid/{nn_id}/ver/active/",
+                    v1_bodies[offset:] + v1_bodies[:offset],
+                    block,
+                    time.monotonic() + max_seconds,
+                    False,
+                )
+                latencies[name]["v2"] += _score_many(
+                    f"{url}/api/v2/models/{nn_id}/score",
+                    v2_bodies[offset:] + v2_bodies[:offset],
+                    block,
+                    time.monotonic() + max_seconds,
+                )
+                if name != "off":
+                    _drain_log(url, nn_id)
+    measured = {
+        name: {api: _stats(values, sum(values)) for api, values in by_api.items()}  # wall: time in requests
+        for name, by_api in latencies.items()
+    }
+    for by_api in measured.values():
+        for api, stats in by_api.items():
+            off = measured["off"][api]
+            stats["overhead_p50_pct"] = (stats["p50_ms"] / off["p50_ms"] - 1.0) * 100.0
+            stats["overhead_mean_pct"] = (stats["mean_ms"] / off["mean_ms"] - 1.0) * 100.0
+    return {"rounds": rounds, "requests_per_round": block, "configs": measured}
+
+
 def run_service(
     n_requests: int = 2000,
     clients: int = 4,
@@ -370,6 +452,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--train-iter", type=int, default=5, help="training passes (v1 'iter')")
     parser.add_argument("--max-seconds", type=float, default=120.0, help="time bound of each phase")
     parser.add_argument("--startup-timeout", type=float, default=60.0, help="seconds to wait for the server")
+    parser.add_argument(
+        "--log-overhead",
+        action="store_true",
+        help="also measure single-row latency with the scoring log off and on (interleaved rounds)",
+    )
+    parser.add_argument(
+        "--log-samples",
+        type=lambda text: [float(v) for v in text.split(",")],
+        default=[0.0, 0.1, 1.0],
+        help="AEDETECT_LOG_SAMPLE shares to compare with the log off (comma-separated)",
+    )
+    parser.add_argument("--log-rounds", type=int, default=10, help="interleaved rounds of --log-overhead")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "service.json", help="results JSON")
     parser.add_argument("--write-md", action="store_true", help="update the service section of BENCHMARKS.md")
     args = parser.parse_args(args_list)
@@ -395,6 +489,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.max_seconds,
         args.startup_timeout,
     )
+    overhead = (
+        log_overhead(
+            args.log_samples,
+            args.requests,
+            max(1, args.log_rounds),
+            args.train_rows,
+            args.train_iter,
+            args.max_seconds,
+            args.startup_timeout,
+        )
+        if args.log_overhead
+        else None
+    )
     payload = {
         "part": "service",
         "created": now_iso(),
@@ -413,6 +520,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
         **measured,
     }
+    if overhead is not None:
+        payload["log_overhead"] = overhead
     write_json(args.out, payload)
     single, conc, batch = payload["single"], payload["concurrent"], payload["batch"]
     print(
@@ -430,6 +539,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"load average before {load['before'][0]:.2f}, after {load['after'][0]:.2f} ({load['cpus']} CPUs)",
         file=sys.stderr,
     )
+    for name, by_api in (overhead or {}).get("configs", {}).items():
+        print(
+            f"log {name}: "
+            + "; ".join(
+                f"{api} p50 {st['p50_ms']:.2f} ms ({st['overhead_p50_pct']:+.1f}%), "
+                f"mean {st['mean_ms']:.2f} ms ({st['overhead_mean_pct']:+.1f}%)"
+                for api, st in by_api.items()
+            ),
+            file=sys.stderr,
+        )
     print(f"results: {args.out}", file=sys.stderr)
     if args.write_md:
         from benchmarks.report import update_markdown

@@ -18,11 +18,14 @@ from aedetect.registry.sql import SqlRegistry
 from aedetect.services.batch import SCORE_JOB, BatchScoring
 from aedetect.services.catalog import DatasetCatalog
 from aedetect.services.datasets import DatasetService
+from aedetect.services.drift import DriftService
 from aedetect.services.evaluation import EvaluationService
+from aedetect.services.feedback import FeedbackService
 from aedetect.services.jobs import JobService
 from aedetect.services.models import ModelService
 from aedetect.services.networks import NetworkService
 from aedetect.services.paths import DataPaths
+from aedetect.services.scorelog import ScoreLog
 from aedetect.services.scoring import ModelCache, ScoringService
 from aedetect.services.thresholds import ThresholdService
 from aedetect.services.training import TRAIN_JOB, TrainingExecutor, TrainingService
@@ -57,11 +60,16 @@ class Container:
     thresholds: ThresholdService
     jobs: JobService
     batch: BatchScoring
+    scorelog: ScoreLog
+    feedback: FeedbackService
+    drift: DriftService
 
     def close(self) -> None:
-        """Stop running trainings at their next epoch, wait for the runner, release the database."""
+        """Stop running trainings at their next epoch, wait for the runner, write what the
+        scoring log holds, release the database."""
         self.trainer.stop()
         self.runner.shutdown()
+        self.scorelog.close()
         self.registry.close()
 
 
@@ -84,10 +92,18 @@ def build_services(settings: Settings | None = None) -> Container:
         )
 
     models = ModelCache(load_detector)
+    scorelog = ScoreLog(
+        registry,
+        enabled=settings.log_enabled,
+        sample=settings.log_sample,
+        queue_rows=settings.log_queue_rows,
+        retention_days=settings.log_retention_days,
+        retention_rows=settings.log_retention_rows,
+    )
     workflow = WorkflowService(registry, paths)
     catalog = DatasetCatalog(registry, paths, settings.max_upload_bytes)
     datasets = DatasetService(workflow, paths, catalog, settings.max_upload_bytes)
-    scoring = ScoringService(registry, paths, models)
+    scoring = ScoringService(registry, paths, models, scorelog)
     evaluation = EvaluationService(registry, workflow, datasets, scoring)
     executor = TrainingExecutor(registry, datasets, evaluation, paths, models)
     batch: BatchScoring  # built after the runner it submits to; the handler looks it up when called
@@ -96,6 +112,8 @@ def build_services(settings: Settings | None = None) -> Container:
     batch = BatchScoring(registry, runner, catalog, scoring, paths)
     training = TrainingService(registry, runner, workflow, datasets, evaluation)
     networks = NetworkService(registry, paths, training, models)
+    feedback = FeedbackService(registry, scoring)
+    thresholds = ThresholdService(registry, paths, catalog, datasets, scoring, feedback)
     return Container(
         settings=settings,
         paths=paths,
@@ -111,7 +129,10 @@ def build_services(settings: Settings | None = None) -> Container:
         networks=networks,
         catalog=catalog,
         models_v2=ModelService(registry, workflow, datasets, catalog, networks, training),
-        thresholds=ThresholdService(registry, paths, catalog, datasets, scoring),
+        thresholds=thresholds,
         jobs=JobService(registry, paths),
         batch=batch,
+        scorelog=scorelog,
+        feedback=feedback,
+        drift=DriftService(registry, paths, scoring, thresholds),
     )

@@ -17,6 +17,7 @@ from aedetect.api.v2.schemas import (
     Evaluation,
     ModelName,
     ThresholdList,
+    ThresholdProposal,
     ThresholdPublic,
     ThresholdSet,
     VersionList,
@@ -53,6 +54,19 @@ def set_threshold(
 ) -> ThresholdPublic:
     run = models.version(name, version)
     return threshold_public(thresholds.set(run, body.model_dump(exclude_none=True), note=body.note))
+
+
+@router.post(
+    "/versions/{version}/threshold/proposal",
+    summary="What a strategy would set, and what it would have given beside the threshold in force "
+    "(training alarm rate, feedback precision and recall); nothing changes",
+    responses=problem_responses(400, 404, 409),
+)
+def propose_threshold(
+    name: ModelName, version: VersionNumber, body: ThresholdSet, models: ModelsDep, thresholds: ThresholdsDep
+) -> ThresholdProposal:
+    run = models.version(name, version)
+    return ThresholdProposal.model_validate(thresholds.propose(run, body.model_dump(exclude_none=True)))
 
 
 @router.get(
