@@ -150,6 +150,17 @@ def test_feedback_replaces_a_label_and_outlives_the_logged_row(registry: SqlRegi
         registry.delete_feedback("plant", saved.feedback_id)
 
 
+def test_deleting_a_model_deletes_its_log_gaps_and_feedback(registry: SqlRegistry) -> None:
+    run = model_run(registry)
+    registry.add_score_records([record(run, 0, 3.0)])
+    registry.add_log_gaps([LogGap("plant", T0, T0, 2, QUEUE_FULL)])
+    registry.save_feedback([Feedback(feedback_id=0, nn_id="plant", label=FeedbackLabel.NORMAL)])
+    registry.delete_network("plant")
+    model_run(registry)  # the same name again starts with nothing
+    assert registry.list_score_records("plant") == []
+    assert registry.list_log_gaps("plant") == [] and registry.list_feedback("plant") == []
+
+
 # --- the log's queue and writer (SQLite file) ---------------------------------------------------
 @pytest.fixture
 def store(sqlite_url: str) -> Iterator[SqlRegistry]:
@@ -311,3 +322,33 @@ def test_close_writes_what_is_queued_and_a_disabled_log_records_nothing(store: S
     batch(off, run, [0.5])
     assert off.flush() and off.stats()["written"] == 0
     assert len(store.list_score_records("plant")) == 5
+
+
+def test_top_columns_left_to_the_writer_are_worked_out_for_all_rows_at_once(store: SqlRegistry) -> None:
+    run = model_run(store)
+    log = ScoreLog(store, sample=0.0)
+    calls: list[int] = []
+
+    def explain(rows: list[dict[str, float]]) -> np.ndarray:
+        calls.append(len(rows))
+        return np.array([[row["x"], 1.0, 0.5] for row in rows])
+
+    def broken(rows: object) -> np.ndarray:
+        raise RuntimeError("no reasons today")
+
+    try:
+        for x in (0.1, 5.0, 0.2):
+            log.record(
+                run, np.array([2.0]), np.array([True]), 1.0, None, ["x", "y", "z"], [{"x": x}], "v1", explain
+            )
+        assert log.flush()
+        rows = store.list_score_records("plant")[::-1]
+        assert calls == [3]  # one call for the three requests
+        assert [r.contributions[0]["column"] for r in rows] == ["y", "x", "y"]
+        assert rows[1].contributions[0]["share"] == pytest.approx(2.5)
+        log.record(run, np.array([0.5]), np.array([False]), 1.0, None, ["x"], [{"x": 1.0}], "v1", broken)
+        assert log.flush()
+        newest = store.list_score_records("plant")[0]
+        assert newest.score == 0.5 and newest.contributions == []  # logged without its reasons
+    finally:
+        log.close()

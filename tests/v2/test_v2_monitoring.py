@@ -242,17 +242,21 @@ def test_drift_asks_for_a_window_it_understands(api: Client, model: str) -> None
 
 
 def test_feedback_refuses_what_it_cannot_use(api: Client, model: str) -> None:
-    cases: list[tuple[dict[str, Any], int, str]] = [
-        ({"items": [{"id": 10**12, "label": "normal"}]}, 404, "items[0].id"),
-        ({"items": [{"id": 1, "label": "maybe"}]}, 422, "items[0].label"),
-        ({"items": [], "rows": []}, 422, "body"),
-        ({"rows": [{"x1": 1.0}]}, 422, "body"),
-        ({"rows": [{"x1": 1.0}], "label": "anomaly"}, 400, "rows[0]"),
+    cases: list[tuple[dict[str, Any], int, str, str]] = [
+        ({"items": [{"id": 10**12, "label": "normal"}]}, 404, "not_found", "items[0].id"),
+        ({"items": [{"id": 1, "label": "maybe"}]}, 422, "invalid_request", "items[0].label"),
+        ({"items": [], "rows": []}, 422, "invalid_request", "body"),
+        ({"rows": [{"x1": 1.0}]}, 422, "invalid_request", "body"),
+        ({"rows": [{"x1": 1.0}], "label": "anomaly"}, 400, "invalid_input", "rows[0]"),
     ]
-    for body, status, field in cases:
+    for body, status, kind, field in cases:
         response = api._http.post(f"/models/{model}/feedback", json=body)
         problem = response.json()
-        assert (response.status_code, problem.get("field")) == (status, field), (body, problem)
+        assert (response.status_code, problem["type"], problem.get("field")) == (
+            status,
+            f"urn:aedetect:problem:{kind}",
+            field,
+        ), (body, problem)
         assert response.headers["content-type"].startswith("application/problem+json")
     with pytest.raises(ApiError) as unknown:
         api.add_feedback("no-such-model", rows=[{"x1": 1}], label="normal")

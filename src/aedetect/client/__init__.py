@@ -24,10 +24,15 @@ from tqdm import tqdm
 from aedetect.client.types import (
     AliasInfo,
     DatasetInfo,
+    DriftInfo,
     EvaluationInfo,
+    FeedbackInfo,
+    FeedbackPageInfo,
     JobInfo,
     ModelInfo,
+    ProposalInfo,
     ScoreAnswer,
+    ScoreLogInfo,
     ThresholdInfo,
     VersionInfo,
 )
@@ -231,9 +236,9 @@ class Client:
         )
         return result
 
-    def propose_threshold(self, name: str, version: int, strategy: str, **inputs: Any) -> dict[str, Any]:
+    def propose_threshold(self, name: str, version: int, strategy: str, **inputs: Any) -> ProposalInfo:
         """What ``strategy`` would set and would have given, without changing anything."""
-        result: dict[str, Any] = self._call(
+        result: ProposalInfo = self._call(
             "POST",
             f"/models/{name}/versions/{version}/threshold/proposal",
             json={"strategy": strategy, **inputs},
@@ -306,9 +311,9 @@ class Client:
         version: int | None = None,
         cursor: str | None = None,
         limit: int = 100,
-    ) -> dict[str, Any]:
+    ) -> ScoreLogInfo:
         """A page of the scoring log (newest first) with its gaps and the log's status."""
-        result: dict[str, Any] = self._call(
+        result: ScoreLogInfo = self._call(
             "GET",
             f"/models/{name}/scores",
             params=_params(
@@ -329,9 +334,9 @@ class Client:
         window: str | None = None,
         since: str | None = None,
         until: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> DriftInfo:
         """The version's drift report over ``window`` (e.g. ``24h``) or ``since``/``until``."""
-        result: dict[str, Any] = self._call(
+        result: DriftInfo = self._call(
             "GET",
             f"/models/{name}/versions/{version}/drift",
             params=_params(window=window, since=since, until=until),
@@ -350,7 +355,7 @@ class Client:
         rows: Sequence[Mapping[str, Any]] | None = None,
         label: str | None = None,
         note: str | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[FeedbackInfo]:
         """Label logged rows (``items`` of ``{"id", "label", "note"?}``) or ``rows`` with ``label``."""
         body = (
             {"items": list(items)}
@@ -366,9 +371,9 @@ class Client:
         label: str | None = None,
         cursor: str | None = None,
         limit: int = 100,
-    ) -> dict[str, Any]:
+    ) -> FeedbackPageInfo:
         """Labels (newest first) with precision, recall, confirmed anomalies and false alarms."""
-        result: dict[str, Any] = self._call(
+        result: FeedbackPageInfo = self._call(
             "GET",
             f"/models/{name}/feedback",
             params=_params(version=version, label=label, cursor=cursor, limit=limit),

@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -38,8 +38,9 @@ LOG_TOP = 3
 """Top contributing columns kept per logged row."""
 
 WRITE_BATCH_ROWS = 1000
-FLUSH_S = 0.25
-"""The writer waits at most this long before writing what is queued."""
+FLUSH_S = 1.0
+"""The writer waits at most this long before writing what is queued (longer waits make bigger,
+cheaper batches; the rows are in the log within about this time)."""
 
 PRUNE_INTERVAL_S = 60.0
 WARN_INTERVAL_S = 60.0
@@ -57,7 +58,9 @@ def utcnow() -> datetime:
 @dataclass
 class ScoredBatch:
     """What a request scored, as the request already has it: the logged rows are made from it by
-    the writer thread, off the request's path."""
+    the writer thread, off the request's path. ``contributions`` may be left ``None`` with an
+    ``explain`` that computes them (v1 predictions need only scores, so their top columns are
+    computed by the writer, for many rows at once)."""
 
     run: TrainingRun
     scored_at: datetime
@@ -68,58 +71,113 @@ class ScoredBatch:
     columns: list[str]
     rows: Rows
     source: str
+    explain: Callable[[Any], np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.scores)
 
-    def _values(self, index: np.ndarray) -> list[dict[str, Any]]:
+    def values(self, index: Sequence[int]) -> list[dict[str, Any]]:
+        """The model-column values of the rows at ``index``, as JSON."""
         if isinstance(self.rows, pd.DataFrame):
-            picked = self.rows.iloc[index]
+            picked = self.rows.iloc[list(index)]
             present = [c for c in self.columns if c in picked.columns]
             records = picked[present].to_dict("records")
             return [{c: json_value(r.get(c)) for c in self.columns} for r in records]
-        return [{c: json_value(self.rows[int(i)].get(c)) for c in self.columns} for i in index]
+        return [{c: json_value(self.rows[i].get(c)) for c in self.columns} for i in index]
 
-    def records(self, sample: float, rng: np.random.Generator) -> list[ScoreRecord]:
-        """The log rows: every row with its top columns; the values of a uniform sample of
-        ``sample`` and of every alarm."""
-        n = len(self)
-        scores = np.asarray(self.scores, dtype=np.float64)
-        labels = np.asarray(self.labels, dtype=bool)
-        sampled = rng.random(n) < sample
-        keep = np.flatnonzero(sampled | labels)
-        values: dict[int, dict[str, Any]] = dict(zip(keep.tolist(), self._values(keep), strict=True))
-        tops: list[list[dict[str, Any]]] = [[] for _ in range(n)]
-        if self.contributions is not None and len(self.columns):
-            parts = np.nan_to_num(np.asarray(self.contributions, dtype=np.float64), nan=-np.inf)
-            order = np.argsort(-parts, axis=1, kind="stable")[:, :LOG_TOP]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                shares = np.take_along_axis(parts, order, axis=1) / scores[:, None]
-            for i in range(n):
-                tops[i] = [
-                    {
-                        "column": self.columns[j],
-                        "share": float(s) if scores[i] > 0 and np.isfinite(s) else None,
-                    }
-                    for j, s in zip(order[i], shares[i], strict=True)
-                ]
-        run = self.run
-        return [
-            ScoreRecord(
-                nn_id=run.nn_id,
-                run_id=run.run_id,
-                model_version=run.model_version,
-                scored_at=self.scored_at,
-                score=float(scores[i]) if np.isfinite(scores[i]) else None,
-                is_anomaly=bool(labels[i]),
-                threshold=float(self.threshold),
-                contributions=tops[i],
-                values=values.get(i),
-                sampled=bool(sampled[i]),
-                source=self.source,
-            )
-            for i in range(n)
+
+def _explained(batches: Sequence[ScoredBatch]) -> None:
+    """Compute the missing contributions, one call per model version for all its batches."""
+    waiting: dict[str, list[ScoredBatch]] = {}
+    for batch in batches:
+        if (
+            batch.contributions is None
+            and batch.explain is not None
+            and not isinstance(batch.rows, pd.DataFrame)
+        ):
+            waiting.setdefault(batch.run.run_id, []).append(batch)
+    for group in waiting.values():
+        explain = group[0].explain
+        assert explain is not None
+        try:
+            parts = np.asarray(explain([row for b in group for row in b.rows]), dtype=np.float64)
+        except Exception as exc:  # the rows are still logged, without their top columns
+            rows = sum(len(b) for b in group)
+            logger.warning("scoring log: top columns of %d row(s) not computed: %s", rows, exc)
+            continue
+        start = 0
+        for batch in group:
+            batch.contributions = parts[start : start + len(batch)]
+            start += len(batch)
+
+
+def _tops(
+    columns: list[str], scores: np.ndarray, contributions: np.ndarray | None
+) -> list[list[dict[str, Any]]]:
+    """The :data:`LOG_TOP` columns contributing most to each row, with their shares of the score."""
+    if contributions is None or not columns:
+        return [[] for _ in range(len(scores))]
+    parts = np.nan_to_num(np.asarray(contributions, dtype=np.float64), nan=-np.inf)
+    order = np.argsort(-parts, axis=1, kind="stable")[:, :LOG_TOP]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shares = np.take_along_axis(parts, order, axis=1) / scores[:, None]
+    shares = np.where(np.isfinite(shares) & (scores[:, None] > 0), shares, np.nan)
+    return [
+        [
+            {"column": columns[j], "share": None if share != share else share}
+            for j, share in zip(row, cut, strict=True)
         ]
+        for row, cut in zip(order.tolist(), shares.tolist(), strict=True)
+    ]
+
+
+def expand(batches: Sequence[ScoredBatch], sample: float, rng: np.random.Generator) -> list[ScoreRecord]:
+    """The log rows of ``batches``: every row with its top columns; the values of a uniform
+    sample of ``sample`` of the rows and of every alarm. Arrays are processed per model version
+    at once, so many single-row requests cost about as much as one batch of them."""
+    _explained(batches)
+    records: list[ScoreRecord] = []
+    groups: dict[str, list[ScoredBatch]] = {}
+    for batch in batches:
+        groups.setdefault(batch.run.run_id, []).append(batch)
+    for group in groups.values():
+        scores = np.concatenate([np.asarray(b.scores, dtype=np.float64) for b in group])
+        labels = np.concatenate([np.asarray(b.labels, dtype=bool) for b in group])
+        sampled = (rng.random(len(scores)) < sample).tolist()
+        keep = (np.asarray(sampled) | labels).tolist()
+        finite = np.isfinite(scores)
+        score_list = np.where(finite, scores, 0.0).tolist()
+        explained = all(b.contributions is not None for b in group)
+        tops = (
+            _tops(group[0].columns, scores, np.vstack([np.asarray(b.contributions) for b in group]))
+            if explained
+            else [[] for _ in range(len(scores))]
+        )
+        start = 0
+        for batch in group:
+            n = len(batch)
+            kept = [i for i in range(n) if keep[start + i]]
+            values = dict(zip(kept, batch.values(kept), strict=True))
+            run = batch.run
+            for i in range(n):
+                at = start + i
+                records.append(
+                    ScoreRecord(
+                        nn_id=run.nn_id,
+                        run_id=run.run_id,
+                        model_version=run.model_version,
+                        scored_at=batch.scored_at,
+                        score=score_list[at] if finite[at] else None,
+                        is_anomaly=bool(labels[at]),
+                        threshold=batch.threshold,
+                        contributions=tops[at],
+                        values=values.get(i),
+                        sampled=sampled[at],
+                        source=batch.source,
+                    )
+                )
+            start += n
+    return records
 
 
 class ScoreLog:
@@ -168,12 +226,23 @@ class ScoreLog:
         columns: list[str],
         rows: Rows,
         source: str,
+        explain: Callable[[Any], np.ndarray] | None = None,
     ) -> None:
-        """Queue what a request scored; never raises, never waits for the store."""
+        """Queue what a request scored (``explain``: how to get the contributions when they are not
+        given); never raises, never waits for the store."""
         if not self.enabled or not len(scores):
             return
         batch = ScoredBatch(
-            run, utcnow(), threshold, scores, labels, contributions, list(columns), rows, source
+            run,
+            utcnow(),
+            float(threshold),
+            scores,
+            labels,
+            contributions,
+            list(columns),
+            rows,
+            source,
+            explain,
         )
         with self._cond:
             if self._queued + len(batch) > self._capacity:
@@ -227,7 +296,7 @@ class ScoreLog:
                     self._write(taken)
                 self._flush_gaps()
                 self._maybe_prune()
-            except Exception:  # the writer must survive anything; what it lost is counted
+            except Exception:  # the writer must survive anything (a failed retention or gap write)
                 logger.exception("the scoring log writer failed")
             finally:
                 with self._cond:
@@ -239,30 +308,34 @@ class ScoreLog:
         self._flush_gaps()
 
     def _write(self, batches: list[ScoredBatch]) -> None:
-        records = [r for b in batches for r in b.records(self.sample, self._rng)]
+        try:
+            records = expand(batches, self.sample, self._rng)
+        except Exception as exc:  # rows that cannot be made into log rows are lost, and counted
+            self._lost([(b.run.nn_id, b.scored_at) for b in batches for _ in range(len(b))], exc)
+            return
         for start in range(0, len(records), WRITE_BATCH_ROWS):
             part = records[start : start + WRITE_BATCH_ROWS]
             try:
                 written = self._registry.add_score_records(part)
             except Exception as exc:  # the store is down or refuses: count the gap, keep serving
-                self._lost(part, exc)
+                self._lost([(r.nn_id, r.scored_at) for r in part], exc)
             else:
                 with self._cond:
                     self._counts["written"] += written
 
-    def _lost(self, records: list[ScoreRecord], exc: Exception) -> None:
-        """Count rows the store refused; the gap names the error's kind (the server log has its
-        text, which may name hosts or files)."""
+    def _lost(self, rows: list[tuple[str, datetime]], exc: Exception) -> None:
+        """Count rows (model, time scored) that were not stored; the gap names the error's kind
+        (the server log has its text, which may name hosts or files)."""
         cause = getattr(exc, "orig", None) or exc
         detail = f"the store refused the write ({type(cause).__name__})"
         now = time.monotonic()
         if now - self._last_warning >= WARN_INTERVAL_S:
             self._last_warning = now
-            logger.warning("scoring log: %d row(s) not logged (%s); predictions go on", len(records), exc)
+            logger.warning("scoring log: %d row(s) not logged (%s); predictions go on", len(rows), exc)
         with self._cond:
-            self._counts["failed"] += len(records)
-            for nn_id in {r.nn_id for r in records}:
-                times = [r.scored_at for r in records if r.nn_id == nn_id]
+            self._counts["failed"] += len(rows)
+            for nn_id in {name for name, _ in rows}:
+                times = [when for name, when in rows if name == nn_id]
                 self._count_gap(nn_id, STORE_ERROR, len(times), min(times), max(times), detail)
 
     def _flush_gaps(self) -> None:

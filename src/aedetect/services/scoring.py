@@ -228,11 +228,6 @@ class ScoringService:
         self._cache = cache
         self._log = log
 
-    @property
-    def logging(self) -> bool:
-        """Whether scored rows are logged."""
-        return self._log is not None and self._log.enabled
-
     def _logged(
         self, run: TrainingRun, result: ScoreResult, threshold: float, rows: Any, source: str
     ) -> None:
@@ -273,12 +268,12 @@ class ScoringService:
         model = self.detector(run)
         checked = checked_rows(rows, model.columns_)
         threshold = current_threshold(run, model)
-        if self.logging:
-            result = model.score(checked)  # the log keeps the top columns too
-            scores = result.scores
-            self._logged(run, result, threshold, checked, "v1")
-        else:
-            scores = model.decision_function(checked)
+        scores = np.asarray(model.decision_function(checked), dtype=np.float64)
+        if self._log is not None:  # the log's writer works out the top columns, for many rows at once
+            self._log.record(
+                run, scores, scores > threshold, threshold, None, model.columns_, checked, "v1",
+                explain=lambda batch: model.score(batch).contributions,
+            )  # fmt: skip
         values, _ = judged_similarity(scores, threshold, similarity_scale(model.threshold_))
         return [finite_or_none(v) for v in values]
 
