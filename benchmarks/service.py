@@ -71,11 +71,18 @@ def _aedetect_command() -> list[str]:
 
 
 @contextmanager
-def running_server(
+def running_server(startup_timeout_s: float = 60.0) -> Iterator[str]:
+    """Start ``aedetect serve`` on a free loopback port with a temporary data directory; yield its URL."""
+    with started_server(startup_timeout_s) as (url, _pid):
+        yield url
+
+
+@contextmanager
+def started_server(
     startup_timeout_s: float = 60.0, settings: Mapping[str, str] | None = None
-) -> Iterator[str]:
-    """Start ``aedetect serve`` on a free loopback port with a temporary data directory (and the
-    ``AEDETECT_*`` ``settings`` given); yield its URL."""
+) -> Iterator[tuple[str, int]]:
+    """:func:`running_server` with the ``AEDETECT_*`` ``settings`` given; yields its URL and
+    process id."""
     with tempfile.TemporaryDirectory(prefix="aedetect-bench-") as tmp:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("AEDETECT_")}
@@ -89,7 +96,7 @@ def running_server(
             url = f"http://127.0.0.1:{port}"
             try:
                 _wait_ready(url, proc, log_path, startup_timeout_s)
-                yield url
+                yield url, proc.pid
             finally:
                 proc.terminate()
                 try:
@@ -344,6 +351,20 @@ def measure_v2(
     return {"single": single, "batch": batch[3], "batch_no_reasons": batch[0], "top_contributions": 3}
 
 
+SETTLE_S = 1.5
+"""Pause after each block of the log comparison: the log writes what it queued within a second."""
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User and system CPU time of a process and all its threads so far (Linux ``/proc``; None
+    elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _drain_log(url: str, nn_id: str, timeout_s: float = 60.0) -> None:
     """Wait until the server's scoring log has written everything queued."""
     deadline = time.monotonic() + timeout_s
@@ -366,54 +387,81 @@ def log_overhead(
     max_seconds: float,
     startup_timeout_s: float,
 ) -> dict[str, Any]:
-    """Single-row latency of v1 predict and v2 score with the scoring log off and on at each sample
-    share, measured in ``rounds`` interleaved rounds of ``n_requests / rounds`` requests per server."""
+    """Single-row latency and server CPU time per request of v1 predict and v2 score with the
+    scoring log off and on at each sample share, in ``rounds`` interleaved rounds of
+    ``n_requests / rounds`` requests per server and API.
+
+    Three figures per setting against the log off: the pooled p50, the median over rounds of the
+    round's p50 ratio (robust when the machine's load drifts between rounds), and the server's CPU
+    time per request over every block and the pause after it (what latency becomes on an idle
+    machine; the log's writer thread is included)."""
     nn_id = "benchlog"
     configs: list[tuple[str, dict[str, str]]] = [("off", {"AEDETECT_LOG_ENABLED": "false"})]
     configs += [(f"sample {s:g}", {"AEDETECT_LOG_SAMPLE": str(s)}) for s in samples]
     block = max(1, n_requests // rounds)
-    latencies: dict[str, dict[str, list[float]]] = {name: {"v1": [], "v2": []} for name, _ in configs}
+    apis = ("v1", "v2")
+    latencies: dict[str, dict[str, list[float]]] = {name: {a: [] for a in apis} for name, _ in configs}
+    round_p50: dict[str, dict[str, list[float]]] = {name: {a: [] for a in apis} for name, _ in configs}
+    cpu: dict[str, dict[str, float]] = {name: {a: 0.0 for a in apis} for name, _ in configs}
     with ExitStack() as stack:
-        urls = {name: stack.enter_context(running_server(startup_timeout_s, env)) for name, env in configs}
+        servers = {name: stack.enter_context(started_server(startup_timeout_s, env)) for name, env in configs}
         rows: list[dict[str, Any]] = []
-        for url in urls.values():
+        for url, _ in servers.values():
             rows, _ = train_model(url, nn_id, train_rows, train_iter)
-        v1_bodies = [{"input_data": row} for row in rows]
-        v2_bodies = [{"rows": [row]} for row in rows]
-        for url in urls.values():  # warm up: model loaded, connections made
-            path = f"{url}{V1}/service/state/predict/type/anomaly/nnid/{nn_id}/ver/active/"
-            _predict_many(path, v1_bodies, 20, time.monotonic() + max_seconds, False)
-            _score_many(f"{url}/api/v2/models/{nn_id}/score", v2_bodies, 20, time.monotonic() + max_seconds)
+        bodies: dict[str, list[dict[str, Any]]] = {
+            "v1": [{"input_data": row} for row in rows],
+            "v2": [{"rows": [row]} for row in rows],
+        }
+
+        def send(url: str, api: str, count: int, offset: int) -> list[float]:
+            chosen = bodies[api][offset:] + bodies[api][:offset]
+            deadline = time.monotonic() + max_seconds
+            if api == "v1":
+                path = f"{url}{V1}/service/state/predict/type/anomaly/nnid/{nn_id}/ver/active/"
+                return _predict_many(path, chosen, count, deadline, False)
+            return _score_many(f"{url}/api/v2/models/{nn_id}/score", chosen, count, deadline)
+
+        for url, _ in servers.values():  # warm up: model loaded, connections made
+            for api in apis:
+                send(url, api, 20, 0)
         names = [name for name, _ in configs]
         for r in range(rounds):
             for name in names[r % len(names) :] + names[: r % len(names)]:
-                url = urls[name]
-                offset = (r * block) % len(rows)
-                latencies[name]["v1"] += _predict_many(
-                    f"{url}{V1}/service/state/predict/type/anomaly/nnid/{nn_id}/ver/active/",
-                    v1_bodies[offset:] + v1_bodies[:offset],
-                    block,
-                    time.monotonic() + max_seconds,
-                    False,
-                )
-                latencies[name]["v2"] += _score_many(
-                    f"{url}/api/v2/models/{nn_id}/score",
-                    v2_bodies[offset:] + v2_bodies[:offset],
-                    block,
-                    time.monotonic() + max_seconds,
-                )
-                if name != "off":
-                    _drain_log(url, nn_id)
-    measured = {
-        name: {api: _stats(values, sum(values)) for api, values in by_api.items()}  # wall: time in requests
-        for name, by_api in latencies.items()
-    }
-    for by_api in measured.values():
+                url, pid = servers[name]
+                for api in apis:
+                    before = cpu_seconds(pid)
+                    measured = send(url, api, block, (r * block) % len(rows))
+                    time.sleep(SETTLE_S)
+                    after = cpu_seconds(pid)
+                    latencies[name][api] += measured
+                    round_p50[name][api].append(float(np.percentile(measured, 50)))
+                    if before is not None and after is not None:
+                        cpu[name][api] += after - before
+        for name, (url, _) in servers.items():
+            if name != "off":
+                _drain_log(url, nn_id)
+    results: dict[str, dict[str, Any]] = {}
+    for name, _ in configs:
+        results[name] = {}
+        for api in apis:
+            values = latencies[name][api]
+            stats = _stats(values, sum(values))  # wall: the time spent in requests
+            stats["cpu_ms_per_request"] = cpu[name][api] * 1000.0 / len(values) if cpu[name][api] else None
+            results[name][api] = stats
+    for name, by_api in results.items():
         for api, stats in by_api.items():
-            off = measured["off"][api]
+            off = results["off"][api]
             stats["overhead_p50_pct"] = (stats["p50_ms"] / off["p50_ms"] - 1.0) * 100.0
             stats["overhead_mean_pct"] = (stats["mean_ms"] / off["mean_ms"] - 1.0) * 100.0
-    return {"rounds": rounds, "requests_per_round": block, "configs": measured}
+            ratios = [a / b for a, b in zip(round_p50[name][api], round_p50["off"][api], strict=True)]
+            stats["overhead_round_p50_pct"] = (float(np.median(ratios)) - 1.0) * 100.0
+            base = off["cpu_ms_per_request"]
+            stats["overhead_cpu_pct"] = (
+                None
+                if base is None or stats["cpu_ms_per_request"] is None
+                else (stats["cpu_ms_per_request"] / base - 1.0) * 100.0
+            )
+    return {"rounds": rounds, "requests_per_round": block, "settle_s": SETTLE_S, "configs": results}
 
 
 def run_service(
@@ -543,8 +591,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"log {name}: "
             + "; ".join(
-                f"{api} p50 {st['p50_ms']:.2f} ms ({st['overhead_p50_pct']:+.1f}%), "
-                f"mean {st['mean_ms']:.2f} ms ({st['overhead_mean_pct']:+.1f}%)"
+                f"{api} p50 {st['p50_ms']:.2f} ms (per round {st['overhead_round_p50_pct']:+.1f}%), "
+                f"CPU {st['cpu_ms_per_request'] or float('nan'):.2f} ms/request "
+                f"({st['overhead_cpu_pct'] if st['overhead_cpu_pct'] is not None else float('nan'):+.1f}%)"
                 for api, st in by_api.items()
             ),
             file=sys.stderr,
