@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -51,6 +52,8 @@ V1 = "/api/v1/type"
 REQUEST_TIMEOUT_S = 60.0
 TRAIN_TIMEOUT_S = 600.0
 TRAIN_NUMERIC, TRAIN_CATEGORICAL = 6, 2
+KEY_PATTERN = re.compile(r"aed_[0-9a-f]{8}_[A-Za-z0-9_\-]{43}")
+"""The admin API key a first start prints."""
 
 
 def free_port() -> int:
@@ -72,7 +75,9 @@ def _aedetect_command() -> list[str]:
 
 @contextmanager
 def running_server(startup_timeout_s: float = 60.0) -> Iterator[str]:
-    """Start ``aedetect serve`` on a free loopback port with a temporary data directory; yield its URL."""
+    """Start ``aedetect serve`` on a free loopback port with a temporary data directory; yield its URL
+    with the admin key the first start prints as user info (``http://key:<KEY>@host:port``), the
+    way TensorMSA-era scripts carry it, so every request is authenticated as in production."""
     with started_server(startup_timeout_s) as (url, _pid):
         yield url
 
@@ -81,8 +86,8 @@ def running_server(startup_timeout_s: float = 60.0) -> Iterator[str]:
 def started_server(
     startup_timeout_s: float = 60.0, settings: Mapping[str, str] | None = None
 ) -> Iterator[tuple[str, int]]:
-    """:func:`running_server` with the ``AEDETECT_*`` ``settings`` given; yields its URL and
-    process id."""
+    """:func:`running_server` with the ``AEDETECT_*`` ``settings`` given; yields its URL (with the
+    key) and process id."""
     with tempfile.TemporaryDirectory(prefix="aedetect-bench-") as tmp:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("AEDETECT_")}
@@ -96,7 +101,10 @@ def started_server(
             url = f"http://127.0.0.1:{port}"
             try:
                 _wait_ready(url, proc, log_path, startup_timeout_s)
-                yield url, proc.pid
+                keys = KEY_PATTERN.findall(log_path.read_text(errors="replace"))
+                if not keys:
+                    raise RuntimeError(f"aedetect serve printed no API key:\n{_log_tail(log_path)}")
+                yield url.replace("http://", f"http://key:{keys[0]}@"), proc.pid
             finally:
                 proc.terminate()
                 try:
@@ -111,14 +119,15 @@ def _log_tail(log_path: Path) -> str:
 
 
 def _wait_ready(url: str, proc: subprocess.Popen[bytes], log_path: Path, timeout_s: float) -> None:
-    """Poll the network list until the server answers; fail with its log if it exits or stays silent."""
+    """Poll the health check until the server answers; fail with its log if it exits or stays silent."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"aedetect serve exited with {proc.returncode}:\n{_log_tail(log_path)}")
         try:
-            requests.get(f"{url}{V1}/common/target/nninfo/nnid/all/", timeout=2)
-            return
+            if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return
+            time.sleep(0.2)
         except requests.ConnectionError:
             time.sleep(0.2)
     raise RuntimeError(f"aedetect serve did not answer within {timeout_s:.0f} s:\n{_log_tail(log_path)}")

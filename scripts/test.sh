@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Quickstart 2: install everything the tests need and run lint, types and the test suite.
 # PostgreSQL: the registry tests also run against a real server. When AEDETECT_TEST_POSTGRES_URL is
-# not set and this user can install packages (root or sudo), .ci/postgres.sh installs and starts one.
+# not set and this user can install packages (root or sudo), .ci/postgres.sh installs and starts one;
+# a server this script started is stopped again when it ends (one that was running is left running).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 AEDETECT_EXTRAS=server,client,postgres,dev,bench bash scripts/setup.sh
 if [ -z "${AEDETECT_TEST_POSTGRES_URL:-}" ] && { [ "$(id -u)" -eq 0 ] || sudo -n true 2>/dev/null; }; then
+    if ! bash .ci/postgres.sh status; then
+        trap 'bash .ci/postgres.sh stop; echo "test.sh: stopped the PostgreSQL server it started" >&2' EXIT
+    fi
     AEDETECT_TEST_POSTGRES_URL="$(bash .ci/postgres.sh)"
     export AEDETECT_TEST_POSTGRES_URL
 fi

@@ -107,12 +107,82 @@ def test_reads_cp949_text_that_starts_after_an_ascii_sample(tmp_path: Path) -> N
     assert len(frame) == 20_001
 
 
-def test_bad_bytes_after_a_utf8_sample_with_korean_give_their_offset(tmp_path: Path) -> None:
-    """A sample with UTF-8 Korean settles the encoding: later bad bytes are damage, not CP949."""
+def test_cp949_lines_after_a_utf8_sample_with_korean_are_refused_naming_the_line(tmp_path: Path) -> None:
+    """A sample with UTF-8 Korean settles the encoding: a later CP949 line mixes encodings."""
     head = ("line,value\n라인1,1\n" + "L1,1\n" * 20_000).encode("utf-8")
     path = write(tmp_path, head + "라인2,2\n".encode("cp949"))
-    with pytest.raises(InvalidInput, match=rf"binary content near byte {len(head)}: not valid utf-8 text"):
+    with pytest.raises(
+        InvalidInput, match=r"^line 20003 is not valid UTF-8 text, but line 2 is: the file mixes"
+    ):
         read_csv(path)
+
+
+def test_utf8_and_cp949_lines_in_the_sample_are_refused_not_garbled(tmp_path: Path) -> None:
+    """What charset detection used to call gb18030 (every Korean value garbled) is refused."""
+    text = (
+        "설비,온도\n".encode() + "1호기,20\n".encode() + "2호기,21\n".encode("cp949") + "3호기,22\n".encode()
+    )
+    with pytest.raises(
+        InvalidInput, match=r"^line 3 is not valid UTF-8 text, but line 1 is: the file mixes"
+    ) as err:
+        read_csv(write(tmp_path, text))
+    assert err.value.field == "encoding"
+
+
+def test_cp949_sample_with_a_line_of_other_bytes_is_refused_naming_it(tmp_path: Path) -> None:
+    text = "설비,온도\n1호기,20\n".encode("cp949") + b"\xff\xfe\xfd,1\n" + "2호기,21\n".encode("cp949")
+    with pytest.raises(InvalidInput, match=r"^line 3 is not valid CP949 \(EUC-KR\) text, but line 1 is"):
+        read_csv(write(tmp_path, text))
+
+
+def test_utf8_line_after_an_ascii_sample_and_cp949_text_is_refused(tmp_path: Path) -> None:
+    """ASCII first (UTF-8 assumed), CP949 further on (read again as CP949), then a UTF-8 line that
+    is not CP949: the file mixes encodings, named at the line that does not decode."""
+    head = "line,value\n" + "L1,1\n" * 20_000
+    body = head.encode() + "라인2,2\n".encode("cp949") + b"L3,3\n" + "가나다라,4\n".encode()
+    with pytest.raises(
+        InvalidInput, match=r"^line 20004 is not valid CP949 \(EUC-KR\) text, but line 20002 is"
+    ):
+        read_csv(write(tmp_path, body))
+
+
+def test_a_file_in_an_unsupported_encoding_is_refused_and_read_when_named(tmp_path: Path) -> None:
+    """GB18030 is neither UTF-8 nor CP949: refused (never garbled), read when its encoding is given."""
+    text = "名称,数量\n" + "".join(f"北京工厂第{i}号😀,{i}\n" for i in range(50))
+    path = write(tmp_path, text.encode("gb18030"))
+    with pytest.raises(InvalidInput, match=r"not valid"):
+        read_csv(path)
+    assert read_csv(path, encoding="gb18030")["名称"].iloc[0] == "北京工厂第0号😀"
+
+
+def test_header_over_max_columns_is_refused_from_its_first_line(tmp_path: Path) -> None:
+    path = write(tmp_path, ",".join(f"c{i}" for i in range(50)).encode() + b"\n" + b"1," * 49 + b"1\n")
+    with pytest.raises(PayloadTooLarge, match=r"first line has 50 columns .* limit of 20 columns") as err:
+        read_csv(path, max_columns=20)
+    assert err.value.field == "max_columns"
+    assert len(read_csv(path, max_columns=50).columns) == 50
+
+
+def test_names_over_max_columns_are_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, b"1;2;3\n4;5;6\n")
+    with pytest.raises(PayloadTooLarge, match=r"has 3 columns .* over the limit of 2"):
+        read_csv(path, header=False, names=["a", "b", "c"], max_columns=2)
+
+
+def test_header_line_over_max_line_bytes_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
+    path = write(tmp_path, b"a" * 5000 + b",b\n1,2\n")
+    with pytest.raises(
+        PayloadTooLarge, match=r"^line 1 of the file is longer than the limit of 4096 bytes"
+    ) as err:
+        read_csv(path, max_line_bytes=4096)
+    assert err.value.field == "max_line_bytes"
+
+
+def test_data_line_over_max_line_bytes_is_refused_naming_it(tmp_path: Path) -> None:
+    text = b"a,b\n" + b"1,2\n" * (SAMPLE_BYTES // 4 + 10) + b"3," + b"x" * 5000 + b"\n4,5\n"
+    with pytest.raises(PayloadTooLarge, match=rf"^line {SAMPLE_BYTES // 4 + 12} of the file is longer"):
+        read_csv(write(tmp_path, text), max_line_bytes=4096)
+    assert len(read_csv(write(tmp_path, text), max_line_bytes=8192)) == SAMPLE_BYTES // 4 + 12
 
 
 @pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])

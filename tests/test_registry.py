@@ -23,6 +23,9 @@ from aedetect.registry.db import make_engine, make_session_factory, session_scop
 from aedetect.registry.migrate import alembic_config
 from aedetect.registry.orm import Base, NetworkRow
 
+HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
+"""The newest schema revision, which opening a registry migrates to."""
+
 WORKFLOW = [
     ("datasrc", "data_csv"),
     ("feed_train", "feed_csv"),
@@ -44,13 +47,6 @@ def succeeded_run(registry: SqlRegistry, nn_id: str = "nn1", version: int = 1) -
     run = registry.create_run(nn_id, version, {}, None)
     registry.update_run(run.run_id, {"status": JobStatus.SUCCEEDED})
     return run.run_id
-
-
-def head_revision() -> str:
-    """The newest migration the package ships."""
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head is not None
-    return head
 
 
 def url_of(registry: SqlRegistry) -> str:
@@ -736,7 +732,7 @@ def test_reopening_keeps_data_and_schema_version(registry: SqlRegistry) -> None:
     try:
         assert [n.nn_id for n in reopened.list_networks()] == ["nn1"]
         with reopened.engine.connect() as conn:
-            assert MigrationContext.configure(conn).get_current_revision() == head_revision()
+            assert MigrationContext.configure(conn).get_current_revision() == HEAD
     finally:
         reopened.close()
 
@@ -822,10 +818,8 @@ def test_two_processes_migrating_a_fresh_database_at_once(registry: SqlRegistry)
     errors = [proc.communicate(timeout=120)[1] for proc in procs]
     assert [proc.returncode for proc in procs] == [0, 0], errors
     with registry.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [
-            head_revision()
-        ]
-        assert MigrationContext.configure(conn).get_current_revision() == head_revision()
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [HEAD]
+        assert MigrationContext.configure(conn).get_current_revision() == HEAD
 
 
 # --- native API aggregates (migration 0002) ----------------------------------------------------

@@ -14,14 +14,17 @@ from aedetect.config import Settings, get_settings
 from aedetect.errors import InvalidInput
 from aedetect.jobs.base import JobRunner
 from aedetect.jobs.embedded import EmbeddedJobRunner
+from aedetect.registry.access import AccessStore
 from aedetect.registry.sql import SqlRegistry
+from aedetect.services.access import AccessService
 from aedetect.services.batch import SCORE_JOB, BatchScoring
-from aedetect.services.catalog import DatasetCatalog
+from aedetect.services.catalog import CsvLimits, DatasetCatalog
 from aedetect.services.datasets import DatasetService
 from aedetect.services.drift import DriftService
 from aedetect.services.evaluation import EvaluationService
 from aedetect.services.feedback import FeedbackService
 from aedetect.services.jobs import JobService
+from aedetect.services.limits import Limits
 from aedetect.services.models import ModelService
 from aedetect.services.networks import NetworkService
 from aedetect.services.paths import DataPaths
@@ -60,6 +63,7 @@ class Container:
     thresholds: ThresholdService
     jobs: JobService
     batch: BatchScoring
+    access: AccessService
     scorelog: ScoreLog
     feedback: FeedbackService
     drift: DriftService
@@ -71,6 +75,18 @@ class Container:
         self.runner.shutdown()
         self.scorelog.close()
         self.registry.close()
+
+
+def service_limits(settings: Settings) -> Limits:
+    """The cost bounds of the services, from the ``AEDETECT_MAX_*`` settings."""
+    return Limits(
+        max_text_chars=settings.max_text_chars,
+        max_list_items=settings.max_csv_columns,
+        max_predict_rows=settings.max_predict_rows,
+        max_network_weights=settings.max_network_weights,
+        max_network_layers=settings.max_network_layers,
+        max_epochs=settings.max_epochs,
+    )
 
 
 def build_services(settings: Settings | None = None) -> Container:
@@ -100,18 +116,20 @@ def build_services(settings: Settings | None = None) -> Container:
         retention_days=settings.log_retention_days,
         retention_rows=settings.log_retention_rows,
     )
-    workflow = WorkflowService(registry, paths)
-    catalog = DatasetCatalog(registry, paths, settings.max_upload_bytes)
-    datasets = DatasetService(workflow, paths, catalog, settings.max_upload_bytes)
-    scoring = ScoringService(registry, paths, models, scorelog)
+    limits = service_limits(settings)
+    workflow = WorkflowService(registry, paths, limits)
+    csv_limits = CsvLimits(settings.max_upload_bytes, settings.max_csv_columns, settings.max_csv_line_bytes)
+    catalog = DatasetCatalog(registry, paths, csv_limits)
+    datasets = DatasetService(workflow, paths, catalog, csv_limits)
+    scoring = ScoringService(registry, paths, models, limits, scorelog)
     evaluation = EvaluationService(registry, workflow, datasets, scoring)
-    executor = TrainingExecutor(registry, datasets, evaluation, paths, models)
+    executor = TrainingExecutor(registry, datasets, evaluation, paths, models, limits)
     batch: BatchScoring  # built after the runner it submits to; the handler looks it up when called
     handlers = {TRAIN_JOB: executor.execute, SCORE_JOB: lambda job_id: batch.execute(job_id)}
     runner = EmbeddedJobRunner(registry, handlers, max_workers=settings.job_workers)
     batch = BatchScoring(registry, runner, catalog, scoring, paths)
-    training = TrainingService(registry, runner, workflow, datasets, evaluation)
-    networks = NetworkService(registry, paths, training, models)
+    training = TrainingService(registry, runner, workflow, datasets, evaluation, paths)
+    networks = NetworkService(registry, paths, training, models, limits)
     feedback = FeedbackService(registry, scoring)
     thresholds = ThresholdService(registry, paths, catalog, datasets, scoring, feedback)
     return Container(
@@ -132,6 +150,7 @@ def build_services(settings: Settings | None = None) -> Container:
         thresholds=thresholds,
         jobs=JobService(registry, paths),
         batch=batch,
+        access=AccessService(AccessStore(registry.engine)),
         scorelog=scorelog,
         feedback=feedback,
         drift=DriftService(registry, paths, scoring, thresholds),

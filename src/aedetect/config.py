@@ -6,11 +6,31 @@ Read lazily through :func:`get_settings`; nothing is built at import time. The l
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIB = 1024 * 1024
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+"""Host names that reach this machine only; the default allowed ``Host`` headers."""
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding to ``host`` keeps the server reachable from this machine only."""
+    name = host.strip().strip("[]").lower()
+    if name in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _names(value: str) -> list[str]:
+    return [part.strip().lower() for part in value.split(",") if part.strip()]
 
 
 class Settings(BaseSettings):
@@ -55,6 +75,57 @@ class Settings(BaseSettings):
         description="Rows waiting to be written to the scoring log; beyond it rows are not logged "
         "(counted as a gap) rather than slowing predictions.",
     )
+
+    # --- bounded cost: every request is checked against these before its work starts ---------
+    max_json_bytes: int = Field(
+        16 * MIB, gt=0, description="Largest request body that is not an upload, in bytes (HTTP 413 above)."
+    )
+    max_csv_columns: int = Field(
+        10_000, gt=0, description="Most columns a CSV file may have (checked on its first line)."
+    )
+    max_csv_line_bytes: int = Field(
+        MIB, ge=1024, description="Longest line of a CSV file, in bytes (checked while streaming)."
+    )
+    max_predict_rows: int = Field(50_000, gt=0, description="Most rows one prediction request may hold.")
+    max_network_weights: int = Field(
+        20_000_000, gt=0, description="Most weights (parameters) of an autoencoder network."
+    )
+    max_network_layers: int = Field(16, gt=0, description="Most encoder layers (entries of n_hidden).")
+    max_epochs: int = Field(10_000, gt=0, description="Most passes over the data (iter) of one training.")
+    max_text_chars: int = Field(
+        10_000, gt=0, description="Longest free-text field (network and version descriptions, config)."
+    )
+
+    # --- access -------------------------------------------------------------------------------
+    auth: bool = Field(
+        True,
+        description="Require API keys. Always on when the server binds beyond loopback; "
+        "false is allowed on loopback only.",
+    )
+    allowed_hosts: str = Field(
+        "",
+        description="Comma-separated Host names the server answers to ('*' for any); default: the "
+        "loopback names and the bound address.",
+    )
+    allowed_origins: str = Field(
+        "",
+        description="Comma-separated origins (scheme://host:port) allowed to send state-changing "
+        "requests besides the server's own.",
+    )
+
+    def host_names(self) -> frozenset[str]:
+        """The ``Host`` names requests may carry (lower case, without port); ``*`` allows any."""
+        names = set(_names(self.allowed_hosts))
+        if not names:
+            names.update(LOOPBACK_NAMES)
+            bound = self.host.strip().strip("[]").lower()
+            if bound not in ("0.0.0.0", "::", ""):
+                names.add(bound)
+        return frozenset(names)
+
+    def origin_names(self) -> frozenset[str]:
+        """Extra origins allowed to send state-changing requests (lower case, no trailing slash)."""
+        return frozenset(name.rstrip("/") for name in _names(self.allowed_origins))
 
     def resolved_database_url(self) -> str:
         """The configured database URL, or the embedded SQLite file inside ``data_dir``."""

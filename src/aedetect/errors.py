@@ -1,7 +1,53 @@
 """Domain errors. Every failure a user can cause is one of these, with a code and a message that
-says what is wrong and how to fix it. The API layers map ``code`` to an HTTP status in one table."""
+says what is wrong and how to fix it. The API layers map ``code`` to an HTTP status in one table.
+
+Messages that echo what a user sent use :func:`quoted` for a value and :func:`listed` for names,
+so that a megabyte value or ten thousand column names give a short error, never the input back.
+"""
 
 from __future__ import annotations
+
+import errno
+import reprlib
+from collections.abc import Iterable
+
+QUOTE_CHARS = 60
+"""Longest quotation of a value in an error message (a prefix and the full length beyond it)."""
+
+LISTED_NAMES = 5
+"""Most names an error message lists; the rest are counted."""
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel = 2
+_REPR.maxdict = _REPR.maxlist = _REPR.maxtuple = _REPR.maxset = 4
+_REPR.maxstring = _REPR.maxother = _REPR.maxlong = QUOTE_CHARS
+
+
+def quoted(value: object, limit: int = QUOTE_CHARS) -> str:
+    """``repr(value)`` cut to about ``limit`` characters, saying how long the value was.
+
+    Containers are abbreviated element-wise first, so quoting a huge list costs no more than a small one.
+    """
+    if isinstance(value, str | bytes) and len(value) > limit:
+        return f"{value[:limit]!r}... ({len(value)} characters)"
+    try:
+        text = _REPR.repr(value)
+    except ValueError:  # an int beyond Python's digit limit for str()
+        return f"<a {type(value).__name__} too long to show>"
+    return text if len(text) <= limit + 10 else text[:limit] + "..."
+
+
+def listed(names: Iterable[object], limit: int = LISTED_NAMES) -> str:
+    """``a, b, c`` for a few names; ``a, b, c, d, e and 12 more`` for many; each name cut short."""
+    shown: list[str] = []
+    total = 0
+    for name in names:
+        total += 1
+        if len(shown) < limit:
+            text = str(name)
+            shown.append(text if len(text) <= QUOTE_CHARS else text[:QUOTE_CHARS] + "...")
+    more = f" and {total - limit} more" if total > limit else ""
+    return ", ".join(shown) + more
 
 
 class AedetectError(Exception):
@@ -47,6 +93,30 @@ class PayloadTooLarge(AedetectError):
     code = "payload_too_large"
 
 
+class Unauthorized(AedetectError):
+    """A request without a valid API key where one is needed."""
+
+    code = "unauthorized"
+
+
+class Forbidden(AedetectError):
+    """A valid key whose role does not allow the request, or a refused origin."""
+
+    code = "forbidden"
+
+
+class InsufficientStorage(AedetectError):
+    """The data directory is full: nothing was changed, and the request works once space is freed."""
+
+    code = "insufficient_storage"
+
+
+class StorageUnavailable(AedetectError):
+    """The data directory cannot be written (permissions, read-only file system)."""
+
+    code = "storage_unavailable"
+
+
 class NotFitted(AedetectError):
     """A detector or version used for scoring before it was trained."""
 
@@ -75,6 +145,30 @@ class ArtifactError(AedetectError):
     """A saved model that is tampered with, incomplete or from an incompatible version."""
 
     code = "bad_artifact"
+
+
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+_DENIED = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
+
+DATA_DIR_SETTING = "AEDETECT_DATA_DIR"
+"""The setting that names the directory of uploads and models (named in storage errors, never its path)."""
+
+
+def storage_error(exc: OSError, doing: str) -> AedetectError | None:
+    """The domain error for a full or unwritable data directory met while ``doing`` something
+    (e.g. "storing the upload"), or ``None`` for any other OS error. The message names the setting,
+    never the path, so a client learns what to fix without learning the server's layout."""
+    if exc.errno in _FULL:
+        return InsufficientStorage(
+            f"no space left in the data directory ({DATA_DIR_SETTING}) while {doing}: nothing was "
+            "changed; free space there, then send the request again"
+        )
+    if exc.errno in _DENIED:
+        return StorageUnavailable(
+            f"the data directory ({DATA_DIR_SETTING}) is not writable by the service while {doing}: "
+            "nothing was changed; make it writable, then send the request again"
+        )
+    return None
 
 
 def error_type(code: str) -> type[AedetectError]:

@@ -22,6 +22,11 @@ def fresh(client: V1Client) -> str:
     return "nnfresh"
 
 
+def _files_info(client: V1Client, nn_id: str, node: str = "datasrc") -> list[dict[str, object]]:
+    files: list[dict[str, object]] = client.call("GET", client.data_path(nn_id, node)).get("files", [])
+    return files
+
+
 def _files(client: V1Client, nn_id: str, node: str = "datasrc") -> list[str]:
     return [f["name"] for f in client.call("GET", client.data_path(nn_id, node)).get("files", [])]
 
@@ -63,7 +68,10 @@ def test_unsupported_method_is_a_405_envelope(client: V1Client, fresh: str) -> N
 # --- conflicts -----------------------------------------------------------------------------------
 def test_duplicate_network_is_409_and_keeps_the_original(client: V1Client, fresh: str) -> None:
     path = f"common/target/nninfo/nnid/{fresh}/"
-    client.error("POST", path, 409, fresh, "already exists", json={"nn_title": "replacement"})
+    client.error(
+        "POST", path, 409, fresh, "already exists", "another id", "'new'", "PUT", "DELETE",
+        json={"nn_title": "replacement"},
+    )  # fmt: skip
     assert client.call("GET", path)[0]["nn_title"] == "test"
 
 
@@ -196,6 +204,14 @@ def test_malformed_csv_is_400_naming_the_line(client: V1Client, fresh: str) -> N
 def test_header_only_csv_is_400(client: V1Client, fresh: str) -> None:
     client.error("POST", client.data_path(fresh, "datasrc"), 400, "no data rows",
                  files={"file": ("empty.csv", b"a,b,c\n")})  # fmt: skip
+
+
+def test_reupload_of_a_same_named_file_says_it_replaced_it(client: V1Client) -> None:
+    client.create_network("nnreplace")
+    assert client.upload("nnreplace", "datasrc", "a.csv", b"x,y\n1,2\n3,4\n") == ["1 file upload success"]
+    answer = client.upload("nnreplace", "datasrc", "a.csv", b"x,y\n5,6\n7,8\n9,0\n")
+    assert answer[0] == "1 file upload success" and "replaced" in answer[1] and "a.csv" in answer[1]
+    assert [(f["name"], f["rows"]) for f in _files_info(client, "nnreplace")] == [("a.csv", 3)]
 
 
 def test_upload_without_files_is_400(client: V1Client, fresh: str) -> None:

@@ -36,7 +36,7 @@ def test_stop_mid_training_fails_the_run_and_keeps_the_previous_model(
         row = eval_frame.iloc[0][FEATURES].to_dict()
         before = client.anomaly(NN, row)
 
-        client.netconf(NN, iter=100_000, batch_size=10)
+        client.netconf(NN, iter=10_000, batch_size=10)
         train_status = f"runmanager/state/train/nnid/{NN}/ver/1/"
         with ThreadPoolExecutor(max_workers=1) as pool:
             pending = pool.submit(_train_until_interrupted, client)

@@ -44,7 +44,7 @@ def test_second_train_is_409_while_the_previous_model_keeps_serving(
         second = pool.submit(client.train, NN)
         running = wait_for(lambda: _running_run(client), "the second run to start")
         assert running["nn_batch_ver_id"] == f"{NN}_1_2"
-        assert f"('{NN}', '1')" in running["active"]
+        assert f"{NN}_1_2" in running["active"]  # the run's id, as GET runs lists it
 
         client.error("POST", TRAIN, 409, "already training", f"{NN}_1_2")
         client.error("DELETE", f"common/target/nninfo/nnid/{NN}/", 409, "training")

@@ -1,11 +1,19 @@
 """Helpers of the v1 service tests: a real server process, a v1 client that decodes the
-double-encoded bodies the way TensorMSA clients do, and NSL-KDD sample data."""
+double-encoded bodies the way TensorMSA clients do, and NSL-KDD sample data.
+
+Servers run with auth on, as they do by default: :class:`ServerProcess` takes the admin key the
+first start prints (or makes one with ``aedetect keys create``), and its :attr:`~ServerProcess.url`
+carries that key the way old v1 scripts do (``url = "key:<KEY>@host:port"``), so ``requests``
+sends it as HTTP Basic. :attr:`~ServerProcess.base` is the same address without a key.
+"""
 
 from __future__ import annotations
 
 import io
 import json
 import os
+import re
+import resource
 import signal
 import socket
 import subprocess
@@ -22,6 +30,8 @@ REPO = Path(__file__).resolve().parents[2]
 DATASETS_ENV = "AEDETECT_TEST_DATASETS"
 START_TIMEOUT_S = 120.0
 V1 = "/api/v1/type/"
+
+KEY_PATTERN = re.compile(r"aed_[0-9a-f]{8}_[A-Za-z0-9_\-]{43}")
 
 MAX_UPLOAD_BYTES = 2_000_000
 """Upload limit of the session server (small, so the 413 test stays cheap)."""
@@ -65,10 +75,12 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    """``python -m aedetect serve`` on a free port with its own data directory."""
+    """``python -m aedetect serve`` on a free port with its own data directory; ``file_size_limit``
+    caps the size of any file the server writes (``RLIMIT_FSIZE``: a disk that is full for it)."""
 
-    def __init__(self, data_dir: Path, **env: str) -> None:
+    def __init__(self, data_dir: Path, file_size_limit: int | None = None, **env: str) -> None:
         self.data_dir = data_dir
+        self.file_size_limit = file_size_limit
         self.port = free_port()
         inherited = {k: v for k, v in os.environ.items() if not k.startswith("AEDETECT_")}
         self.env = {
@@ -81,20 +93,51 @@ class ServerProcess:
         }
         self.log_path = data_dir.parent / f"{data_dir.name}-server.log"
         self.process: subprocess.Popen[bytes] | None = None
+        self.key: str | None = None
+
+    @property
+    def base(self) -> str:
+        """The server's address, without a key."""
+        return f"http://127.0.0.1:{self.port}"
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        """The server's address with the admin key as user info, as old v1 scripts write it."""
+        return f"http://key:{self.key}@127.0.0.1:{self.port}" if self.key else self.base
+
+    @property
+    def auth(self) -> bool:
+        return self.env.get("AEDETECT_AUTH", "true").lower() not in ("0", "false", "no")
+
+    def make_key(self, role: str = "admin", name: str = "tests") -> str:
+        """A new key of ``role`` made with ``aedetect keys create`` on this server's registry."""
+        done = subprocess.run(
+            [sys.executable, "-m", "aedetect", "keys", "create", "--role", role, "--name", name],
+            env=self.env,
+            cwd=self.data_dir.parent,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
 
     def start(self) -> ServerProcess:
         """Start the server and wait until ``/healthz`` answers."""
         log = self.log_path.open("ab")
+        limit = self.file_size_limit
+
+        def limit_files() -> None:
+            if limit is not None:
+                resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
         self.process = subprocess.Popen(
             [sys.executable, "-m", "aedetect", "serve"],
             env=self.env,
             cwd=self.data_dir.parent,
             stdout=log,
             stderr=subprocess.STDOUT,
+            preexec_fn=limit_files,
         )
         log.close()
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -102,7 +145,10 @@ class ServerProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log()}")
             try:
-                if requests.get(self.url + "/healthz", timeout=2).status_code == 200:
+                if requests.get(self.base + "/healthz", timeout=2).status_code == 200:
+                    if self.auth and self.key is None:
+                        printed = KEY_PATTERN.findall(self.log())
+                        self.key = printed[-1] if printed else self.make_key()
                     return self
             except requests.ConnectionError:
                 pass
@@ -112,6 +158,13 @@ class ServerProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-5000:]
+
+    def memory_peak_bytes(self) -> int:
+        """The server process's peak resident memory so far (``VmHWM``)."""
+        assert self.process is not None
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        kib = next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))
+        return int(kib) * 1024
 
     def stop(self) -> None:
         """Stop gracefully (SIGTERM), killing after a grace period."""

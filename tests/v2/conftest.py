@@ -34,7 +34,7 @@ def v2_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProces
 
 @pytest.fixture(scope="session")
 def api(v2_server: ServerProcess) -> Iterator[Client]:
-    with Client(v2_server.url) as client:
+    with Client(v2_server.base, api_key=v2_server.key) as client:
         yield client
 
 

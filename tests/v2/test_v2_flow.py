@@ -57,7 +57,7 @@ def test_raw_csv_upload_with_korean_names_and_cp949(api: Client) -> None:
     response = requests.post(
         api._http.base_url.join("datasets").__str__() + "?name=plant.csv",
         data=csv_bytes(frame, encoding="cp949", sep=";"),
-        headers={"Content-Type": "text/csv"},
+        headers={"Content-Type": "text/csv", "Authorization": api._http.headers["Authorization"]},
         timeout=60,
     )
     assert response.status_code == 201, response.text
@@ -238,7 +238,7 @@ def test_second_training_moves_production_and_alias_puts_it_back(
 def test_cancel_stops_a_running_job_and_production_keeps_serving(
     api: Client, kdd_test: pd.DataFrame, flow: object
 ) -> None:
-    api.update_model(NAME, params={"epochs": 100_000, "batch_size": 16, "validation_fraction": 0.0})
+    api.update_model(NAME, params={"epochs": 10_000, "batch_size": 16, "validation_fraction": 0.0})
     job = api.train(NAME)
     wait_for(lambda: api.job(job["id"])["progress"].get("epoch"), "the training to run an epoch")
     with pytest.raises(ApiError) as busy:

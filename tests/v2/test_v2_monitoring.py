@@ -98,7 +98,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 @pytest.fixture(scope="module")
 def api(server: ServerProcess) -> Iterator[Client]:
-    with Client(server.url) as client:
+    with Client(server.base, api_key=server.key) as client:
         yield client
 
 
@@ -304,6 +304,24 @@ def test_a_label_can_be_removed(api: Client, model: str) -> None:
     assert gone.value.status == 404
 
 
+def test_readers_read_the_log_drift_and_labels_and_writers_label(
+    api: Client, model: str, server: ServerProcess
+) -> None:
+    with Client(server.base, api_key=server.make_key("reader")) as reader:
+        assert reader.scores(model, limit=1)["items"]
+        assert reader.drift(model, 1, window="1h")["rows"] > 0
+        assert reader.feedback(model)["labelled"] > 0
+        assert reader.propose_threshold(model, 1, "contamination", contamination=0.05)["value"] > 0
+        with pytest.raises(ApiError) as refused:
+            reader.add_feedback(model, rows=records(traffic(1, np.random.default_rng(71))), label="normal")
+        assert refused.value.status == 403
+    with Client(server.base, api_key=server.make_key("writer")) as writer:
+        [saved] = writer.add_feedback(
+            model, rows=records(traffic(1, np.random.default_rng(72))), label="normal"
+        )
+        writer.delete_feedback(model, saved["id"])  # withdrawing a label is the writer's own correction
+
+
 # --- the log fails; predictions do not ----------------------------------------------------------
 def small_model(api: Client, name: str) -> list[dict[str, Any]]:
     frame = traffic(400, np.random.default_rng(61))
@@ -325,7 +343,7 @@ def database(server: ServerProcess) -> sqlite3.Connection:
 def test_predictions_answer_while_the_log_table_refuses_writes(tmp_path: Path) -> None:
     server = ServerProcess(tmp_path / "data").start()
     try:
-        with Client(server.url) as api:
+        with Client(server.base, api_key=server.key) as api:
             rows = small_model(api, "refused")
             expected = [r["score"] for r in api.score("refused", rows)["rows"]]
             v1_expected = V1Client(server.url).anomaly("refused", rows)
@@ -354,7 +372,7 @@ def test_predictions_answer_while_the_log_table_refuses_writes(tmp_path: Path) -
 def test_predictions_answer_while_the_log_queue_is_full(tmp_path: Path) -> None:
     server = ServerProcess(tmp_path / "data", AEDETECT_LOG_QUEUE_ROWS="5").start()
     try:
-        with Client(server.url) as api:
+        with Client(server.base, api_key=server.key) as api:
             rows = small_model(api, "crowded")
             expected = [api.score("crowded", [row])["rows"][0]["score"] for row in rows]
             logged(api, "crowded")

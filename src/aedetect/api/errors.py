@@ -4,6 +4,10 @@ turns every failure into a response. Routes never build error bodies.
 Paths under ``/api/v1/`` get the v1 envelope ``{"status": "<http status>", "result": "<message>"}``
 (double-encoded, see :mod:`aedetect.api.v1.envelope`); other paths (the native ``/api/v2/`` API)
 get RFC 9457 problem details (:mod:`aedetect.api.v2.problems`).
+
+A 5xx answer never carries a server path or exception text: it gives the request id
+(``X-Request-ID``) under which the server log holds the details. A full or unwritable data
+directory is a 507 or 503 that names the setting (``AEDETECT_DATA_DIR``), not the path.
 """
 
 from __future__ import annotations
@@ -26,18 +30,26 @@ from aedetect.errors import (
     ArtifactError,
     Cancelled,
     Conflict,
+    Forbidden,
+    InsufficientStorage,
     InvalidInput,
     JobFailed,
     NotFitted,
     NotFound,
     PayloadTooLarge,
+    StorageUnavailable,
+    Unauthorized,
     UnsupportedMediaType,
+    quoted,
+    storage_error,
 )
 
 logger = logging.getLogger(__name__)
 
 HTTP_STATUS: dict[str, int] = {
     InvalidInput.code: 400,
+    Unauthorized.code: 401,
+    Forbidden.code: 403,
     NotFound.code: 404,
     Conflict.code: 409,
     NotFitted.code: 409,
@@ -46,12 +58,26 @@ HTTP_STATUS: dict[str, int] = {
     UnsupportedMediaType.code: 415,
     JobFailed.code: 500,
     ArtifactError.code: 500,
+    StorageUnavailable.code: 503,
+    InsufficientStorage.code: 507,
 }
 """Domain error code -> HTTP status (unknown codes: 500)."""
 
 VALIDATION_CODE = "invalid_request"
-HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+SAFE_5XX_CODES = frozenset({JobFailed.code, StorageUnavailable.code, InsufficientStorage.code})
+"""5xx errors whose own message is shown: written for users, never holding paths or exception text."""
 MAX_LISTED_PROBLEMS = 5
+
+
+def request_id(request: Request) -> str:
+    """The id the request id middleware gave ``request`` (``-`` when it did not run)."""
+    return str(getattr(request.state, "request_id", "-"))
+
+
+def internal_message(request: Request, what: str = "the service could not complete this request") -> str:
+    """The body of a 500: what failed, and the request id under which the server log has the rest."""
+    return f"internal error: {what} (request id {request_id(request)}; the server log has the details)"
 
 
 def error_response(
@@ -71,6 +97,11 @@ def error_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
 
 
+def domain_error_response(request: Request, exc: AedetectError) -> Response:
+    """The response for a domain error raised outside the routes (by middleware)."""
+    return error_response(request, HTTP_STATUS.get(exc.code, 500), exc.code, exc.message, exc.field)
+
+
 def _location(loc: Sequence[Any]) -> str:
     """``("body", "n_hidden", 0)`` -> ``n_hidden[0]``: the field as the client wrote it."""
     parts = [p for p in loc if p not in ("body", "path", "query")] or list(loc[-1:]) or ["body"]
@@ -78,11 +109,6 @@ def _location(loc: Sequence[Any]) -> str:
     for part in parts[1:]:
         text += f"[{part}]" if isinstance(part, int) else f".{part}"
     return text
-
-
-def _short(value: Any, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def validation_message(errors: Sequence[Any]) -> tuple[str, str | None]:
@@ -99,7 +125,7 @@ def validation_message(errors: Sequence[Any]) -> tuple[str, str | None]:
             problems.append(f"{field}: required field is missing")
         else:
             problems.append(
-                f"{field}: {error.get('msg', 'invalid value')} (got {_short(error.get('input'))})"
+                f"{field}: {error.get('msg', 'invalid value')} (got {quoted(error.get('input'))})"
             )
     if len(errors) > MAX_LISTED_PROBLEMS:
         problems.append(f"and {len(errors) - MAX_LISTED_PROBLEMS} more")
@@ -110,9 +136,14 @@ def validation_message(errors: Sequence[Any]) -> tuple[str, str | None]:
 async def handle_domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AedetectError)
     status = HTTP_STATUS.get(exc.code, 500)
+    message = exc.message
     if status >= 500:
-        logger.error("%s %s failed: %s", request.method, request.url.path, exc.message)
-    return error_response(request, status, exc.code, exc.message, exc.field, column=exc.column, node=exc.node)
+        logger.error(
+            "request %s: %s %s failed: %s", request_id(request), request.method, request.url.path, message
+        )
+        if exc.code not in SAFE_5XX_CODES:
+            message = internal_message(request, f"{exc.code.replace('_', ' ')} while handling this request")
+    return error_response(request, status, exc.code, message, exc.field, column=exc.column, node=exc.node)
 
 
 async def handle_validation_error(request: Request, exc: Exception) -> Response:
@@ -140,9 +171,19 @@ async def handle_http_error(request: Request, exc: Exception) -> Response:
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
-    logger.exception("%s %s failed unexpectedly", request.method, request.url.path, exc_info=exc)
-    message = f"internal error ({type(exc).__name__}: {exc}); the request may be retried"
-    return error_response(request, 500, "internal_error", message)
+    if isinstance(exc, OSError) and (storage := storage_error(exc, "handling the request")) is not None:
+        logger.error(
+            "request %s: %s %s: %s", request_id(request), request.method, request.url.path, exc, exc_info=exc
+        )
+        return await handle_domain_error(request, storage)
+    logger.exception(
+        "request %s: %s %s failed unexpectedly",
+        request_id(request),
+        request.method,
+        request.url.path,
+        exc_info=exc,
+    )
+    return error_response(request, 500, "internal_error", internal_message(request))
 
 
 def install_error_handlers(app: FastAPI) -> None:

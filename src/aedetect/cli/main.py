@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 from tqdm import tqdm
 
-from aedetect.errors import AedetectError, InvalidInput
+from aedetect.errors import AedetectError, InvalidInput, quoted
 
 EXIT_ERROR = 2
 """Exit status of a command that failed on the user's input (data, model, options)."""
@@ -50,7 +50,7 @@ def _names(value: str | None, option: str) -> list[str] | None:
         return None
     names = [part.strip() for part in value.split(",")]
     if not all(names):
-        raise InvalidInput(f"{option} has an empty name in {value!r}", field=option.lstrip("-"))
+        raise InvalidInput(f"{option} has an empty name in {quoted(value)}", field=option.lstrip("-"))
     return names
 
 
@@ -62,10 +62,11 @@ def _widths(value: str | None) -> list[int] | None:
         widths = [int(part) for part in value.split(",")]
     except ValueError:
         raise InvalidInput(
-            f"--hidden must be comma-separated whole numbers such as 64,16, got {value!r}", field="hidden"
+            f"--hidden must be comma-separated whole numbers such as 64,16, got {quoted(value)}",
+            field="hidden",
         ) from None
     if any(w < 1 for w in widths):
-        raise InvalidInput(f"--hidden widths must be at least 1, got {value!r}", field="hidden")
+        raise InvalidInput(f"--hidden widths must be at least 1, got {quoted(value)}", field="hidden")
     return widths
 
 
@@ -331,3 +332,64 @@ def serve(
             )
             raise typer.Exit(code=EXIT_ERROR) from None
         run_server(host=host, port=port)
+
+
+keys_app = typer.Typer(
+    name="keys",
+    help="API keys of the service: make, list, revoke (on the registry of AEDETECT_DATABASE_URL / "
+    "AEDETECT_DATA_DIR; the server need not run).",
+    no_args_is_help=True,
+)
+app.add_typer(keys_app)
+
+CLI_ACTOR = "command line"
+
+
+@contextmanager
+def _access() -> Iterator[Any]:
+    """The key service on the configured registry (without building the rest of the service)."""
+    from aedetect.config import get_settings
+    from aedetect.registry.access import AccessStore
+    from aedetect.services.access import AccessService
+
+    store, engine = AccessStore.from_url(get_settings().resolved_database_url())
+    try:
+        yield AccessService(store)
+    finally:
+        engine.dispose()
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option(help="reader (list and score), writer (also upload, train), admin.")],
+    name: Annotated[
+        str, typer.Option(help="What the key is for (shown in listings and the audit log).")
+    ] = "",
+) -> None:
+    """Make an API key and print its secret (shown only now; the registry keeps a hash)."""
+    with _reported_errors(), _access() as access:
+        key, secret = access.create_key(role, name)
+        access.record(None, "CLI", f"keys create {key.key_id} ({key.role.value})", 201, None, CLI_ACTOR)
+        typer.echo(secret)
+        typer.echo(f"made key {key.key_id} ({key.name!r}, role {key.role.value})", err=True)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List the keys: id, role, name, when made, and when revoked."""
+    with _reported_errors(), _access() as access:
+        for key in access.list_keys():
+            revoked = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
+            made = f"{key.created_at:%Y-%m-%d %H:%M}" if key.created_at else "-"
+            typer.echo(f"{key.key_id}  {key.role.value:<6}  {made}  {revoked:<22}  {key.name}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The id of the key (see 'aedetect keys list').")],
+) -> None:
+    """Revoke a key: a running server refuses it within a few seconds."""
+    with _reported_errors(), _access() as access:
+        key = access.revoke_key(key_id)
+        access.record(None, "CLI", f"keys revoke {key.key_id}", 200, None, CLI_ACTOR)
+        typer.echo(f"revoked key {key.key_id} ({key.name!r})")

@@ -10,7 +10,7 @@ from typing import Final
 
 from charset_normalizer import from_bytes
 
-from aedetect.errors import InvalidInput
+from aedetect.errors import InvalidInput, quoted
 
 _BOMS: Final = {
     "utf-8-sig": (codecs.BOM_UTF8,),
@@ -54,11 +54,49 @@ def check_codec(encoding: str) -> str:
     try:
         return codecs.lookup(encoding).name
     except LookupError:
-        raise InvalidInput(f"unknown encoding {encoding!r}", field="encoding") from None
+        raise InvalidInput(f"unknown encoding {quoted(encoding)}", field="encoding") from None
+
+
+CATCH_ALL_ENCODINGS: Final = frozenset({"gb18030"})
+"""Encodings that decode almost any bytes, so charset detection naming them found nothing: a
+file in one of them must say so (``encoding=``); guessing would garble text silently."""
+
+_NAMES: Final = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "cp949": "CP949 (EUC-KR)"}
+
+
+def encoding_name(encoding: str) -> str:
+    """How messages name an encoding."""
+    return _NAMES.get(encoding, encoding)
+
+
+def mixed_encoding_error(line: int, encoding: str, good_line: int) -> InvalidInput:
+    """A file whose lines are in different encodings: refused, never decoded in part or garbled."""
+    name = encoding_name(encoding)
+    return InvalidInput(
+        f"line {line} is not valid {name} text, but line {good_line} is: the file mixes text "
+        "encodings. Save the whole file in one encoding (UTF-8 is best) and send it again",
+        field="encoding",
+    )
+
+
+def _check_one_encoding(lines: list[bytes], encoding: str) -> None:
+    """Refuse ``lines`` when some non-ASCII line decodes as ``encoding`` and another does not."""
+    good = bad = None
+    for number, line in enumerate(lines, start=1):
+        if line.isascii():
+            continue
+        if decodes(line, encoding, True) is None:
+            good = good or number
+        else:
+            bad = bad or number
+        if good is not None and bad is not None:
+            raise mixed_encoding_error(bad, encoding, good)
 
 
 def detect_encoding(sample: bytes, at_eof: bool) -> str:
-    """UTF-8 (BOM or not), UTF-16 with BOM, CP949, else whatever charset detection trusts."""
+    """UTF-8 (BOM or not), UTF-16 with BOM, CP949, else what charset detection finds for the
+    whole sample. A sample whose lines are partly UTF-8 (or partly CP949) and partly something
+    else is refused naming the first line that does not decode; catch-all guesses are refused."""
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -69,9 +107,13 @@ def detect_encoding(sample: bytes, at_eof: bool) -> str:
     bad_utf8 = decodes(sample, "utf-8", at_eof)
     if bad_utf8 is None:
         return "utf-8"
+    lines = sample.split(b"\n")
+    whole = lines if at_eof or len(lines) == 1 else lines[:-1]
+    _check_one_encoding(whole, "utf-8")
     if decodes(sample, "cp949", at_eof) is None:
         return "cp949"
+    _check_one_encoding(whole, "cp949")
     best = from_bytes(sample).best()
-    if best is None or best.encoding.startswith(("utf_16", "utf_32")):
-        raise binary_error(bad_utf8, "not valid UTF-8 or CP949 text")
+    if best is None or best.encoding.startswith(("utf_16", "utf_32")) or best.encoding in CATCH_ALL_ENCODINGS:
+        raise binary_error(bad_utf8, "not valid UTF-8 or CP949 text; if it is text, give its encoding")
     return str(best.encoding)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from aedetect.data.csv_charset import binary_error, check_codec, detect_encoding, split_bom
-from aedetect.errors import InvalidInput
+from aedetect.errors import InvalidInput, PayloadTooLarge, quoted
 
 DELIMITERS: Final = (",", ";", "\t", "|")
 """Delimiters the sniffer chooses among, in order of preference on a tie."""
@@ -95,8 +95,29 @@ def _guess_header(records: list[list[str]]) -> bool:
     return len(set(first)) == len(first)
 
 
+def _check_width(text: str, max_columns: int) -> None:
+    """Refuse a first line of more than ``max_columns`` fields under any candidate delimiter
+    before the sample is parsed record by record (which would hold every field of every record).
+    Raw delimiter counts bound the field counts, so a normal header is never parsed here."""
+    first = text.split("\n", 1)[0]
+    for delimiter in DELIMITERS:
+        if first.count(delimiter) + 1 <= max_columns:
+            continue
+        record = next(csv.reader([first], delimiter=delimiter, skipinitialspace=True), [])
+        if len(record) > max_columns:
+            raise PayloadTooLarge(
+                f"the first line has {len(record)} columns (split at {quoted(delimiter)}), over the "
+                f"limit of {max_columns} columns",
+                field="max_columns",
+            )
+
+
 def sniff_sample(
-    sample: bytes, at_eof: bool, encoding: str | None, delimiter: str | None
+    sample: bytes,
+    at_eof: bool,
+    encoding: str | None,
+    delimiter: str | None,
+    max_columns: int | None = None,
 ) -> tuple[CsvFormat, list[list[str]]]:
     """The format of a file from its first bytes, and its first records parsed with that format."""
     enc = check_codec(encoding) if encoding else detect_encoding(sample, at_eof)
@@ -109,9 +130,11 @@ def sniff_sample(
         raise binary_error(len(sample) - len(body) + exc.start, f"not valid {enc} text") from None
     if not text.strip():
         raise InvalidInput("the file is empty")
+    if max_columns is not None:
+        _check_width(text, max_columns)
     if delimiter is None:
         delimiter = _sniff_delimiter(text, at_eof)
     elif len(delimiter) != 1 or delimiter in '"\r\n':
-        raise InvalidInput(f"the delimiter must be one character, got {delimiter!r}", field="delimiter")
+        raise InvalidInput(f"the delimiter must be one character, got {quoted(delimiter)}", field="delimiter")
     records = _sample_records(text, delimiter, at_eof)
     return CsvFormat(enc, delimiter, _guess_header(records)), records

@@ -37,20 +37,22 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from aedetect.data.csv_charset import binary_error
+from aedetect.data.csv_charset import binary_error, encoding_name, mixed_encoding_error
 from aedetect.data.csv_dialect import DELIMITERS, CsvFormat, sniff_sample
 from aedetect.data.csv_stream import (
     SAMPLE_BYTES,
     CsvInput,
     CsvSource,
     RaggedRow,
+    ReadLimits,
     Undecodable,
     Utf8Stream,
     column_ids,
     read_sample,
     string_batches,
+    too_many_columns,
 )
-from aedetect.errors import InvalidInput
+from aedetect.errors import InvalidInput, listed, quoted
 
 __all__ = [
     "DELIMITERS",
@@ -84,6 +86,8 @@ def sniff_csv(
     encoding: str | None = None,
     delimiter: str | None = None,
     max_bytes: int | None = None,
+    max_columns: int | None = None,
+    max_line_bytes: int | None = None,
 ) -> CsvFormat:
     """Detect the encoding, delimiter and header of a CSV file from its first bytes.
 
@@ -93,18 +97,21 @@ def sniff_csv(
         A seekable file object is put back where it was; a non-seekable one loses the sample.
     encoding, delimiter : str, optional
         Known values, which skip that part of the detection.
-    max_bytes : int, optional
-        Raise :class:`~aedetect.errors.PayloadTooLarge` for a larger file.
+    max_bytes, max_columns, max_line_bytes : int, optional
+        Limits, as for :func:`read_csv`.
 
     Raises
     ------
     InvalidInput
         The file is empty or not text.
+    PayloadTooLarge
+        A limit is exceeded.
     """
-    with CsvInput(source, max_bytes) as inp:
+    limits = ReadLimits(max_bytes, max_columns, max_line_bytes)
+    with CsvInput(source, limits) as inp:
         stream = inp.open()
-        sample, at_eof = read_sample(stream, max_bytes)
-        fmt, _ = sniff_sample(sample, at_eof, encoding, delimiter)
+        sample, at_eof = read_sample(stream, limits)
+        fmt, _ = sniff_sample(sample, at_eof, encoding, delimiter, max_columns)
         if inp.rewindable:
             inp.open()
         return fmt
@@ -172,15 +179,16 @@ def _check_names(names: Sequence[str], what: str) -> list[str]:
     cleaned = [str(n).strip() for n in names]
     empty = [i + 1 for i, n in enumerate(cleaned) if not n]
     if empty:
-        positions = ", ".join(str(i) for i in empty)
+        positions = listed(empty)
         raise InvalidInput(f"empty column name in {what}: column {positions} has no name")
     seen: dict[str, list[int]] = {}
     for i, n in enumerate(cleaned):
         seen.setdefault(n, []).append(i + 1)
     dups = {n: pos for n, pos in seen.items() if len(pos) > 1}
     if dups:
-        listed = "; ".join(f"{n!r} (columns {', '.join(str(p) for p in pos)})" for n, pos in dups.items())
-        raise InvalidInput(f"duplicate column names in {what}: {listed}")
+        found = "; ".join(f"{quoted(n)} (columns {listed(pos)})" for n, pos in list(dups.items())[:5])
+        more = f"; and {len(dups) - 5} more" if len(dups) > 5 else ""
+        raise InvalidInput(f"duplicate column names in {what}: {found}{more}")
     return cleaned
 
 
@@ -200,7 +208,11 @@ def _count(n: int, noun: str) -> str:
 
 
 def _plan(
-    fmt: CsvFormat, records: list[list[str]], names: Sequence[str] | None, header: bool | None
+    fmt: CsvFormat,
+    records: list[list[str]],
+    names: Sequence[str] | None,
+    header: bool | None,
+    max_columns: int | None,
 ) -> _Plan:
     has_header = fmt.has_header if header is None else header
     first = len(records[0]) if records else 0
@@ -212,6 +224,8 @@ def _plan(
     n_columns = len(given) if given is not None else first
     if n_columns == 0:
         raise InvalidInput("cannot find the columns: the first line of the file could not be parsed")
+    if max_columns is not None and n_columns > max_columns:
+        raise too_many_columns(n_columns, max_columns)
     if given is not None:
         note = f"{_count(len(given), 'name')} given"
     elif has_header:
@@ -247,9 +261,9 @@ def _ragged_error(inp: CsvInput, plan: _Plan, row: RaggedRow) -> InvalidInput:
         return InvalidInput(
             f"line {line} has {fields} fields, expected {plan.n_columns} ({plan.expected_note})"
         )
-    text = (row.text or "")[:200]
     return InvalidInput(
-        f"a record has {row.actual} fields, expected {plan.n_columns} ({plan.expected_note}): {text!r}"
+        f"a record has {row.actual} fields, expected {plan.n_columns} ({plan.expected_note}): "
+        f"{quoted(row.text or '')}"
     )
 
 
@@ -283,10 +297,10 @@ def _open_batches(
 ) -> tuple[_Plan, Iterator[pa.RecordBatch]]:
     """Sniff the source and plan the read; the batches stream from the same pass."""
     stream = inp.open()
-    sample, at_eof = read_sample(stream, inp.max_bytes)
-    fmt, records = sniff_sample(sample, at_eof, encoding, delimiter)
-    plan = _plan(fmt, records, names, header)
-    return plan, _clean_batches(inp, plan, Utf8Stream(stream, sample, plan.fmt, inp.max_bytes))
+    sample, at_eof = read_sample(stream, inp.limits)
+    fmt, records = sniff_sample(sample, at_eof, encoding, delimiter, inp.limits.max_columns)
+    plan = _plan(fmt, records, names, header, inp.limits.max_columns)
+    return plan, _clean_batches(inp, plan, Utf8Stream(stream, sample, plan.fmt, inp.limits))
 
 
 def _scan(
@@ -301,19 +315,32 @@ def _scan(
     cleaned batches.
 
     A file whose sampled first kilobytes were plain ASCII and that turns out not to be UTF-8 (CP949
-    text further on) is read again as CP949 when the source can be read again.
+    text further on) is read again as CP949 when the source can be read again. A file that decodes
+    in part (non-ASCII lines that decode, then one that does not) mixes encodings and is refused
+    naming that line: nothing is ever decoded with replacement characters.
     """
     try:
         return _scan_once(inp, names, header, encoding, delimiter, keep)
     except Undecodable as exc:
+        if exc.good_line is not None:
+            raise mixed_encoding_error(exc.line, exc.encoding, exc.good_line) from None
         if not (encoding is None and exc.encoding == "utf-8" and exc.after_ascii and inp.rewindable):
-            detail = f"not valid {exc.encoding} text; if it is text, give its encoding (e.g. cp949)"
-            raise binary_error(exc.offset, detail) from None
-        failed_at = exc.offset
+            raise _undecodable_error(exc) from None
+        first = exc
     try:
         return _scan_once(inp, names, header, "cp949", delimiter, keep)
-    except Undecodable:
-        raise binary_error(failed_at, "not valid UTF-8 or CP949 text") from None
+    except Undecodable as exc:
+        if exc.good_line is not None:
+            raise mixed_encoding_error(exc.line, exc.encoding, exc.good_line) from None
+        raise binary_error(first.offset, f"line {first.line}: not valid UTF-8 or CP949 text") from None
+
+
+def _undecodable_error(exc: Undecodable) -> InvalidInput:
+    detail = (
+        f"line {exc.line}: not valid {encoding_name(exc.encoding)} text; if it is text, give its "
+        "encoding (e.g. cp949)"
+    )
+    return binary_error(exc.offset, detail)
 
 
 def _scan_once(
@@ -344,6 +371,8 @@ def read_csv(
     max_bytes: int | None = None,
     encoding: str | None = None,
     delimiter: str | None = None,
+    max_columns: int | None = None,
+    max_line_bytes: int | None = None,
 ) -> pd.DataFrame:
     """Read a whole CSV file into a typed DataFrame (the rules are in the module docstring).
 
@@ -364,6 +393,10 @@ def read_csv(
         Raise :class:`~aedetect.errors.PayloadTooLarge` for a larger file.
     encoding, delimiter : str, optional
         Skip detection and use these.
+    max_columns, max_line_bytes : int, optional
+        Raise :class:`~aedetect.errors.PayloadTooLarge` (``field`` names the limit) for a first line
+        of more columns, or any line of more bytes (in UTF-8). Both are checked before the columns are
+        parsed, so a file over them costs memory in proportion to the limits, not to the file.
 
     Raises
     ------
@@ -373,9 +406,9 @@ def read_csv(
     NotFound
         A path that does not exist.
     PayloadTooLarge
-        The file is larger than ``max_bytes``.
+        The file is larger than ``max_bytes``, or over ``max_columns`` or ``max_line_bytes``.
     """
-    with CsvInput(source, max_bytes) as inp:
+    with CsvInput(source, ReadLimits(max_bytes, max_columns, max_line_bytes)) as inp:
         _, schema, batches = _scan(inp, names, header, encoding, delimiter, keep=True)
         table = pa.Table.from_batches(batches, schema=_string_schema(len(schema.names)))
         del batches
@@ -391,6 +424,8 @@ def iter_csv_chunks(
     max_bytes: int | None = None,
     encoding: str | None = None,
     delimiter: str | None = None,
+    max_columns: int | None = None,
+    max_line_bytes: int | None = None,
 ) -> Iterator[pd.DataFrame]:
     """Read a CSV file as DataFrames of ``chunk_rows`` rows (the last one shorter), in bounded memory.
 
@@ -401,11 +436,11 @@ def iter_csv_chunks(
     """
     if chunk_rows < 1:
         raise InvalidInput(f"chunk_rows must be at least 1, got {chunk_rows}", field="chunk_rows")
-    with CsvInput(path, max_bytes) as inp:
+    with CsvInput(path, ReadLimits(max_bytes, max_columns, max_line_bytes)) as inp:
         plan, schema, _ = _scan(inp, names, header, encoding, delimiter, keep=False)
         stream = inp.open()
-        sample, _ = read_sample(stream, inp.max_bytes)
-        batches = _clean_batches(inp, plan, Utf8Stream(stream, sample, plan.fmt, inp.max_bytes))
+        sample, _ = read_sample(stream, inp.limits)
+        batches = _clean_batches(inp, plan, Utf8Stream(stream, sample, plan.fmt, inp.limits))
         start = 0
         for table in _rebatch(batches, chunk_rows, plan.n_columns):
             yield schema.to_frame(table, start)

@@ -11,9 +11,11 @@ import io
 import os
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Final
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
@@ -28,6 +30,7 @@ SAMPLE_BYTES: Final = 64 * 1024
 _MAX_SAMPLE_BYTES: Final = 8 * 1024 * 1024
 _READ_BYTES: Final = 1024 * 1024
 _BLOCK_BYTES: Final = 8 * 1024 * 1024
+_NON_ASCII: Final = re.compile(rb"[\x80-\xff]")
 
 
 class RaggedRow(Exception):
@@ -40,27 +43,94 @@ class RaggedRow(Exception):
 
 
 class Undecodable(Exception):
-    """Bytes that the chosen encoding cannot decode, at raw offset ``offset``; ``after_ascii``
-    when all the sampled bytes were ASCII (so the guess of the encoding had nothing to go on)."""
+    """Bytes that the chosen encoding cannot decode, at raw offset ``offset`` on line ``line``;
+    ``after_ascii`` when all the sampled bytes were ASCII (so the guess of the encoding had nothing
+    to go on); ``good_line``: the first line with non-ASCII text that did decode, if any (then the
+    file mixes encodings)."""
 
-    def __init__(self, encoding: str, offset: int, after_ascii: bool) -> None:
+    def __init__(
+        self, encoding: str, offset: int, after_ascii: bool, line: int, good_line: int | None
+    ) -> None:
         super().__init__(f"{encoding} at byte {offset}")
         self.encoding = encoding
         self.offset = offset
         self.after_ascii = after_ascii
+        self.line = line
+        self.good_line = good_line
 
 
 def too_large(max_bytes: int) -> PayloadTooLarge:
-    return PayloadTooLarge(f"the file is larger than the limit of {max_bytes} bytes")
+    return PayloadTooLarge(f"the file is larger than the limit of {max_bytes} bytes", field="max_bytes")
+
+
+def too_many_columns(found: int, max_columns: int) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"the file has {found} columns, over the limit of {max_columns} columns", field="max_columns"
+    )
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """What a read accepts, each bound checked as soon as the bytes it needs have arrived, so a
+    file over a limit costs memory in proportion to the limit, not to the file.
+
+    ``max_bytes``: the whole file; ``max_columns``: fields of the first line; ``max_line_bytes``:
+    any physical line (in UTF-8), the header first. ``None`` means unbounded.
+    """
+
+    max_bytes: int | None = None
+    max_columns: int | None = None
+    max_line_bytes: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("max_bytes", "max_columns", "max_line_bytes"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise InvalidInput(f"{name} must be positive, got {value}", field=name)
+
+
+class LineMeter:
+    """Counts the lines of a byte stream fed in pieces and refuses one longer than ``limit`` bytes
+    (``PayloadTooLarge`` naming the line), looking only at newline positions, vectorised."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self.lines = 0
+        self._open = 0
+
+    def feed(self, data: bytes) -> None:
+        if self.limit is None or not data:
+            return
+        newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+        if newlines.size == 0:
+            self._open += len(data)
+            self._check(self._open, 0)
+            return
+        self._check(self._open + int(newlines[0]), 0)
+        if newlines.size > 1:
+            inner = np.diff(newlines) - 1
+            over = np.flatnonzero(inner > self.limit)
+            if over.size:
+                self._check(int(inner[over[0]]), int(over[0]) + 1)
+        self.lines += int(newlines.size)
+        self._open = len(data) - int(newlines[-1]) - 1
+        self._check(self._open, 0)
+
+    def _check(self, length: int, offset: int) -> None:
+        if self.limit is not None and length > self.limit:
+            raise PayloadTooLarge(
+                f"line {self.lines + offset + 1} of the file is longer than the limit of {self.limit} "
+                "bytes per line",
+                field="max_line_bytes",
+            )
 
 
 class CsvInput:
     """A CSV source that can be opened (and, where possible, opened again from its start)."""
 
-    def __init__(self, source: CsvSource, max_bytes: int | None) -> None:
-        if max_bytes is not None and max_bytes <= 0:
-            raise InvalidInput(f"max_bytes must be positive, got {max_bytes}", field="max_bytes")
-        self.max_bytes = max_bytes
+    def __init__(self, source: CsvSource, limits: ReadLimits) -> None:
+        self.limits = limits
+        max_bytes = self.max_bytes = limits.max_bytes
         self._path: Path | None = None
         self._data: bytes | None = None
         self._file: IO[bytes] | None = None
@@ -122,11 +192,16 @@ class CsvInput:
         self.close()
 
 
-def read_sample(stream: IO[bytes], max_bytes: int | None) -> tuple[bytes, bool]:
-    """The first bytes of ``stream`` (at least a few whole lines) and whether that is all of it."""
+def read_sample(stream: IO[bytes], limits: ReadLimits) -> tuple[bytes, bool]:
+    """The first bytes of ``stream`` (at least a few whole lines) and whether that is all of it.
+
+    A first line over ``limits.max_line_bytes`` is refused after reading little more than the limit.
+    """
     parts: list[bytes] = []
     size = 0
     target = SAMPLE_BYTES
+    max_bytes = limits.max_bytes
+    meter = LineMeter(limits.max_line_bytes)
     while True:
         chunk = stream.read(target - size)
         if not chunk:
@@ -135,6 +210,7 @@ def read_sample(stream: IO[bytes], max_bytes: int | None) -> tuple[bytes, bool]:
         size += len(chunk)
         if max_bytes is not None and size > max_bytes:
             raise too_large(max_bytes)
+        meter.feed(chunk)
         if size >= target:
             if b"".join(parts).count(b"\n") >= 3 or target >= _MAX_SAMPLE_BYTES:
                 return b"".join(parts), False
@@ -144,22 +220,26 @@ def read_sample(stream: IO[bytes], max_bytes: int | None) -> tuple[bytes, bool]:
 class Utf8Stream(io.RawIOBase):
     """What Arrow reads: the source as UTF-8, checked as it streams.
 
-    Counts bytes against ``max_bytes``, rejects NUL bytes and undecodable bytes (with their
-    offset), drops the BOM, re-encodes non-UTF-8 input block by block, and removes whitespace
-    between a delimiter and an opening quote so that Arrow sees ``1, "a,b"`` as two fields.
+    Counts bytes against ``max_bytes`` and line lengths against ``max_line_bytes``, rejects NUL
+    bytes and undecodable bytes (with their offset), drops the BOM, re-encodes non-UTF-8 input
+    block by block, and removes whitespace between a delimiter and an opening quote so that Arrow
+    sees ``1, "a,b"`` as two fields.
     """
 
-    def __init__(self, raw: IO[bytes], prefix: bytes, fmt: CsvFormat, max_bytes: int | None) -> None:
+    def __init__(self, raw: IO[bytes], prefix: bytes, fmt: CsvFormat, limits: ReadLimits) -> None:
         super().__init__()
         self._raw = raw
         self._prefix = prefix
         self._ascii_sample = prefix.isascii()
         self._fmt = fmt
-        self._max_bytes = max_bytes
+        self._max_bytes = limits.max_bytes
+        self._lines = LineMeter(limits.max_line_bytes)
         codec = codecs.lookup(fmt.encoding).name
         self._passthrough = codec in ("utf-8", "utf-8-sig")
         self._check_nul = not codec.startswith(("utf-16", "utf-32"))
         self._decoder: codecs.IncrementalDecoder | None = None
+        self._raw_lines = 0
+        self._text_line: int | None = None
         self._consumed = 0
         self._started = False
         self._eof = False
@@ -205,19 +285,34 @@ class Utf8Stream(io.RawIOBase):
         assert self._decoder is not None
         final = not block
         data = block
+        lines_before = self._raw_lines
+        self._raw_lines += block.count(b"\n")
         ascii_run = block.isascii() and not self._decoder.getstate()[0]
         if not (ascii_run and self._passthrough):
             try:
                 text = self._decoder.decode(block, final)
             except UnicodeDecodeError as exc:
-                offset = max(start + exc.start, 0)
-                raise Undecodable(self._fmt.encoding, offset, self._ascii_sample) from None
+                bad = max(exc.start, 0)
+                line_start = block.rfind(b"\n", 0, bad) + 1
+                line = lines_before + block.count(b"\n", 0, line_start) + 1
+                self._note_text(block[:line_start], lines_before)
+                raise Undecodable(
+                    self._fmt.encoding, start + bad, self._ascii_sample, line, self._text_line
+                ) from None
+            self._note_text(block, lines_before)
             if not self._passthrough:
                 data = text.encode("utf-8")
+        self._lines.feed(data)
         fixed = self._close_gaps(data, final)
         self._chunks.append(fixed)
         self._buffered += len(fixed)
         self._eof = final
+
+    def _note_text(self, decoded: bytes, lines_before: int) -> None:
+        """Remember the first line holding non-ASCII text that decoded (a later undecodable line
+        then means the file mixes encodings)."""
+        if self._text_line is None and (found := _NON_ASCII.search(decoded)) is not None:
+            self._text_line = lines_before + decoded.count(b"\n", 0, found.start()) + 1
 
     def _close_gaps(self, data: bytes, final: bool) -> bytes:
         buf = self._carry + data

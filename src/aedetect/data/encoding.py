@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from aedetect.domain import ColumnKind, ColumnSpec
-from aedetect.errors import InvalidInput, NotFitted
+from aedetect.errors import InvalidInput, NotFitted, quoted
 
 NUMERIC_TRANSFORMS = ("robust", "asinh")
 """``robust``: (x - median) / spread. ``asinh``: asinh of that, which keeps the order and the
@@ -88,7 +88,7 @@ class TabularEncoder:
     def __init__(self, specs: list[ColumnSpec], vocab_size: int, transform: str = "robust") -> None:
         if transform not in NUMERIC_TRANSFORMS:
             raise InvalidInput(
-                f"numeric_transform must be one of {', '.join(NUMERIC_TRANSFORMS)}, got {transform!r}",
+                f"numeric_transform must be one of {', '.join(NUMERIC_TRANSFORMS)}, got {quoted(transform)}",
                 field="numeric_transform",
             )
         self.specs = specs
@@ -213,12 +213,15 @@ class TabularEncoder:
         the first row that is not a finite number."""
         series = frame[name]
         if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
-            converted = pd.to_numeric(series, errors="coerce")
+            try:
+                converted = pd.to_numeric(series, errors="coerce")
+            except OverflowError:  # a Python int beyond float range: the cell-wise check names it
+                converted = pd.Series([_number(v, name, i) for i, v in enumerate(series)], index=series.index)
             bad = converted.isna() & series.notna()
             if bad.any():
                 row = int(np.flatnonzero(bad.to_numpy())[0])
                 raise InvalidInput(
-                    f"column '{name}' is numeric but row {row} holds {series.iloc[row]!r}; "
+                    f"column '{name}' is numeric but row {row} holds {quoted(series.iloc[row])}; "
                     "send a number, or leave it empty for a missing value",
                     field=name,
                 )
@@ -268,15 +271,21 @@ def _number(value: Any, name: str, row: int) -> float:
             value = float(text)
         except ValueError:
             raise InvalidInput(
-                f"column '{name}' is numeric but row {row} holds {value!r}; "
+                f"column '{name}' is numeric but row {row} holds {quoted(value)}; "
                 "send a number, or leave it empty for a missing value",
                 field=name,
             ) from None
     try:
         number = float(value)
+    except OverflowError:
+        raise InvalidInput(
+            f"column '{name}' holds a number out of range in row {row} ({quoted(value)}); "
+            "send a number below 1e308 in magnitude",
+            field=name,
+        ) from None
     except (TypeError, ValueError):
         raise InvalidInput(
-            f"column '{name}' is numeric but row {row} holds {value!r}; send a number", field=name
+            f"column '{name}' is numeric but row {row} holds {quoted(value)}; send a number", field=name
         ) from None
     if math.isinf(number):
         raise InvalidInput(

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from aedetect.domain import ColumnKind, ColumnSpec
-from aedetect.errors import InvalidInput
+from aedetect.errors import InvalidInput, listed
 
 
 def as_frame(X: Any) -> pd.DataFrame:
@@ -41,20 +41,22 @@ def infer_column_specs(
     names = [str(c) for c in frame.columns]
     if len(set(names)) != len(names):
         dupes = sorted({n for n in names if names.count(n) > 1})
-        raise InvalidInput(f"duplicate column names in the data: {', '.join(dupes)}", field="columns")
+        raise InvalidInput(f"duplicate column names in the data: {listed(dupes)}", field="columns")
     chosen = list(names) if not columns else [str(c) for c in columns]
     if len(set(chosen)) != len(chosen):
         raise InvalidInput("columns lists a column more than once", field="columns")
     missing = [c for c in chosen if c not in names]
     if missing:
         raise InvalidInput(
-            f"columns not in the data: {', '.join(missing)} (data has: {', '.join(names)})", field="columns"
+            f"columns not in the data: {listed(missing)} "
+            f"(the data has {len(names)} columns: {listed(names)})",
+            field="columns",
         )
     declared = {str(c) for c in categorical or []}
     unknown = sorted(declared - set(chosen))
     if unknown:
         raise InvalidInput(
-            f"categorical names columns that are not used: {', '.join(unknown)}", field="categorical"
+            f"categorical names columns that are not used: {listed(unknown)}", field="categorical"
         )
     frame = frame.rename(columns=str)
     specs = []
@@ -83,7 +85,8 @@ def check_record_columns(records: Sequence[Mapping[str, Any]], names: Sequence[s
     missing = sorted({c for record in records for c in names if c not in record}, key=list(names).index)
     if missing:
         raise InvalidInput(
-            f"input lacks the model column(s): {', '.join(missing)}; the model needs: {', '.join(names)}",
+            f"input lacks the model column(s): {listed(missing)}; the model needs {len(names)} columns: "
+            f"{listed(names)}",
             field=missing[0],
         )
 
@@ -94,7 +97,8 @@ def select_columns(frame: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
     missing = [c for c in names if c not in frame.columns]
     if missing:
         raise InvalidInput(
-            f"input lacks the model column(s): {', '.join(missing)}; the model needs: {', '.join(names)}",
+            f"input lacks the model column(s): {listed(missing)}; the model needs {len(names)} columns: "
+            f"{listed(names)}",
             field=missing[0],
         )
     return frame.loc[:, list(names)]

@@ -1,5 +1,6 @@
 """Plain data shared by every layer: no I/O, no framework types."""
 
+from aedetect.domain.access import ApiKey, AuditEntry, Role
 from aedetect.domain.models import (
     AliasMove,
     ColumnKind,
@@ -19,6 +20,8 @@ from aedetect.domain.monitoring import Feedback, FeedbackLabel, LogGap, ScoreRec
 
 __all__ = [
     "AliasMove",
+    "ApiKey",
+    "AuditEntry",
     "ColumnKind",
     "ColumnSpec",
     "Dataset",
@@ -29,6 +32,7 @@ __all__ = [
     "LogGap",
     "Network",
     "Node",
+    "Role",
     "ScoreRecord",
     "ScoreResult",
     "ThresholdRevision",

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from aedetect.domain import Job, JobStatus
-from aedetect.errors import Conflict, InvalidInput
+from aedetect.errors import Conflict, InvalidInput, quoted
 from aedetect.registry.orm import JobRow, RunRow, utcnow
 from aedetect.registry.store import SqlStore, _check_fields, _json_value, _status, _text, _timestamp
 
@@ -40,7 +40,7 @@ class JobStore(SqlStore):
 
     def create_job(self, kind: str, params: dict[str, Any], model: str | None = None) -> Job:
         if not isinstance(kind, str) or not kind:
-            raise InvalidInput(f"job kind must be a non-empty string, got {kind!r}", field="kind")
+            raise InvalidInput(f"job kind must be a non-empty string, got {quoted(kind)}", field="kind")
         stored = _json_value(params, "params")
         _text(model, "model", nullable=True)
 

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from aedetect.domain import Network, Node, Version, VersionCondition
-from aedetect.errors import Conflict, InvalidInput, NotFound
+from aedetect.errors import Conflict, InvalidInput, NotFound, quoted
 from aedetect.registry.orm import NetworkRow, NodeRow, VersionRow, utcnow
 from aedetect.registry.store import SqlStore, _check_fields, _json_value, _text
 
@@ -62,7 +62,7 @@ def _network_values(fields: dict[str, Any]) -> dict[str, Any]:
     for name, value in fields.items():
         if name == "auto_promote":
             if not isinstance(value, bool):
-                raise InvalidInput(f"auto_promote must be true or false, got {value!r}", field=name)
+                raise InvalidInput(f"auto_promote must be true or false, got {quoted(value)}", field=name)
             values[name] = value
         else:
             values[name] = _text(value, name)
@@ -77,7 +77,7 @@ class NetworkStore(SqlStore):
         nn_id = network.nn_id
         if not isinstance(nn_id, str) or not nn_id or len(nn_id) > NN_ID_MAX_LENGTH:
             raise InvalidInput(
-                f"network id must be 1 to {NN_ID_MAX_LENGTH} characters, got {nn_id!r}", field="nn_id"
+                f"network id must be 1 to {NN_ID_MAX_LENGTH} characters, got {quoted(nn_id)}", field="nn_id"
             )
         values = _network_values({name: getattr(network, name) for name in NETWORK_FIELDS})
 
@@ -168,12 +168,12 @@ class NetworkStore(SqlStore):
                     allowed = ", ".join(c.value for c in VersionCondition)
                     raise InvalidInput(
                         f"condition of version {version} of network '{nn_id}' must be one of {allowed}, "
-                        f"got {value!r}",
+                        f"got {quoted(value)}",
                         field="condition",
                     ) from None
             elif name == "active":
                 if not isinstance(value, bool):
-                    raise InvalidInput(f"active must be true or false, got {value!r}", field="active")
+                    raise InvalidInput(f"active must be true or false, got {quoted(value)}", field="active")
                 values["active"] = value
             elif name == "desc":
                 values["description"] = _text(value, name)

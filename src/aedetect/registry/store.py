@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from aedetect.domain import JobStatus, ThresholdRevision, TrainingRun
-from aedetect.errors import InvalidInput, NotFound
+from aedetect.errors import InvalidInput, NotFound, quoted
 from aedetect.registry.db import make_session_factory, session_scope
 from aedetect.registry.orm import JobRow, NetworkRow, NodeRow, RunRow, ThresholdRow, VersionRow
 
@@ -95,7 +95,7 @@ def _status(value: Any, field: str = "status") -> str:
         return JobStatus(value).value
     except ValueError:
         allowed = ", ".join(s.value for s in JobStatus)
-        raise InvalidInput(f"{field} must be one of {allowed}, got {value!r}", field=field) from None
+        raise InvalidInput(f"{field} must be one of {allowed}, got {quoted(value)}", field=field) from None
 
 
 def _timestamp(value: Any, field: str) -> datetime | None:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aedetect.domain import JobStatus, ThresholdRevision
-from aedetect.errors import Conflict, InvalidInput
+from aedetect.errors import Conflict, InvalidInput, quoted
 from aedetect.registry.orm import ThresholdRow, utcnow
 from aedetect.registry.runs import ACTOR_CHARS
 from aedetect.registry.store import SqlStore, _json_value, _optional_text, _text, _threshold
@@ -33,7 +33,7 @@ class ThresholdStore(SqlStore):
     ) -> ThresholdRevision:
         """Record a new current threshold of a succeeded run."""
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise InvalidInput(f"threshold must be a finite number, got {value!r}", field="value")
+            raise InvalidInput(f"threshold must be a finite number, got {quoted(value)}", field="value")
         name = _text(strategy, "strategy")
         if not name or len(name) > STRATEGY_CHARS:
             raise InvalidInput(f"strategy must be 1 to {STRATEGY_CHARS} characters", field="strategy")

@@ -14,6 +14,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
@@ -23,7 +24,7 @@ import pandas as pd
 from aedetect.data import iter_csv_chunks, read_csv
 from aedetect.data.schema import infer_column_specs
 from aedetect.domain import Dataset
-from aedetect.errors import Conflict, InvalidInput, PayloadTooLarge
+from aedetect.errors import Conflict, InvalidInput, PayloadTooLarge, listed, quoted, storage_error
 from aedetect.registry.base import Registry
 from aedetect.services.paths import DataPaths, check_dataset_id, check_file_name
 
@@ -32,6 +33,22 @@ EXAMPLES = 3
 
 PREVIEW_ROWS = 10
 MAX_PAGE = 500
+
+LIMIT_SETTINGS = {
+    "max_bytes": "AEDETECT_MAX_UPLOAD_BYTES",
+    "max_columns": "AEDETECT_MAX_CSV_COLUMNS",
+    "max_line_bytes": "AEDETECT_MAX_CSV_LINE_BYTES",
+}
+"""The setting that raises each limit of the CSV reader (named in the 413 a file over it gets)."""
+
+
+@dataclass(frozen=True)
+class CsvLimits:
+    """What an uploaded CSV file may be: bytes in all, columns, bytes per line."""
+
+    max_bytes: int
+    max_columns: int
+    max_line_bytes: int
 
 
 def json_scalar(value: Any) -> Any:
@@ -72,55 +89,52 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [{str(k): json_scalar(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
 
 
-def read_upload(name: str, content: BinaryIO, max_bytes: int) -> tuple[pd.DataFrame, int]:
-    """An uploaded file read as a typed table, and its size; ``PayloadTooLarge`` over ``max_bytes``,
-    ``InvalidInput`` naming the file when it is not a readable CSV or holds no data row."""
+def read_upload(name: str, content: BinaryIO, limits: CsvLimits) -> tuple[pd.DataFrame, int]:
+    """An uploaded file read as a typed table, and its size: the one reader of uploads of both APIs.
+    ``PayloadTooLarge`` over a limit (naming it and its setting; columns and line length are checked
+    on the first lines, before the columns are parsed), ``InvalidInput`` naming the file when it is
+    not a readable CSV or holds no data row."""
     content.seek(0, os.SEEK_END)
     size = content.tell()
-    if size > max_bytes:
+    if size > limits.max_bytes:
         raise PayloadTooLarge(
-            f"file {name!r} has {size} bytes, over the limit of {max_bytes} bytes "
+            f"file {quoted(name)} has {size} bytes, over the limit of {limits.max_bytes} bytes "
             "(AEDETECT_MAX_UPLOAD_BYTES)",
             field="file",
         )
     content.seek(0)
     try:
-        frame = read_csv(content, max_bytes=max_bytes)
+        frame = read_csv(
+            content,
+            max_bytes=limits.max_bytes,
+            max_columns=limits.max_columns,
+            max_line_bytes=limits.max_line_bytes,
+        )
+    except PayloadTooLarge as exc:
+        setting = LIMIT_SETTINGS.get(exc.field or "", "AEDETECT_MAX_UPLOAD_BYTES")
+        raise PayloadTooLarge(f"file {quoted(name)}: {exc.message} ({setting})", field="file") from exc
     except InvalidInput as exc:
-        raise InvalidInput(f"file {name!r} is not a readable CSV file: {exc.message}", field="file") from exc
+        raise InvalidInput(
+            f"file {quoted(name)} is not a readable CSV file: {exc.message}", field="file"
+        ) from exc
     if frame.columns.empty or frame.empty:
-        raise InvalidInput(f"file {name!r} holds no data rows below its header", field="file")
+        raise InvalidInput(f"file {quoted(name)} holds no data rows below its header", field="file")
     return frame, size
 
 
 class DatasetCatalog:
     """Upload, describe, read and delete datasets."""
 
-    def __init__(self, registry: Registry, paths: DataPaths, max_upload_bytes: int) -> None:
+    def __init__(self, registry: Registry, paths: DataPaths, limits: CsvLimits) -> None:
         self._registry = registry
         self._paths = paths
-        self.max_bytes = max_upload_bytes
+        self.limits = limits
+        self.max_bytes = limits.max_bytes
 
     def add(self, name: str | None, content: BinaryIO) -> Dataset:
         """Keep ``content`` as a new dataset named ``name`` (the client's file name)."""
         label = check_file_name((name or "").strip() or "upload.csv")
-        content.seek(0, os.SEEK_END)
-        size = content.tell()
-        if size > self.max_bytes:
-            raise PayloadTooLarge(
-                f"file {label!r} has {size} bytes, over the limit of {self.max_bytes} bytes "
-                "(AEDETECT_MAX_UPLOAD_BYTES)",
-                field="file",
-            )
-        content.seek(0)
-        try:
-            frame = read_csv(content, max_bytes=self.max_bytes)
-        except InvalidInput as exc:
-            raise InvalidInput(
-                f"file {label!r} is not a readable CSV file: {exc.message}", field="file"
-            ) from exc
-        if frame.columns.empty or frame.empty:
-            raise InvalidInput(f"file {label!r} holds no data rows below its header", field="file")
+        frame, size = read_upload(label, content, self.limits)
         columns = column_profile(frame)
         dataset_id = f"ds_{uuid.uuid4().hex[:12]}"
         final = self._paths.dataset_file(dataset_id)
@@ -141,9 +155,11 @@ class DatasetCatalog:
                     created_at=datetime.now(UTC),
                 )
             )
-        except BaseException:
+        except BaseException as exc:
             temp.unlink(missing_ok=True)
             final.unlink(missing_ok=True)
+            if isinstance(exc, OSError) and (error := storage_error(exc, "storing the dataset")) is not None:
+                raise error from exc
             raise
 
     def get(self, dataset_id: str) -> Dataset:
@@ -158,7 +174,7 @@ class DatasetCatalog:
         if cursor is not None:
             if not cursor.isdigit():
                 raise InvalidInput(
-                    f"invalid cursor {cursor!r}: pass the 'next' value of a page", field="cursor"
+                    f"invalid cursor {quoted(cursor)}: pass the 'next' value of a page", field="cursor"
                 )
             after = int(cursor)
         items, following = self._registry.list_datasets(after=after, limit=limit)
@@ -186,10 +202,18 @@ class DatasetCatalog:
         users = self._registry.dataset_users(check_dataset_id(dataset_id))
         if users:
             raise Conflict(
-                f"dataset {dataset_id} is still needed by model(s) {', '.join(users)} (they read it or "
+                f"dataset {dataset_id} is still needed by model(s) {listed(users)} (they read it or "
                 "were trained on it): delete those models first, or change them to another dataset",
                 field="dataset",
             )
-        gone = self._registry.delete_dataset(dataset_id)
-        self._paths.dataset_file(dataset_id).unlink(missing_ok=True)
+        # the file is set aside first, so a failure at any step leaves the dataset as it was
+        moved = self._paths.move_aside(
+            [self._paths.dataset_file(dataset_id)], f"deleting dataset {dataset_id}"
+        )
+        try:
+            gone = self._registry.delete_dataset(dataset_id)
+        except BaseException:
+            self._paths.restore(moved)
+            raise
+        self._paths.purge(moved)
         return gone

@@ -23,8 +23,9 @@ from typing import Any, BinaryIO
 import pandas as pd
 
 from aedetect.data import read_csv
-from aedetect.errors import InvalidInput
-from aedetect.services.catalog import DatasetCatalog, read_upload
+from aedetect.errors import InvalidInput, listed, quoted, storage_error
+from aedetect.services.catalog import CsvLimits, DatasetCatalog, read_upload
+from aedetect.services.limits import check_text_sizes
 from aedetect.services.paths import TEMP_PREFIX, DataPaths, check_file_name
 from aedetect.services.workflow import DATA_NODE, WorkflowService
 
@@ -50,6 +51,14 @@ class Upload:
 
 
 @dataclass(frozen=True)
+class UploadResult:
+    """What an upload kept, and the names of the earlier files it replaced."""
+
+    stored: list[StoredFile]
+    replaced: list[str]
+
+
+@dataclass(frozen=True)
 class StoredFile:
     """What is known about a kept file without reading it again."""
 
@@ -67,9 +76,9 @@ def _column_difference(expected: Sequence[str], actual: Sequence[str]) -> str:
     extra = [c for c in actual if c not in expected]
     parts = []
     if missing:
-        parts.append(f"missing {', '.join(missing)}")
+        parts.append(f"missing {listed(missing)}")
     if extra:
-        parts.append(f"extra {', '.join(extra)}")
+        parts.append(f"extra {listed(extra)}")
     return "; ".join(parts)
 
 
@@ -77,17 +86,17 @@ class DatasetService:
     """Uploads, source settings and reading of a version's data nodes."""
 
     def __init__(
-        self, workflow: WorkflowService, paths: DataPaths, catalog: DatasetCatalog, max_upload_bytes: int
+        self, workflow: WorkflowService, paths: DataPaths, catalog: DatasetCatalog, limits: CsvLimits
     ) -> None:
         self._workflow = workflow
         self._paths = paths
         self._catalog = catalog
-        self._max_bytes = max_upload_bytes
+        self._limits = limits
 
     # --- files --------------------------------------------------------------------------------
-    def upload(self, nn_id: str, version: int, node: str, uploads: Sequence[Upload]) -> list[StoredFile]:
+    def upload(self, nn_id: str, version: int, node: str, uploads: Sequence[Upload]) -> UploadResult:
         """Validate every file, then keep them all (or none): a file named like an existing one
-        replaces it. Returns what was stored."""
+        replaces it. Returns what was stored and which earlier files it replaced."""
         self._workflow.node(nn_id, version, node, DATA_NODE)
         if not uploads:
             raise InvalidInput(
@@ -97,26 +106,27 @@ class DatasetService:
         for upload in uploads:
             name = check_file_name((upload.filename or "").strip() or upload.field)
             if name in checked:
-                raise InvalidInput(f"file {name!r} is sent twice in one upload", field="file")
+                raise InvalidInput(f"file {quoted(name)} is sent twice in one upload", field="file")
             checked[name] = (upload, self._inspect(name, upload.content))
         directory = self._paths.node_dir(nn_id, version, node)
 
+        replaced: list[str] = []
+
         def change(config: dict[str, Any]) -> dict[str, Any]:
             kept = {f["name"]: f for f in config.get(FILES_KEY, []) if f["name"] not in checked}
+            replaced.extend(f["name"] for f in config.get(FILES_KEY, []) if f["name"] in checked)
             new = [info for _, info in checked.values()]
             self._check_same_columns([*kept.values()], new)
-            directory.mkdir(parents=True, exist_ok=True)
-            for upload, info in checked.values():
-                self._store(upload.content, directory, info.name)
+            self._store_all([(upload.content, info.name) for upload, info in checked.values()], directory)
             rest = {k: v for k, v in config.items() if k != DATASET_KEY}
             return {**rest, FILES_KEY: [*kept.values(), *(info.as_dict() for info in new)]}
 
         self._workflow.update_config(nn_id, version, node, DATA_NODE, change)
-        return [info for _, info in checked.values()]
+        return UploadResult([info for _, info in checked.values()], replaced)
 
     def _inspect(self, name: str, content: BinaryIO) -> StoredFile:
         """Read the file as CSV (refusing it if it is not one) and describe it."""
-        frame, size = read_upload(name, content, self._max_bytes)
+        frame, size = read_upload(name, content, self._limits)
         return StoredFile(name=name, bytes=size, rows=len(frame), columns=[str(c) for c in frame.columns])
 
     @staticmethod
@@ -128,24 +138,35 @@ class DatasetService:
         for name, columns in files[1:]:
             if set(columns) != set(first_columns):
                 raise InvalidInput(
-                    f"file {name!r} does not have the columns of {first_name!r} "
+                    f"file {quoted(name)} does not have the columns of {quoted(first_name)} "
                     f"({_column_difference(first_columns, columns)}); all files of a node are read "
                     "as one table: delete the node's files first to change the columns",
                     field="file",
                 )
 
     @staticmethod
-    def _store(content: BinaryIO, directory: Path, name: str) -> None:
-        """Write ``content`` to ``directory/name`` through a temporary file renamed into place."""
-        content.seek(0)
-        handle, temp = tempfile.mkstemp(dir=directory, prefix=TEMP_PREFIX)
+    def _store_all(files: Sequence[tuple[BinaryIO, str]], directory: Path) -> None:
+        """Write every file to a temporary file in ``directory`` first, then rename them all into
+        place: a full or unwritable disk (507/503) leaves the node's earlier files as they were."""
+        temps: list[str] = []
         try:
-            with os.fdopen(handle, "wb") as out:
-                shutil.copyfileobj(content, out, length=1024 * 1024)
-            os.replace(temp, directory / name)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
+            directory.mkdir(parents=True, exist_ok=True)
+            for content, _ in files:
+                content.seek(0)
+                handle, temp = tempfile.mkstemp(dir=directory, prefix=TEMP_PREFIX)
+                temps.append(temp)
+                with os.fdopen(handle, "wb") as out:
+                    shutil.copyfileobj(content, out, length=1024 * 1024)
+            for temp, (_, name) in zip(temps, files, strict=True):
+                os.replace(temp, directory / name)
+        except OSError as exc:
+            error = storage_error(exc, "storing the upload")
+            if error is None:
+                raise
+            raise error from exc
+        finally:
+            for temp in temps:
+                Path(temp).unlink(missing_ok=True)
 
     def dataset_of(self, nn_id: str, version: int, node: str) -> str | None:
         """The catalogue dataset the node reads, if it reads one."""
@@ -185,17 +206,23 @@ class DatasetService:
         return files[0].columns if files else None
 
     def delete_files(self, nn_id: str, version: int, node: str) -> int:
-        """Remove all of the node's files; returns how many there were."""
+        """Remove all of the node's files; returns how many there were. The directory is set
+        aside first, so a failure at any step leaves the files and their record as they were."""
         directory = self._paths.node_dir(nn_id, version, node)
         removed: list[str] = []
+        moved: list[tuple[Path, Path]] = []
 
         def change(config: dict[str, Any]) -> dict[str, Any]:
             removed.extend(f["name"] for f in config.get(FILES_KEY, []))
-            if directory.exists():
-                shutil.rmtree(directory)
+            moved.extend(self._paths.move_aside([directory], f"deleting the files of node {node}"))
             return {k: v for k, v in config.items() if k not in (FILES_KEY, DATASET_KEY)}
 
-        self._workflow.update_config(nn_id, version, node, DATA_NODE, change)
+        try:
+            self._workflow.update_config(nn_id, version, node, DATA_NODE, change)
+        except BaseException:
+            self._paths.restore(moved)
+            raise
+        self._paths.purge(moved)
         return len(removed)
 
     def load_frame(self, nn_id: str, version: int, node: str) -> pd.DataFrame:
@@ -205,7 +232,7 @@ class DatasetService:
             return self._catalog.frame(dataset)
         files = self.files(nn_id, version, node)
         if not files:
-            raise InvalidInput(f"node {node!r} holds no data file", field=node)
+            raise InvalidInput(f"node {quoted(node)} holds no data file", field=node)
         frames = [read_csv(self._paths.node_file(nn_id, version, node, f.name)) for f in files]
         if len(frames) == 1:
             return frames[0]
@@ -217,16 +244,17 @@ class DatasetService:
         self, nn_id: str, version: int, node: str, source_kind: str, form: str, body: dict[str, Any]
     ) -> dict[str, Any]:
         """Describe where the node's data comes from (merged into its settings); returns them."""
+        check_text_sizes(body, self._workflow.limits)
         if source_kind not in SOURCE_KINDS:
             raise InvalidInput(
-                f"source {source_kind!r} is not supported; supported: {', '.join(SOURCE_KINDS)} "
+                f"source {quoted(source_kind)} is not supported; supported: {', '.join(SOURCE_KINDS)} "
                 "(upload the files over this API)",
                 field="src",
             )
         source_type = body.get("type")
         if source_type not in SOURCE_TYPES:
             raise InvalidInput(
-                f"type must be one of {', '.join(SOURCE_TYPES)}, got {source_type!r}", field="type"
+                f"type must be one of {', '.join(SOURCE_TYPES)}, got {quoted(source_type)}", field="type"
             )
         values: dict[str, Any] = {
             "type": source_type,
@@ -267,7 +295,7 @@ class DatasetService:
     def _check_preprocess(value: Any) -> Any:
         if value not in NO_PREPROCESS:
             raise InvalidInput(
-                f'preprocess {value!r} is not supported: send "none" (the CSV is used as it is)',
+                f'preprocess {quoted(value)} is not supported: send "none" (the CSV is used as it is)',
                 field="preprocess",
             )
         return value

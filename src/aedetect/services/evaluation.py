@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from aedetect.detectors.autoencoder import AutoEncoderDetector
-from aedetect.errors import InvalidInput, NotFound
+from aedetect.errors import InvalidInput, NotFound, listed, quoted
 from aedetect.registry.base import Registry
 from aedetect.services.datasets import DatasetService
 from aedetect.services.scoring import (
@@ -167,22 +167,22 @@ class EvaluationService:
         label = settings.get("label_column")
         if label is not None and label not in eval_columns:
             raise InvalidInput(
-                f"eval_node label_column {label!r} is not a column of the evaldata files "
-                f"(columns: {', '.join(eval_columns)})",
+                f"eval_node label_column {quoted(label)} is not a column of the evaldata files "
+                f"(columns: {listed(eval_columns)})",
                 field="label_column",
             )
         feed = self._workflow.config(nn_id, version, EVAL_FEED, FEED_NODE).get("encode_column") or []
         if feed and model_columns is not None and set(feed) != set(model_columns):
             raise InvalidInput(
                 "feed_test encode_column must list the model's columns "
-                f"({', '.join(model_columns)}), got {', '.join(feed)}",
+                f"({listed(model_columns)}), got {listed(feed)}",
                 field="encode_column",
             )
         needed = list(model_columns) if model_columns is not None else feed
         missing = [c for c in needed if c not in eval_columns]
         if missing:
             raise InvalidInput(
-                f"the evaldata files lack the model column(s) {', '.join(missing)}", field="evaldata"
+                f"the evaldata files lack the model column(s) {listed(missing)}", field="evaldata"
             )
         return True
 

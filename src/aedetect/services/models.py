@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aedetect.data.encoding import NUMERIC_TRANSFORMS
 from aedetect.detectors.autoencoder import AutoEncoderDetector
 from aedetect.domain import AliasMove, Job, Network, TrainingRun
-from aedetect.errors import AedetectError, Conflict, InvalidInput, NotFound
+from aedetect.errors import AedetectError, Conflict, InvalidInput, NotFound, listed, quoted
 from aedetect.registry.base import Registry
 from aedetect.services.catalog import DatasetCatalog
 from aedetect.services.datasets import DatasetService
+from aedetect.services.limits import Limits, check_epochs, check_layers, check_network
 from aedetect.services.networks import NetworkService
 from aedetect.services.paths import check_nn_id
 from aedetect.services.training import NATIVE_PARAMS, TrainingService
@@ -31,7 +32,6 @@ from aedetect.services.workflow import (
     EVAL_DATA,
     EVAL_NODE,
     FEED_NODE,
-    MAX_EPOCHS,
     MAX_HIDDEN_UNITS,
     NETCONF,
     NETCONF_NODE,
@@ -48,7 +48,6 @@ FIXED_PARAMS = frozenset({"columns", "categorical", "device"})
 """Detector arguments that are not model parameters: columns come from the body, the device
 from the server."""
 
-MAX_LISTED = 10
 MAX_PAGE = 500
 DEFAULT_VOCAB = 10
 
@@ -58,23 +57,19 @@ def parameter_names() -> list[str]:
     return sorted(set(AutoEncoderDetector().get_params()) - FIXED_PARAMS)
 
 
-def _listed(names: Sequence[str]) -> str:
-    shown = ", ".join(names[:MAX_LISTED])
-    return shown + (f" and {len(names) - MAX_LISTED} more" if len(names) > MAX_LISTED else "")
-
-
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def check_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    """``params`` if every name is a detector parameter and every value passes the detector's own
-    checks, else ``InvalidInput`` naming ``params.<name>``."""
+def check_params(params: Mapping[str, Any], limits: Limits, n_columns: int) -> dict[str, Any]:
+    """``params`` if every name is a detector parameter, every value passes the detector's own
+    checks and the network fits the cost limits for ``n_columns`` model columns, else
+    ``InvalidInput`` (or ``PayloadTooLarge`` for the network's size) naming ``params.<name>``."""
     known = parameter_names()
     unknown = [name for name in params if name not in known]
     if unknown:
         raise InvalidInput(
-            f"unknown parameter(s) {', '.join(map(repr, unknown))}; parameters are: {', '.join(known)}",
+            f"unknown parameter(s) {listed(map(quoted, unknown))}; parameters are: {', '.join(known)}",
             field=f"params.{unknown[0]}",
         )
     values = {k: v for k, v in params.items() if v is not None}
@@ -85,23 +80,27 @@ def check_params(params: Mapping[str, Any]) -> dict[str, Any]:
     transform = values.get("numeric_transform", NUMERIC_TRANSFORMS[0])
     if transform not in NUMERIC_TRANSFORMS:
         raise InvalidInput(
-            f"numeric_transform must be one of {', '.join(NUMERIC_TRANSFORMS)}, got {transform!r}",
+            f"numeric_transform must be one of {', '.join(NUMERIC_TRANSFORMS)}, got {quoted(transform)}",
             field="params.numeric_transform",
         )
     seed = values.get("random_state")
     if seed is not None and (not _is_int(seed) or seed < 0):
         raise InvalidInput(
-            f"random_state must be a non-negative integer, got {seed!r}", field="params.random_state"
+            f"random_state must be a non-negative integer, got {quoted(seed)}", field="params.random_state"
         )
     hidden = values.get("n_hidden")
+    if isinstance(hidden, list):
+        check_layers(len(hidden), limits)
     if hidden is not None and (not isinstance(hidden, list) or any(h > MAX_HIDDEN_UNITS for h in hidden)):
         raise InvalidInput(
-            f"n_hidden must be a list of layer widths from 1 to {MAX_HIDDEN_UNITS}, got {hidden!r}",
+            f"n_hidden must be a list of layer widths from 1 to {MAX_HIDDEN_UNITS}, got {quoted(hidden)}",
             field="params.n_hidden",
         )
-    epochs = values.get("epochs")
-    if epochs is not None and epochs > MAX_EPOCHS:
-        raise InvalidInput(f"epochs must be at most {MAX_EPOCHS}, got {epochs!r}", field="params.epochs")
+    check_epochs(values.get("epochs"), limits, "params.epochs")
+    if hidden is not None:
+        check_network(
+            hidden, limits, n_input=2 * n_columns, inputs=f"at least 2 inputs for each of {n_columns} columns"
+        )
     for name, value in values.items():
         if isinstance(value, float) and not math.isfinite(value):
             raise InvalidInput(f"{name} must be a finite number", field=f"params.{name}")
@@ -174,8 +173,8 @@ class ModelService:
             unknown = [c for c in columns if c not in available]
             if unknown:
                 raise InvalidInput(
-                    f"columns names column(s) that dataset {spec.dataset} does not have: {_listed(unknown)} "
-                    f"(it has: {_listed(available)})",
+                    f"columns names column(s) that dataset {spec.dataset} does not have: {listed(unknown)} "
+                    f"(it has: {listed(available)})",
                     field="columns",
                     column=unknown[0],
                 )
@@ -190,14 +189,14 @@ class ModelService:
             )
             if label not in holder:
                 raise InvalidInput(
-                    f"label_column {label!r} is not a column of the {where} (it has: {_listed(holder)})",
+                    f"label_column {quoted(label)} is not a column of the {where} (it has: {listed(holder)})",
                     field="label_column",
                     column=label,
                 )
             if columns is not None and label in columns:
                 raise InvalidInput(
-                    f"label_column {label!r} is also listed in columns: a label is never a model input; "
-                    "remove it from columns",
+                    f"label_column {quoted(label)} is also listed in columns: a label is never a model "
+                    "input; remove it from columns",
                     field="label_column",
                     column=label,
                 )
@@ -208,7 +207,7 @@ class ModelService:
             unused = [c for c in categorical if c not in features]
             if unused:
                 raise InvalidInput(
-                    f"categorical names column(s) the model does not use: {_listed(unused)}",
+                    f"categorical names column(s) the model does not use: {listed(unused)}",
                     field="categorical",
                     column=unused[0],
                 )
@@ -216,17 +215,20 @@ class ModelService:
             lacking = [c for c in features if c not in eval_columns]
             if lacking:
                 raise InvalidInput(
-                    f"eval_dataset {spec.eval_dataset} lacks the model column(s) {_listed(lacking)}",
+                    f"eval_dataset {spec.eval_dataset} lacks the model column(s) {listed(lacking)}",
                     field="eval_dataset",
                     column=lacking[0],
                 )
         normal = spec.normal_value
         if normal is not None and (isinstance(normal, bool) or not isinstance(normal, str | int | float)):
             raise InvalidInput(
-                f"normal_value must be a string or a number, got {normal!r}", field="normal_value"
+                f"normal_value must be a string or a number, got {quoted(normal)}", field="normal_value"
             )
         return replace(
-            spec, columns=columns, categorical=categorical or None, params=check_params(spec.params)
+            spec,
+            columns=columns,
+            categorical=categorical or None,
+            params=check_params(spec.params, self._workflow.limits, len(features)),
         )
 
     # --- reading ------------------------------------------------------------------------------
@@ -420,7 +422,7 @@ def check_alias(alias: str) -> str:
     """``alias`` if it is a valid alias name, else ``InvalidInput``."""
     if not ALIAS_PATTERN.fullmatch(alias):
         raise InvalidInput(
-            f"invalid alias {alias!r}: use 1-50 lower-case letters, digits, '_' or '-', "
+            f"invalid alias {quoted(alias)}: use 1-50 lower-case letters, digits, '_' or '-', "
             "starting with a letter",
             field="alias",
         )

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from aedetect.domain import JobStatus, Network, TrainingRun, Version, VersionCondition
-from aedetect.errors import Conflict, InvalidInput, NotFound
+from aedetect.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, quoted
 from aedetect.registry.base import Registry
+from aedetect.services.limits import Limits
 from aedetect.services.paths import DataPaths, check_nn_id, check_run_id
 from aedetect.services.scoring import ModelCache
 from aedetect.services.training import TrainingService
@@ -25,7 +26,13 @@ FIELD_LIMITS: dict[str, int | None] = {
     "dir": 200,
     "config": None,
 }
-"""Descriptive network fields and their longest accepted length."""
+"""Descriptive network fields and their longest accepted length (``None``: the free-text limit,
+``AEDETECT_MAX_TEXT_CHARS``)."""
+
+VERSION_TEXT = {"info": "nn_wf_ver_info", "desc": "nn_wf_ver_desc"}
+"""Free-text version fields and their v1 names (said in messages)."""
+
+DEF_LIST_ID_CHARS = 50
 
 CREATE_ATTEMPTS = 5
 
@@ -49,22 +56,49 @@ class VersionSummary:
     serving_run: TrainingRun | None
 
 
-def _network_fields(fields: Mapping[str, Any]) -> dict[str, str]:
+def _too_long(field: str, length: int, limits: Limits) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"{field} has {length} characters, over the limit of {limits.max_text_chars} "
+        "(AEDETECT_MAX_TEXT_CHARS)",
+        field=field,
+    )
+
+
+def _version_fields(fields: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
+    """The given version fields without ``None`` values, their text within the limits."""
+    values = {k: v for k, v in fields.items() if v is not None}
+    for name, wire in VERSION_TEXT.items():
+        if isinstance(values.get(name), str) and len(values[name]) > limits.max_text_chars:
+            raise _too_long(wire, len(values[name]), limits)
+    linked = values.get("def_list_nn_id")
+    if isinstance(linked, str) and len(linked) > DEF_LIST_ID_CHARS:
+        raise InvalidInput(
+            f"nn_def_list_info_nn_id is longer than {DEF_LIST_ID_CHARS} characters",
+            field="nn_def_list_info_nn_id",
+        )
+    if "condition" in values:
+        values["condition"] = _condition(values["condition"])
+    return values
+
+
+def _network_fields(fields: Mapping[str, Any], limits: Limits) -> dict[str, str]:
     """The given descriptive fields, checked; ``None`` values are left out."""
     values: dict[str, str] = {}
     for name, value in fields.items():
         if value is None:
             continue
         if name not in FIELD_LIMITS:
-            raise InvalidInput(f"unknown network field {name!r}", field=name)
+            raise InvalidInput(f"unknown network field {quoted(name)}", field=name)
         if not isinstance(value, str):
-            raise InvalidInput(f"{name} must be a string, got {value!r}", field=name)
+            raise InvalidInput(f"{name} must be a string, got {quoted(value)}", field=name)
         limit = FIELD_LIMITS[name]
+        if limit is None and len(value) > limits.max_text_chars:
+            raise _too_long(name, len(value), limits)
         if limit is not None and len(value) > limit:
             raise InvalidInput(f"{name} is longer than {limit} characters", field=name)
         values[name] = value
     if values.get("use_flag", "Y") not in ("Y", "N"):
-        raise InvalidInput(f"use_flag must be 'Y' or 'N', got {values['use_flag']!r}", field="use_flag")
+        raise InvalidInput(f"use_flag must be 'Y' or 'N', got {quoted(values['use_flag'])}", field="use_flag")
     return values
 
 
@@ -86,26 +120,41 @@ def _condition(value: Any) -> VersionCondition:
         return VersionCondition(value)
     except ValueError:
         allowed = ", ".join(c.value for c in VersionCondition)
-        raise InvalidInput(f"condition must be one of {allowed}, got {value!r}", field="condition") from None
+        raise InvalidInput(
+            f"condition must be one of {allowed}, got {quoted(value)}", field="condition"
+        ) from None
 
 
 class NetworkService:
     """Create, list, change and delete networks and versions; choose serving models."""
 
     def __init__(
-        self, registry: Registry, paths: DataPaths, training: TrainingService, cache: ModelCache
+        self,
+        registry: Registry,
+        paths: DataPaths,
+        training: TrainingService,
+        cache: ModelCache,
+        limits: Limits,
     ) -> None:
         self._registry = registry
         self._paths = paths
         self._training = training
         self._cache = cache
+        self._limits = limits
 
     # --- networks -----------------------------------------------------------------------------
     def create(self, nn_id: str, fields: Mapping[str, Any]) -> Network:
         """Create a network (``nn_id`` "new" generates an id); ``Conflict`` if the id exists."""
-        values = _network_fields(fields)
+        values = _network_fields(fields, self._limits)
         if nn_id != NEW_ID:
-            return self._registry.create_network(_new_network(check_nn_id(nn_id), values))
+            try:
+                return self._registry.create_network(_new_network(check_nn_id(nn_id), values))
+            except Conflict as exc:
+                raise Conflict(
+                    f"network {nn_id} already exists: use another id (or 'new' for a generated one), "
+                    "change this one with PUT on the same path, or DELETE it first",
+                    field="nn_id",
+                ) from exc
         for attempt in range(CREATE_ATTEMPTS):
             try:
                 generated = self._registry.next_network_id()
@@ -137,7 +186,7 @@ class NetworkService:
 
     def update(self, nn_id: str, fields: Mapping[str, Any]) -> Network:
         """Set the given descriptive fields (``None`` values are left unchanged)."""
-        return self._registry.update_network(check_nn_id(nn_id), _network_fields(fields))
+        return self._registry.update_network(check_nn_id(nn_id), _network_fields(fields, self._limits))
 
     def delete(self, nn_id: str) -> None:
         """Delete the network with its versions, uploaded files and models, and nothing else.
@@ -154,8 +203,15 @@ class NetworkService:
                             field="nn_id",
                         )
                     run_ids.append(run.run_id)
-            self._registry.delete_network(nn_id)
-            self._paths.remove_network(nn_id)
+            # files first, set aside under a temporary name: a failure here changes nothing, a
+            # failure of the registry delete puts them back, so a retry always completes
+            moved = self._paths.move_aside(self._paths.network_dirs(nn_id), f"deleting network {nn_id}")
+            try:
+                self._registry.delete_network(nn_id)
+            except BaseException:
+                self._paths.restore(moved)
+                raise
+            self._paths.purge(moved)
             self._cache.invalidate(run_ids)
 
     # --- versions -----------------------------------------------------------------------------
@@ -170,16 +226,9 @@ class NetworkService:
         def_list_nn_id: str = "",
     ) -> Version:
         """Create the network's next version; ``active`` makes it the only active one."""
-        created = self._registry.create_version(
-            Version(
-                nn_id=check_nn_id(nn_id),
-                version=0,
-                info=info,
-                desc=desc,
-                condition=_condition(condition),
-                def_list_nn_id=def_list_nn_id,
-            )
-        )
+        fields = {"info": info, "desc": desc, "condition": condition, "def_list_nn_id": def_list_nn_id}
+        values = _version_fields(fields, self._limits)
+        created = self._registry.create_version(Version(nn_id=check_nn_id(nn_id), version=0, **values))
         if active:
             created = self._registry.update_version(nn_id, created.version, {"active": True})
         return created
@@ -201,10 +250,9 @@ class NetworkService:
     def update_version(self, nn_id: str, version: int, fields: Mapping[str, Any]) -> Version:
         """Set version fields (info, desc, condition, active, def_list_nn_id); ``active=True``
         makes it the network's only active version."""
-        values = {k: v for k, v in fields.items() if v is not None}
-        if "condition" in values:
-            values["condition"] = _condition(values["condition"])
-        return self._registry.update_version(check_nn_id(nn_id), version, values)
+        return self._registry.update_version(
+            check_nn_id(nn_id), version, _version_fields(fields, self._limits)
+        )
 
     def runs(self, nn_id: str, version: int) -> list[TrainingRun]:
         """The version's training runs (its models), oldest first."""

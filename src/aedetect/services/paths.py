@@ -12,13 +12,18 @@ strict pattern first; raw user strings are never joined into paths. Layout under
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 import shutil
+import tempfile
 import unicodedata
 import uuid
 from pathlib import Path
 
-from aedetect.errors import InvalidInput
+from aedetect.errors import InvalidInput, quoted, storage_error
+
+logger = logging.getLogger(__name__)
 
 NN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,49}")
 """Network ids: letters, digits, ``_`` and ``-``, at most 50 characters, starting alphanumeric."""
@@ -46,14 +51,15 @@ MAX_VERSION = 2**31 - 1
 
 TEMP_PREFIX = ".tmp-"
 """Prefix of what is being written (a model directory, an uploaded file) before it is renamed
-into place; anything left with it after a crash is partial."""
+into place, or of what is being deleted (renamed out of place first); anything left with it after
+a crash is partial and removed at start-up."""
 
 
 def check_nn_id(nn_id: str) -> str:
     """``nn_id`` if it is a valid network id, else ``InvalidInput`` naming the rule."""
     if not NN_ID_PATTERN.fullmatch(nn_id):
         raise InvalidInput(
-            f"invalid network id {nn_id!r}: use 1-50 letters, digits, '_' or '-', starting with a "
+            f"invalid network id {quoted(nn_id)}: use 1-50 letters, digits, '_' or '-', starting with a "
             "letter or digit",
             field="nn_id",
         )
@@ -65,7 +71,7 @@ def check_version(ver: str | int) -> int:
     text = str(ver).strip()
     if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_VERSION:
         raise InvalidInput(
-            f"invalid version {ver!r}: expected a positive integer up to {MAX_VERSION}", field="ver"
+            f"invalid version {quoted(ver)}: expected an integer from 1 to {MAX_VERSION}", field="ver"
         )
     return int(text)
 
@@ -74,7 +80,7 @@ def check_node_name(node: str) -> str:
     """``node`` if it looks like a workflow node name, else ``InvalidInput``."""
     if not NODE_NAME_PATTERN.fullmatch(node):
         raise InvalidInput(
-            f"invalid node name {node!r}: node names are lower-case letters, digits and '_'",
+            f"invalid node name {quoted(node)}: node names are lower-case letters, digits and '_'",
             field="node",
         )
     return node
@@ -88,7 +94,7 @@ def check_file_name(name: str) -> str:
     normal = unicodedata.normalize("NFC", name.strip())
     if not normal or len(normal) > MAX_FILE_NAME_CHARS or not FILE_NAME_PATTERN.fullmatch(normal):
         raise InvalidInput(
-            f"invalid file name {name!r}: use a plain file name (letters, digits, spaces, '-', '_', "
+            f"invalid file name {quoted(name)}: use a plain file name (letters, digits, spaces, '-', '_', "
             f"'.', at most {MAX_FILE_NAME_CHARS} characters) without directories",
             field="file",
         )
@@ -99,7 +105,7 @@ def check_run_id(run_id: str) -> str:
     """``run_id`` if it has the ``<nn_id>_<version>_<seq>`` form, else ``InvalidInput``."""
     if not RUN_ID_PATTERN.fullmatch(run_id):
         raise InvalidInput(
-            f"invalid model id {run_id!r}: expected '<nn_id>_<version>_<n>'", field="nn_batch_ver_id"
+            f"invalid model id {quoted(run_id)}: expected '<nn_id>_<version>_<n>'", field="nn_batch_ver_id"
         )
     return run_id
 
@@ -108,7 +114,7 @@ def check_dataset_id(dataset_id: str) -> str:
     """``dataset_id`` if it has the form the service gives dataset ids, else ``InvalidInput``."""
     if not isinstance(dataset_id, str) or not DATASET_ID_PATTERN.fullmatch(dataset_id):
         raise InvalidInput(
-            f"invalid dataset id {dataset_id!r}: dataset ids look like 'ds_0123456789ab' "
+            f"invalid dataset id {quoted(dataset_id)}: dataset ids look like 'ds_0123456789ab' "
             "(GET /api/v2/datasets lists them)",
             field="dataset",
         )
@@ -118,7 +124,7 @@ def check_dataset_id(dataset_id: str) -> str:
 def check_job_id(job_id: str) -> str:
     """``job_id`` if it is 32 hex digits, else ``InvalidInput``."""
     if not JOB_ID_PATTERN.fullmatch(job_id):
-        raise InvalidInput(f"invalid job id {job_id!r}: expected 32 hex digits", field="job_id")
+        raise InvalidInput(f"invalid job id {quoted(job_id)}: expected 32 hex digits", field="job_id")
     return job_id
 
 
@@ -174,26 +180,87 @@ class DataPaths:
         """The absolute directory of a stored model path, refusing anything outside ``models/``."""
         path = (self.root / relative_path).resolve()
         if not path.is_relative_to(self.root / "models"):
-            raise InvalidInput(f"model path {relative_path!r} is outside the model store")
+            raise InvalidInput(f"model path {quoted(relative_path)} is outside the model store")
         return path
 
-    def remove_network(self, nn_id: str) -> None:
-        """Delete every uploaded file and model of a network."""
-        for directory in (self.network_data_dir(nn_id), self.network_models_dir(nn_id)):
-            if directory.exists():
-                shutil.rmtree(directory)
+    def check_writable(self, directory: Path, doing: str) -> None:
+        """Create ``directory`` if needed and write and remove a probe file in it, so a run that
+        could not save its result is refused before it starts (503/507 naming the setting)."""
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            handle, probe = tempfile.mkstemp(dir=directory, prefix=TEMP_PREFIX)
+            os.close(handle)
+            os.unlink(probe)
+        except OSError as exc:
+            error = storage_error(exc, doing)
+            if error is None:
+                raise
+            raise error from exc
+
+    def move_aside(self, directories: list[Path], doing: str) -> list[tuple[Path, Path]]:
+        """Rename each existing directory (or file) to a temporary name beside it, the first step
+        of a delete: on failure every rename is undone and nothing has changed. Returns the
+        ``(original, moved)`` pairs for :meth:`restore` or :meth:`purge`."""
+        moved: list[tuple[Path, Path]] = []
+        try:
+            for directory in directories:
+                if directory.exists():
+                    aside = directory.with_name(
+                        f"{TEMP_PREFIX}deleted-{directory.name}-{uuid.uuid4().hex[:8]}"
+                    )
+                    directory.rename(aside)
+                    moved.append((directory, aside))
+        except OSError as exc:
+            self.restore(moved)
+            error = storage_error(exc, doing)
+            if error is None:
+                raise
+            raise error from exc
+        return moved
+
+    @staticmethod
+    def restore(moved: list[tuple[Path, Path]]) -> None:
+        """Undo :meth:`move_aside` (a later step of the delete failed)."""
+        for original, aside in reversed(moved):
+            aside.rename(original)
+
+    @staticmethod
+    def purge(moved: list[tuple[Path, Path]]) -> None:
+        """Remove what :meth:`move_aside` set aside; what cannot be removed now is logged and
+        removed at the next start (its name marks it as partial)."""
+        for _, aside in moved:
+            try:
+                if aside.is_dir():
+                    shutil.rmtree(aside)
+                else:
+                    aside.unlink()
+            except OSError as exc:
+                logger.warning("could not remove %s yet (removed at the next start): %s", aside, exc)
+
+    def network_dirs(self, nn_id: str) -> list[Path]:
+        """The directories of a network's uploaded files and models."""
+        return [self.network_data_dir(nn_id), self.network_models_dir(nn_id)]
 
     def remove_partial_writes(self) -> int:
-        """Delete half-written models and uploads left by a crash; returns how many."""
+        """Delete half-written models and uploads, and deletes left half-done, by a crash;
+        returns how many. What cannot be removed is logged and left for the next start."""
         stale = [
+            *self.root.glob(f"models/{TEMP_PREFIX}*"),
+            *self.root.glob(f"networks/{TEMP_PREFIX}*"),
             *self.root.glob(f"models/*/*/{TEMP_PREFIX}*"),
+            *self.root.glob(f"networks/*/*/{TEMP_PREFIX}*"),
             *self.root.glob(f"networks/*/*/*/{TEMP_PREFIX}*"),
             *self.root.glob(f"datasets/{TEMP_PREFIX}*"),
             *self.root.glob(f"results/{TEMP_PREFIX}*"),
         ]
+        removed = 0
         for path in stale:
-            if path.is_dir():
-                shutil.rmtree(path)
-            else:
-                path.unlink()
-        return len(stale)
+            try:
+                if path.is_dir():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
+                removed += 1
+            except OSError as exc:
+                logger.warning("could not remove %s left by an earlier run: %s", path, exc)
+        return removed

@@ -29,8 +29,9 @@ import pandas as pd
 
 from aedetect.detectors.autoencoder import AutoEncoderDetector
 from aedetect.domain import ScoreResult, TrainingRun
-from aedetect.errors import InvalidInput, NotFitted
+from aedetect.errors import InvalidInput, NotFitted, listed
 from aedetect.registry.base import Registry
+from aedetect.services.limits import Limits, check_rows
 from aedetect.services.paths import DataPaths, check_nn_id, check_version
 
 if TYPE_CHECKING:
@@ -175,9 +176,12 @@ def checked_rows(rows: Sequence[Row], columns: Sequence[str]) -> list[Row]:
         raise InvalidInput("input_data holds no row", field="input_data")
     missing = [c for c in columns if any(c not in row for row in rows)]
     if missing:
+        known = set(columns)
+        unknown = list(dict.fromkeys(k for row in rows for k in row if k not in known))
+        sent = f"; it sent column(s) the model does not use: {listed(unknown)}" if unknown else ""
         raise InvalidInput(
-            f"input_data lacks the model column(s) {', '.join(missing)}; "
-            f"the model uses: {', '.join(columns)}",
+            f"input_data lacks the model column(s) {listed(missing)}{sent}; the model uses "
+            f"{len(columns)} columns: {listed(columns)}",
             field="input_data",
         )
     return list(rows)
@@ -206,9 +210,8 @@ def native_rows(rows: Sequence[Any], columns: Sequence[str]) -> list[Row]:
             raise InvalidInput(f"rows[{i}] must be an object of column values", field=f"rows[{i}]")
         missing = [c for c in columns if c not in row]
         if missing:
-            shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
             raise InvalidInput(
-                f"rows[{i}] lacks the model column(s) {shown}; send every column the model uses "
+                f"rows[{i}] lacks the model column(s) {listed(missing)}; send every column the model uses "
                 "(GET the model version to see them)",
                 field=f"rows[{i}]",
                 column=missing[0],
@@ -221,11 +224,17 @@ class ScoringService:
     go to the scoring log when one is given."""
 
     def __init__(
-        self, registry: Registry, paths: DataPaths, cache: ModelCache, log: ScoreLog | None = None
+        self,
+        registry: Registry,
+        paths: DataPaths,
+        cache: ModelCache,
+        limits: Limits,
+        log: ScoreLog | None = None,
     ) -> None:
         self._registry = registry
         self._paths = paths
         self._cache = cache
+        self._limits = limits
         self._log = log
 
     def _logged(
@@ -259,11 +268,13 @@ class ScoringService:
     def _model_and_rows(
         self, nn_id: str, version: str | int, rows: Sequence[Row]
     ) -> tuple[AutoEncoderDetector, list[Row]]:
+        check_rows(len(rows), self._limits)
         model = self.detector(self.serving_run(nn_id, version))
         return model, checked_rows(rows, model.columns_)
 
     def similarity(self, nn_id: str, version: str | int, rows: Sequence[Row]) -> list[float | None]:
         """The v1 similarity of each row (:func:`judged_similarity`; higher = more normal)."""
+        check_rows(len(rows), self._limits)
         run = self.serving_run(nn_id, version)
         model = self.detector(run)
         checked = checked_rows(rows, model.columns_)
@@ -281,6 +292,7 @@ class ScoringService:
         """Per row: score, verdict against the current threshold, the v1 and the cosine
         similarity, and the ``top`` columns contributing most with their share of the score, the
         value sent and the value the model expected (its reconstruction)."""
+        check_rows(len(rows), self._limits, "rows")
         detector = self.detector(run)
         checked = native_rows(rows, detector.columns_)
         result = detector.score(checked)

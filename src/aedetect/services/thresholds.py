@@ -25,7 +25,7 @@ import numpy as np
 
 from aedetect.detectors.autoencoder import AutoEncoderDetector
 from aedetect.domain import ThresholdRevision, TrainingRun
-from aedetect.errors import Conflict, InvalidInput
+from aedetect.errors import Conflict, InvalidInput, quoted
 from aedetect.registry.base import Registry
 from aedetect.services.baseline import Baseline, BaselineCache, fingerprint, fit_baseline
 from aedetect.services.catalog import DatasetCatalog
@@ -108,7 +108,7 @@ class ThresholdService:
             )
         if label_column is not None and label_column not in columns:
             raise InvalidInput(
-                f"label_column {label_column!r} is not a column of dataset {dataset}",
+                f"label_column {quoted(label_column)} is not a column of dataset {dataset}",
                 field="label_column",
                 column=label_column,
             )
@@ -168,7 +168,8 @@ class ThresholdService:
             keep = np.isfinite(scores)
             if not 0 < int(truth[keep].sum()) < int(keep.sum()):
                 raise InvalidInput(
-                    f"label_column {label!r} of dataset {dataset} must mark both normal and anomalous rows",
+                    f"label_column {quoted(label)} of dataset {dataset} must mark both normal and "
+                    "anomalous rows",
                     field="label_column",
                     column=label,
                 )
@@ -178,7 +179,7 @@ class ThresholdService:
             value, inputs = self._from_feedback(run, detector, body)
         else:
             raise InvalidInput(
-                f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}", field="strategy"
+                f"strategy must be one of {', '.join(STRATEGIES)}, got {quoted(strategy)}", field="strategy"
             )
         return value, inputs
 

@@ -39,7 +39,18 @@ from aedetect.artifacts import save_profile
 from aedetect.data.profile import TrainingProfile, profile_frame
 from aedetect.detectors.autoencoder import AutoEncoderDetector, EpochCallback
 from aedetect.domain import Job, JobStatus, TrainingRun, VersionCondition
-from aedetect.errors import AedetectError, Cancelled, Conflict, InvalidInput, JobFailed, NotFound, error_type
+from aedetect.errors import (
+    AedetectError,
+    Cancelled,
+    Conflict,
+    InvalidInput,
+    JobFailed,
+    NotFound,
+    error_type,
+    listed,
+    quoted,
+    storage_error,
+)
 from aedetect.jobs.base import JobRunner
 from aedetect.registry.base import Registry
 from aedetect.services.baseline import Baseline, fit_baseline
@@ -47,6 +58,7 @@ from aedetect.services.datasets import DatasetService
 from aedetect.services.evaluation import EvaluationService, anomaly_labels, assessment
 from aedetect.services.feedback import feedback_frame
 from aedetect.services.jobs import wait_for_job
+from aedetect.services.limits import Limits, check_epochs, check_network, encoded_width
 from aedetect.services.paths import TEMP_PREFIX, DataPaths, check_nn_id
 from aedetect.services.scoring import ModelCache, finite_or_none, similarity_scale, v1_similarity
 from aedetect.services.workflow import (
@@ -82,11 +94,21 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _failure(exc: BaseException) -> tuple[str, str]:
-    """``(code, message)`` recorded on a failed run."""
+def _as_failure(exc: BaseException, job_id: str) -> AedetectError:
+    """The domain error a failed run records and reports: its own for a domain error, a storage
+    error for a full or unwritable data directory, otherwise an internal error that points to the
+    server log (never the exception text, which may hold server paths)."""
     if isinstance(exc, AedetectError):
-        return exc.code, exc.message
-    return JobFailed.code, f"{type(exc).__name__}: {exc}"
+        return exc
+    if isinstance(exc, OSError) and (storage := storage_error(exc, "training")) is not None:
+        return storage
+    return JobFailed(f"internal error during training (job {job_id}; the server log has the details)")
+
+
+def _failure(exc: BaseException, job_id: str) -> tuple[str, str]:
+    """``(code, message)`` recorded on a failed run."""
+    failure = _as_failure(exc, job_id)
+    return failure.code, failure.message
 
 
 class TrainingExecutor:
@@ -99,12 +121,14 @@ class TrainingExecutor:
         evaluation: EvaluationService,
         paths: DataPaths,
         cache: ModelCache,
+        limits: Limits,
     ) -> None:
         self._registry = registry
         self._datasets = datasets
         self._evaluation = evaluation
         self._paths = paths
         self._cache = cache
+        self._limits = limits
         self._stopping = threading.Event()
 
     def stop(self) -> None:
@@ -150,8 +174,11 @@ class TrainingExecutor:
                     shutil.rmtree(path, ignore_errors=True)
                 else:
                     path.unlink(missing_ok=True)
-            self._record_failure(run, exc)
-            raise
+            failure = _as_failure(exc, job_id)
+            self._record_failure(run, failure)
+            if failure is exc:
+                raise
+            raise failure from exc
         if previous is not None:
             self._cache.invalidate([previous.run_id])
         self._registry.update_version(nn_id, version, {"condition": VersionCondition.FINISHED})
@@ -172,11 +199,15 @@ class TrainingExecutor:
         """Train on the version's training data and evaluate on its evaluation data."""
         self._check_not_stopped()
         frame = self._datasets.load_frame(run.nn_id, run.version, TRAIN_DATA)
+        params = run.params["detector"]
+        columns = params["columns"]
         provenance = None
         if run.params.get("feedback"):
-            columns = run.params["detector"].get("columns") or list(frame.columns)
             frame, provenance = feedback_frame(frame, self._registry.list_feedback(run.nn_id), columns)
-        detector = AutoEncoderDetector(**run.params["detector"])
+        width = encoded_width(frame, columns, params.get("categorical"), params.get("vocab_size") or 10)
+        hidden = params.get("n_hidden") or AutoEncoderDetector.default_hidden(len(columns))
+        check_network(hidden, self._limits, n_input=width, inputs=f"{width} encoded inputs")
+        detector = AutoEncoderDetector(**params)
         detector.fit(frame, callback=self._progress_writer(job_id))
         threshold = float(detector.threshold_)
         result = self._evaluation.evaluate(run.nn_id, run.version, detector, threshold)
@@ -297,15 +328,15 @@ class TrainingExecutor:
                 shutil.rmtree(temp, ignore_errors=True)
         return final
 
-    def _record_failure(self, run: TrainingRun, exc: BaseException) -> None:
+    def _record_failure(self, run: TrainingRun, failure: AedetectError) -> None:
         """Mark the run failed (or cancelled) and its version in error; a network deleted
         meanwhile is only logged."""
-        code, message = _failure(exc)
+        code, message = failure.code, failure.message
         try:
             self._registry.update_run(
                 run.run_id,
                 {
-                    "status": JobStatus.CANCELLED if isinstance(exc, Cancelled) else JobStatus.FAILED,
+                    "status": JobStatus.CANCELLED if isinstance(failure, Cancelled) else JobStatus.FAILED,
                     "error": message,
                     "metrics": {"error_code": code},
                     "finished_at": utcnow(),
@@ -326,12 +357,14 @@ class TrainingService:
         workflow: WorkflowService,
         datasets: DatasetService,
         evaluation: EvaluationService,
+        paths: DataPaths,
     ) -> None:
         self._registry = registry
         self._runner = runner
         self._workflow = workflow
         self._datasets = datasets
         self._evaluation = evaluation
+        self._paths = paths
         self._lock = threading.RLock()
 
     @contextmanager
@@ -360,7 +393,7 @@ class TrainingService:
         columns: list[str] = feeder["encode_column"]
         if label is not None and label in columns:
             raise InvalidInput(
-                f"feed_train encode_column lists {label!r}, the eval_node label_column: a label is "
+                f"feed_train encode_column lists {quoted(label)}, the eval_node label_column: a label is "
                 "never a model input; remove it from encode_column",
                 field="encode_column",
             )
@@ -370,8 +403,8 @@ class TrainingService:
         missing = [c for c in columns if c not in available]
         if missing:
             raise InvalidInput(
-                f"feed_train encode_column names column(s) the datasrc files lack: {', '.join(missing)} "
-                f"(available: {', '.join(available)})",
+                f"feed_train encode_column names column(s) the datasrc files lack: {listed(missing)} "
+                f"(the files have {len(available)} columns: {listed(available)})",
                 field="encode_column",
             )
         if not columns:
@@ -380,10 +413,11 @@ class TrainingService:
         if categorical and not set(categorical) <= set(columns):
             raise InvalidInput(
                 f"feed_train categorical names columns the model does not use: "
-                f"{', '.join(c for c in categorical if c not in columns)}",
+                f"{listed(c for c in categorical if c not in columns)}",
                 field="categorical",
             )
         stored = self._workflow.config(nn_id, version, NETCONF, NETCONF_NODE)
+        limits = self._workflow.limits
         self._evaluation.check(nn_id, version, columns)
         native = stored.get(NATIVE_PARAMS)
         if isinstance(native, dict):
@@ -395,7 +429,7 @@ class TrainingService:
                 "vocab_size": feeder["vocab_size"],
             }
         else:
-            netconf = validate_netconf(stored)
+            netconf = validate_netconf(stored, limits)
             detector = {
                 "columns": columns,
                 "categorical": categorical,
@@ -408,6 +442,10 @@ class TrainingService:
                 # ``iter`` is the exact number of passes (v1 semantics): no early stopping unless asked.
                 "validation_fraction": netconf.get("validation_fraction", 0.0),
             }
+        check_epochs(detector.get("epochs"), limits, "epochs" if isinstance(native, dict) else "iter")
+        hidden = detector.get("n_hidden") or AutoEncoderDetector.default_hidden(len(columns))
+        at_least = f"at least 2 inputs for each of {len(columns)} columns"
+        check_network(hidden, limits, n_input=2 * len(columns), inputs=at_least)
         plan: dict[str, Any] = {"detector": detector}
         dataset = self._datasets.dataset_of(nn_id, version, TRAIN_DATA)
         if dataset is not None:
@@ -415,11 +453,12 @@ class TrainingService:
         return plan
 
     def start(self, nn_id: str, version: int, *, feedback: bool = False) -> TrainingRun:
-        """Check the plan and queue a run; ``Conflict`` while the version already trains. With
-        ``feedback``, the operators' labels change the training rows (confirmed normal rows in,
-        confirmed anomalies out)."""
+        """Check the plan and that the model directory is writable, then queue a run;
+        ``Conflict`` while the version already trains. With ``feedback``, the operators' labels
+        change the training rows (confirmed normal rows in, confirmed anomalies out)."""
         with self._lock:
             plan = self.plan(nn_id, version)
+            self._paths.check_writable(self._paths.version_models_dir(nn_id, version), "preparing to train")
             if feedback:
                 plan["feedback"] = True
             busy = self.unfinished_runs(nn_id, version)
@@ -434,7 +473,7 @@ class TrainingService:
         try:
             self._runner.submit(job.job_id, TRAIN_JOB)
         except Exception as exc:
-            code, message = _failure(exc)
+            code, message = _failure(exc, job.job_id)
             failed = {"status": JobStatus.FAILED, "error": message, "finished_at": utcnow()}
             self._registry.update_job(job.job_id, failed)
             self._registry.update_run(run.run_id, {**failed, "metrics": {"error_code": code}})
@@ -460,6 +499,17 @@ class TrainingService:
     def unfinished_jobs(self) -> list[Job]:
         """Every queued or running training job, newest first."""
         return self._registry.list_jobs([JobStatus.QUEUED, JobStatus.RUNNING], kind=TRAIN_JOB)
+
+    def unfinished_run_ids(self) -> dict[JobStatus, list[str]]:
+        """The run ids (``<nn_id>_<version>_<n>``) of every queued and running training, oldest first."""
+        found: dict[JobStatus, list[str]] = {JobStatus.QUEUED: [], JobStatus.RUNNING: []}
+        for job in reversed(self.unfinished_jobs()):
+            try:
+                runs = self._registry.list_runs(job.params["nn_id"], int(job.params["version"]))
+            except NotFound:  # deleted meanwhile
+                continue
+            found[job.status].extend(r.run_id for r in runs if r.job_id == job.job_id)
+        return found
 
     def runs(self, nn_id: str, version: int) -> list[TrainingRun]:
         """All runs of the version, oldest first."""

@@ -10,8 +10,9 @@ from typing import Any
 
 from aedetect.detectors.autoencoder import AutoEncoderDetector
 from aedetect.domain import Node
-from aedetect.errors import InvalidInput, NotFound
+from aedetect.errors import InvalidInput, NotFound, listed, quoted
 from aedetect.registry.base import Registry
+from aedetect.services.limits import Limits, check_epochs, check_layers, check_network, check_text_sizes
 from aedetect.services.paths import DataPaths, check_nn_id, check_node_name
 
 AUTOENCODER_CSV = "autoencoder_csv"
@@ -55,8 +56,11 @@ EVAL_TYPES = ("regression", "anomaly")
 """Accepted ``eval_node`` types; both mean the autoencoder's similarity evaluation."""
 
 MAX_HIDDEN_UNITS = 65536
-MAX_EPOCHS = 100_000
 MAX_VOCAB = 100_000
+MAX_INT = 2**31 - 1
+"""Largest integer setting stored (the registry's integer range): anything above is refused, never
+left to overflow later."""
+MAX_SEED = 2**32 - 1
 
 
 def _is_int(value: Any) -> bool:
@@ -68,7 +72,7 @@ def _positive_int(config: Mapping[str, Any], name: str, upper: int) -> int | Non
     if value is None:
         return None
     if not _is_int(value) or not 1 <= value <= upper:
-        raise InvalidInput(f"{name} must be an integer from 1 to {upper}, got {value!r}", field=name)
+        raise InvalidInput(f"{name} must be an integer from 1 to {upper}, got {quoted(value)}", field=name)
     return int(value)
 
 
@@ -77,10 +81,10 @@ def _column_list(config: Mapping[str, Any], name: str) -> list[str] | None:
     if value is None:
         return None
     if not isinstance(value, list) or not all(isinstance(c, str) and c.strip() for c in value):
-        raise InvalidInput(f"{name} must be a list of column names, got {value!r}", field=name)
+        raise InvalidInput(f"{name} must be a list of column names, got {quoted(value)}", field=name)
     duplicates = sorted({c for c in value if value.count(c) > 1})
     if duplicates:
-        raise InvalidInput(f"{name} names a column twice: {', '.join(duplicates)}", field=name)
+        raise InvalidInput(f"{name} names a column twice: {listed(duplicates)}", field=name)
     return list(value)
 
 
@@ -94,11 +98,11 @@ def validate_feeder(config: Mapping[str, Any]) -> dict[str, Any]:
     preprocess = config.get("preprocess", "frame")
     if preprocess != "frame":
         raise InvalidInput(
-            f"preprocess must be 'frame' (tabular CSV data), got {preprocess!r}", field="preprocess"
+            f"preprocess must be 'frame' (tabular CSV data), got {quoted(preprocess)}", field="preprocess"
         )
     embed_type = config.get("embed_type", "onehot")
     if embed_type != "onehot":
-        raise InvalidInput(f"embed_type must be 'onehot', got {embed_type!r}", field="embed_type")
+        raise InvalidInput(f"embed_type must be 'onehot', got {quoted(embed_type)}", field="embed_type")
     vocab_size = _positive_int(config, "vocab_size", MAX_VOCAB)
     result: dict[str, Any] = {
         "encode_column": _column_list(config, "encode_column") or [],
@@ -113,30 +117,36 @@ def validate_feeder(config: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
-def validate_netconf(config: Mapping[str, Any]) -> dict[str, Any]:
+def validate_netconf(config: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
     """The normalised autoencoder hyperparameters of ``netconf_node``.
 
     ``iter`` is the number of passes over the data; ``n_hidden`` the encoder widths (a bare
     integer means one layer). Missing values take the detector's defaults at training time.
+    ``iter`` and the network's layers and weights (as far as they are known without the data) are
+    held to ``limits``.
     """
     result: dict[str, Any] = {}
     shared = {k: config[k] for k in ("learning_rate", "validation_fraction") if config.get(k) is not None}
     checked = AutoEncoderDetector(**shared).checked_params()  # the detector's own checks
     result.update({k: checked[k] for k in shared})
-    for name, upper in (("iter", MAX_EPOCHS), ("batch_size", 1_000_000)):
+    for name, upper in (("iter", MAX_INT), ("batch_size", 1_000_000)):
         value = _positive_int(config, name, upper)
         if value is not None:
             result[name] = value
+    check_epochs(result.get("iter"), limits)
     shown = config.get("examples_to_show")
     if shown is not None:
-        if not _is_int(shown) or shown < 0:
+        if not _is_int(shown) or not 0 <= shown <= MAX_INT:
             raise InvalidInput(
-                f"examples_to_show must be a non-negative integer, got {shown!r}", field="examples_to_show"
+                f"examples_to_show must be an integer from 0 to {MAX_INT}, got {quoted(shown)}",
+                field="examples_to_show",
             )
         result["examples_to_show"] = shown
     hidden = config.get("n_hidden")
     if hidden is not None:
         layers = [hidden] if _is_int(hidden) else hidden
+        if isinstance(layers, list):
+            check_layers(len(layers), limits)
         if (
             not isinstance(layers, list)
             or not layers
@@ -144,15 +154,17 @@ def validate_netconf(config: Mapping[str, Any]) -> dict[str, Any]:
         ):
             raise InvalidInput(
                 f"n_hidden must be a non-empty list of layer widths from 1 to {MAX_HIDDEN_UNITS}, "
-                f"got {hidden!r}",
+                f"got {quoted(hidden)}",
                 field="n_hidden",
             )
         result["n_hidden"] = [int(h) for h in layers]
+        check_network(result["n_hidden"], limits)
     seed = config.get("random_state")
     if seed is not None:
-        if not _is_int(seed) or seed < 0:
+        if not _is_int(seed) or not 0 <= seed <= MAX_SEED:
             raise InvalidInput(
-                f"random_state must be a non-negative integer, got {seed!r}", field="random_state"
+                f"random_state must be an integer from 0 to {MAX_SEED}, got {quoted(seed)}",
+                field="random_state",
             )
         result["random_state"] = seed
     return result
@@ -163,18 +175,22 @@ def validate_eval(config: Mapping[str, Any]) -> dict[str, Any]:
     of the evaluation data that marks known anomalies plus the ``normal_value`` it has on normal rows."""
     eval_type = config.get("type")
     if eval_type not in EVAL_TYPES:
-        raise InvalidInput(f"type must be one of {', '.join(EVAL_TYPES)}, got {eval_type!r}", field="type")
+        raise InvalidInput(
+            f"type must be one of {', '.join(EVAL_TYPES)}, got {quoted(eval_type)}", field="type"
+        )
     result: dict[str, Any] = {"type": eval_type}
     label = config.get("label_column")
     if label is not None:
         if not isinstance(label, str) or not label.strip():
-            raise InvalidInput(f"label_column must be a column name, got {label!r}", field="label_column")
+            raise InvalidInput(
+                f"label_column must be a column name, got {quoted(label)}", field="label_column"
+            )
         result["label_column"] = label
     normal = config.get("normal_value")
     if normal is not None:
         if isinstance(normal, bool) or not isinstance(normal, str | int | float):
             raise InvalidInput(
-                f"normal_value must be a string or a number, got {normal!r}", field="normal_value"
+                f"normal_value must be a string or a number, got {quoted(normal)}", field="normal_value"
             )
         result["normal_value"] = normal
     return result
@@ -183,16 +199,18 @@ def validate_eval(config: Mapping[str, Any]) -> dict[str, Any]:
 class WorkflowService:
     """Creates a version's node graph and stores the settings of its nodes."""
 
-    def __init__(self, registry: Registry, paths: DataPaths) -> None:
+    def __init__(self, registry: Registry, paths: DataPaths, limits: Limits) -> None:
         self._registry = registry
         self._paths = paths
+        self.limits = limits
         self._lock = threading.Lock()
 
     def init(self, nn_id: str, version: int, workflow_type: str) -> list[Node]:
         """Create the template's nodes (existing node settings are kept) and record the type."""
         if workflow_type not in SUPPORTED_WORKFLOWS:
             raise InvalidInput(
-                f"unsupported workflow type {workflow_type!r}; supported: {', '.join(SUPPORTED_WORKFLOWS)}",
+                f"unsupported workflow type {quoted(workflow_type)}; "
+                f"supported: {', '.join(SUPPORTED_WORKFLOWS)}",
                 field="type",
             )
         self._registry.get_version(check_nn_id(nn_id), version)
@@ -219,13 +237,14 @@ class WorkflowService:
         node = by_name.get(name)
         if node is None:
             raise NotFound(
-                f"node {name!r} does not exist in version {version} of network {nn_id}; "
-                f"its nodes are: {', '.join(by_name)}"
+                f"node {quoted(name)} does not exist in version {version} of network {nn_id}; "
+                f"its nodes are: {listed(by_name, len(TEMPLATE_NODES))}"
             )
         if kind is not None and node.kind != kind:
             expected = [n for n, k in TEMPLATE_NODES if k == kind]
             raise InvalidInput(
-                f"node {name!r} is a {node.kind} node; this call is for {kind} nodes: {', '.join(expected)}",
+                f"node {quoted(name)} is a {node.kind} node; this call is for {kind} nodes: "
+                f"{', '.join(expected)}",
                 field="node",
             )
         return node
@@ -246,17 +265,19 @@ class WorkflowService:
 
     def set_feeder(self, nn_id: str, version: int, name: str, config: Mapping[str, Any]) -> dict[str, Any]:
         """Replace a feeder's settings."""
+        check_text_sizes(config, self.limits)
         settings = validate_feeder(config)
         return self.update_config(nn_id, version, name, FEED_NODE, lambda _old: settings)
 
     def set_netconf(self, nn_id: str, version: int, name: str, config: Mapping[str, Any]) -> dict[str, Any]:
         """Replace the network settings; the result also names where the version's models live."""
-        settings = validate_netconf(config)
+        settings = validate_netconf(config, self.limits)
         settings["model_path"] = self._paths.relative(self._paths.version_models_dir(nn_id, version))
         return self.update_config(nn_id, version, name, NETCONF_NODE, lambda _old: settings)
 
     def set_eval(self, nn_id: str, version: int, name: str, config: Mapping[str, Any]) -> dict[str, Any]:
         """Replace the evaluation settings."""
+        check_text_sizes(config, self.limits)
         settings = validate_eval(config)
         return self.update_config(nn_id, version, name, EVAL_NODE, lambda _old: settings)
 

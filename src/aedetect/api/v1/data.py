@@ -1,13 +1,15 @@
 """v1 data nodes (``wf/state/framedata/...``): uploads, source settings, file listing and removal.
 
-Uploads are parsed from the request stream under the size limit (:mod:`aedetect.api.uploads`).
+Uploads are parsed from the request stream under the size limit (:mod:`aedetect.api.uploads`; the
+body limit middleware holds every route to it as well).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -15,7 +17,7 @@ from aedetect.api.deps import ContainerDep, DatasetsDep, VersionDep, WorkflowDep
 from aedetect.api.uploads import read_multipart
 from aedetect.api.v1.envelope import V1Router
 from aedetect.api.v1.schemas import DataPreprocess, DataSource
-from aedetect.errors import InvalidInput
+from aedetect.errors import InvalidInput, listed, quoted
 from aedetect.services.datasets import Upload
 from aedetect.services.workflow import DATA_NODE
 
@@ -23,6 +25,31 @@ router = V1Router(tags=["v1 data"])
 
 DATA = "/wf/state/framedata/src/{src}/form/{form}/prg/{prg}/nnid/{nnid}/ver/{ver}/node/{node}/"
 PRG = ("source", "pre", "store")
+
+
+@dataclass(frozen=True)
+class DataLocation:
+    """The ``src``/``form``/``prg`` segments of a data node path."""
+
+    src: str
+    form: str
+    prg: str
+
+
+def data_location(
+    src: Annotated[str, Path(description="Where the data comes from: 'local' (uploaded over this API).")],
+    form: Annotated[str, Path(description="How it is read, e.g. 'raw' (kept as source_parse_type).")],
+    prg: Annotated[
+        str,
+        Path(description="What a PUT sets: 'source', 'pre' (preprocessing) or 'store'; others ignore it."),
+    ],
+) -> DataLocation:
+    return DataLocation(src, form, prg)
+
+
+DataLocationDep = Annotated[DataLocation, Depends(data_location)]
+DESCRIBED = [Depends(data_location)]
+"""Declares the location segments on routes that do not use them, so the API description is complete."""
 
 UPLOAD_SCHEMA = {
     "requestBody": {
@@ -41,7 +68,10 @@ UPLOAD_SCHEMA = {
 
 
 @router.post(
-    DATA, summary="Upload CSV files (multipart, each form field one file)", openapi_extra=UPLOAD_SCHEMA
+    DATA,
+    summary="Upload CSV files (multipart, each form field one file)",
+    openapi_extra=UPLOAD_SCHEMA,
+    dependencies=DESCRIBED,
 )
 async def upload(
     request: Request,
@@ -66,17 +96,18 @@ async def upload(
             for name, value in form.multi_items()
             if isinstance(value, UploadFile)
         ]
-        stored = await run_in_threadpool(datasets.upload, nnid, ver, node, uploads)
+        result = await run_in_threadpool(datasets.upload, nnid, ver, node, uploads)
     finally:
         await form.close()
-    return [f"{len(stored)} file upload success"]
+    answer = [f"{len(result.stored)} file upload success"]
+    if result.replaced:
+        answer.append(f"replaced the earlier file(s) of the same name: {listed(result.replaced)}")
+    return answer
 
 
 @router.put(DATA, summary="prg=source: describe the source; prg=pre: preprocessing; prg=store: storage")
 def configure(
-    src: str,
-    form: str,
-    prg: str,
+    location: DataLocationDep,
     nnid: str,
     ver: VersionDep,
     node: str,
@@ -84,21 +115,23 @@ def configure(
     body: dict[str, Any] | None = None,
 ) -> Any:
     body = body or {}
-    if prg == "source":
-        source = DataSource.model_validate(body)
-        return datasets.set_source(nnid, ver, node, src, form, source.model_dump(exclude_unset=True))
-    if prg == "pre":
+    if location.prg == "source":
+        source = DataSource.model_validate(body).model_dump(exclude_unset=True)
+        return datasets.set_source(nnid, ver, node, location.src, location.form, source)
+    if location.prg == "pre":
         return datasets.set_preprocess(nnid, ver, node, DataPreprocess.model_validate(body).preprocess)
-    if prg == "store":
+    if location.prg == "store":
         return datasets.set_store(nnid, ver, node)
-    raise InvalidInput(f"prg {prg!r} is not supported; use one of: {', '.join(PRG)}", field="prg")
+    raise InvalidInput(
+        f"prg {quoted(location.prg)} is not supported; use one of: {', '.join(PRG)}", field="prg"
+    )
 
 
-@router.get(DATA, summary="The node's settings and files")
+@router.get(DATA, summary="The node's settings and files", dependencies=DESCRIBED)
 def describe(nnid: str, ver: VersionDep, node: str, datasets: DatasetsDep) -> dict[str, Any]:
     return datasets.describe(nnid, ver, node)
 
 
-@router.delete(DATA, summary="Remove the node's files")
+@router.delete(DATA, summary="Remove the node's files", dependencies=DESCRIBED)
 def delete_files(nnid: str, ver: VersionDep, node: str, datasets: DatasetsDep) -> str:
     return f"{datasets.delete_files(nnid, ver, node)} file delete success"

@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from aedetect.api.deps import ScoringDep
 from aedetect.api.v1.envelope import V1Router
 from aedetect.api.v1.schemas import Predict
-from aedetect.errors import InvalidInput, NotFound
+from aedetect.errors import InvalidInput, NotFound, quoted
 from aedetect.services.scoring import ScoringService
 
 router = V1Router(tags=["v1 predict"])
@@ -41,9 +41,9 @@ def _predict(kind: str, nnid: str, ver: str, body: Predict, rows: list[Any], sco
         values = scoring.similarity(nnid, ver, rows)
         return values[0] if single else values
     if kind != "autoencoder":
-        raise NotFound(f"predict type {kind!r} does not exist; use one of: {', '.join(KINDS)}")
+        raise NotFound(f"predict type {quoted(kind)} does not exist; use one of: {', '.join(KINDS)}")
     if body.type == "encoder":
         return scoring.encode(nnid, ver, rows)
     if body.type == "decoder":
         return scoring.reconstruct(nnid, ver, rows)
-    raise InvalidInput(f"type must be one of {', '.join(OUTPUTS)}, got {body.type!r}", field="type")
+    raise InvalidInput(f"type must be one of {', '.join(OUTPUTS)}, got {quoted(body.type)}", field="type")

@@ -7,7 +7,7 @@ from typing import Any
 from aedetect.api.deps import EvaluationDep, TrainingDep, VersionDep, WorkflowDep
 from aedetect.api.v1.envelope import V1Router
 from aedetect.domain import JobStatus
-from aedetect.errors import InvalidInput
+from aedetect.errors import InvalidInput, quoted
 from aedetect.services.workflow import EVAL, NETCONF
 
 router = V1Router(tags=["v1 runs"])
@@ -30,11 +30,7 @@ async def train(nnid: str, ver: VersionDep, training: TrainingDep) -> list[Any]:
 def training_status(nnid: str, ver: VersionDep, training: TrainingDep) -> dict[str, Any]:
     jobs = training.unfinished_jobs()
     progress = {j.job_id: j.progress for j in jobs}
-
-    def args(status: JobStatus) -> list[str]:
-        return [
-            f"('{j.params.get('nn_id')}', '{j.params.get('version')}')" for j in jobs if j.status is status
-        ]
+    run_ids = training.unfinished_run_ids()
 
     runs = [
         {
@@ -48,8 +44,8 @@ def training_status(nnid: str, ver: VersionDep, training: TrainingDep) -> dict[s
     ]
     return {
         "scheduled": [],
-        "active": args(JobStatus.RUNNING),
-        "reserved": args(JobStatus.QUEUED),
+        "active": run_ids[JobStatus.RUNNING],
+        "reserved": run_ids[JobStatus.QUEUED],
         "runs": runs,
     }
 
@@ -61,7 +57,8 @@ def run_single(
     workflow.node(nnid, ver, node)
     if node != EVAL:
         raise InvalidInput(
-            f"node {node!r} cannot run on its own; only {EVAL} can (it re-evaluates the serving model). "
+            f"node {quoted(node)} cannot run on its own; only {EVAL} can (it re-evaluates the serving "
+            "model). "
             f"Train the whole workflow with POST /api/v1/type/runmanager/state/train/nnid/{nnid}/ver/{ver}/",
             field="node",
         )

@@ -14,7 +14,7 @@ from aedetect.api.uploads import read_multipart, spool_body
 from aedetect.api.v2.problems import problem_responses
 from aedetect.api.v2.schemas import ColumnProfile, DatasetDetail, DatasetId, DatasetList, DatasetPublic
 from aedetect.domain import Dataset
-from aedetect.errors import InvalidInput, UnsupportedMediaType
+from aedetect.errors import InvalidInput, UnsupportedMediaType, quoted
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
 
@@ -90,8 +90,8 @@ async def upload(
             body.close()
     else:
         raise UnsupportedMediaType(
-            f"content type {content_type or 'none'!r} is not taken here: send the CSV as multipart/form-data "
-            "(field 'file') or as a text/csv body",
+            f"content type {quoted(content_type or 'none')} is not taken here: send the CSV as "
+            "multipart/form-data (field 'file') or as a text/csv body",
             field="body",
         )
     return dataset_public(dataset)

@@ -13,11 +13,17 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from aedetect.errors import quoted
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:aedetect:problem:"
 
 TITLES = {
     "invalid_input": "Invalid input",
+    "unauthorized": "API key missing or not valid",
+    "forbidden": "Not allowed for this key or origin",
+    "insufficient_storage": "Data directory full",
+    "storage_unavailable": "Data directory not writable",
     "invalid_request": "Request of the wrong shape",
     "not_found": "Not found",
     "conflict": "Conflict with the current state",
@@ -148,11 +154,11 @@ def plain_problem(error: dict[str, Any]) -> str:
         return f"`{name}` must be {expected}, got {got}"
     if kind == "literal_error":
         expected = ctx.get("expected", "the documented values")
-        return f"`{name}` must be one of {expected}, got {error.get('input')!r}"
+        return f"`{name}` must be one of {expected}, got {quoted(error.get('input'))}"
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
         words = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
         limit = next(iter(ctx.values()), "?")
-        return f"`{name}` must be {words[kind]} {limit}, got {error.get('input')!r}"
+        return f"`{name}` must be {words[kind]} {limit}, got {quoted(error.get('input'))}"
     if kind in ("too_short", "too_long"):
         return f"`{name}` has the wrong length: {str(error.get('msg', '')).lower()}"
     if kind == "string_too_long":

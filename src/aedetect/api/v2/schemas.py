@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal, Self
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from aedetect.errors import quoted
+
 Scalar = str | int | float | bool | None
 DATASET_EXAMPLE = "ds_0123456789ab"
 JOB_EXAMPLE = "5f0c6a1e9d2b4c7a8e3f1b2d4c6a8e0f"
@@ -319,7 +321,9 @@ class ThresholdSet(Request):
         }[self.strategy]
         missing = [name for name in required if getattr(self, name) is None]
         if missing:
-            raise ValueError(f"strategy {self.strategy!r} needs {' and '.join(f'`{m}`' for m in missing)}")
+            raise ValueError(
+                f"strategy {quoted(self.strategy)} needs {' and '.join(f'`{m}`' for m in missing)}"
+            )
         return self
 
 

@@ -20,7 +20,7 @@ from aedetect.api.v2.schemas import MAX_VERSION, JobPublic, ModelName, ScoreRequ
 from aedetect.api.v2.views import job_public
 from aedetect.data import iter_csv_chunks
 from aedetect.domain import TrainingRun
-from aedetect.errors import InvalidInput, UnsupportedMediaType
+from aedetect.errors import InvalidInput, UnsupportedMediaType, quoted
 from aedetect.services.models import ModelService
 from aedetect.services.scoring import ScoringService, current_threshold
 
@@ -125,7 +125,7 @@ async def score(
         return StreamingResponse(stream, media_type="text/csv")
     if content_type not in ("application/json", ""):
         raise UnsupportedMediaType(
-            f"content type {content_type!r} is not taken here: send JSON rows or a text/csv body",
+            f"content type {quoted(content_type)} is not taken here: send JSON rows or a text/csv body",
             field="body",
         )
     parsed = ScoreRequest.model_validate_json(await request.body() or b"null")  # errors: 422 problem

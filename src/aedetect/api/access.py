@@ -1,0 +1,183 @@
+"""Routes of access control under ``/auth``: browser login (an HttpOnly cookie), who am I, API
+keys and the audit log. Who may call them is decided by :mod:`aedetect.api.security` like for
+every other route (keys and audit log: admins; login and logout: anyone)."""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import BaseModel, Field
+
+from aedetect.api.deps import ContainerDep
+from aedetect.api.security import COOKIE_NAME, LOGIN_PATH, principal
+from aedetect.domain import ApiKey, AuditEntry, Role
+from aedetect.errors import Unauthorized
+from aedetect.services.access import MAX_AUDIT_ENTRIES, MAX_NAME_CHARS
+
+router = APIRouter(prefix="/auth", tags=["access"])
+
+COOKIE_MAX_AGE_S = 7 * 24 * 3600
+MAX_ID = 2**31 - 1
+DEFAULT_NEXT = "/docs"
+
+LOGIN_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>aedetect: sign in</title></head>
+<body style="font-family: sans-serif; max-width: 32em; margin: 4em auto">
+<h1>aedetect</h1>
+<p>Paste an API key (<code>aedetect keys create --role reader</code> makes one).</p>
+<form method="post" action="/auth/login">
+<input type="hidden" name="next" value="{next}">
+<input type="password" name="key" size="60" autofocus required aria-label="API key">
+<button type="submit">Sign in</button>
+</form>
+</body></html>
+"""
+
+
+class KeyCreate(BaseModel):
+    role: Role = Field(description="reader (list and score), writer (also upload and train) or admin.")
+    name: str = Field(
+        "", max_length=MAX_NAME_CHARS, description="What the key is for, e.g. 'line 3 scripts'."
+    )
+
+
+class KeyPublic(BaseModel):
+    key_id: str = Field(description="Public id of the key (for listing and revoking).")
+    name: str
+    role: Role
+    created_at: datetime | None
+    revoked_at: datetime | None = Field(description="When the key was revoked; null while it works.")
+
+
+class KeyCreated(KeyPublic):
+    key: str = Field(description="The secret: shown only in this answer, stored only as a hash.")
+
+
+class Whoami(BaseModel):
+    auth: bool = Field(description="Whether the server requires keys.")
+    key: KeyPublic | None = Field(description="The key this request was sent with (null when auth is off).")
+
+
+class AuditPublic(BaseModel):
+    id: int
+    at: datetime
+    key_id: str | None
+    actor: str
+    role: Role | None
+    method: str
+    path: str
+    status: int
+    client: str | None
+
+
+def _public(key: ApiKey) -> KeyPublic:
+    return KeyPublic(
+        key_id=key.key_id, name=key.name, role=key.role, created_at=key.created_at, revoked_at=key.revoked_at
+    )
+
+
+def _audit(entry: AuditEntry) -> AuditPublic:
+    return AuditPublic(
+        id=entry.entry_id or 0,
+        at=entry.at,
+        key_id=entry.key_id,
+        actor=entry.actor,
+        role=entry.role,
+        method=entry.method,
+        path=entry.path,
+        status=entry.status,
+        client=entry.client,
+    )
+
+
+def _safe_next(target: str | None) -> str:
+    """A redirect target on this server only (a path, never ``//host`` or a URL)."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return DEFAULT_NEXT
+
+
+async def _signed_in(request: Request, container: ContainerDep, key: str, target: str | None) -> Response:
+    found = container.access.cached(key) or await run_in_threadpool(container.access.authenticate, key)
+    if found is None:
+        raise Unauthorized("the API key is not valid (mistyped, or revoked)", field="key")
+    response = RedirectResponse(_safe_next(target), status_code=303)
+    response.set_cookie(
+        COOKIE_NAME,
+        key,
+        max_age=COOKIE_MAX_AGE_S,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    return response
+
+
+@router.get("/login", summary="Sign in page; with ?key= signs in at once")
+async def login_page(
+    request: Request,
+    container: ContainerDep,
+    key: Annotated[str | None, Query(description="An API key: sets the sign-in cookie.")] = None,
+    next: Annotated[str | None, Query(description="Where to go after signing in (a path).")] = None,
+) -> Response:
+    if key:
+        return await _signed_in(request, container, key, next)
+    return HTMLResponse(LOGIN_PAGE.format(next=html.escape(_safe_next(next), quote=True)))
+
+
+@router.post("/login", summary="Sign in with a key (form field 'key'): sets the cookie")
+async def login(
+    request: Request,
+    container: ContainerDep,
+    key: Annotated[str, Form(description="An API key.")],
+    next: Annotated[str | None, Form(description="Where to go after signing in (a path).")] = None,
+) -> Response:
+    return await _signed_in(request, container, key.strip(), next)
+
+
+@router.post("/logout", summary="Sign out: removes the cookie")
+async def logout() -> Response:
+    response = RedirectResponse(LOGIN_PATH, status_code=303)
+    response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="strict")
+    return response
+
+
+@router.get("/whoami", summary="The key this request is sent with")
+async def whoami(request: Request) -> Whoami:
+    who = principal(request)
+    return Whoami(auth=who.auth, key=_public(who.key) if who.key else None)
+
+
+@router.get("/keys", summary="Every API key (ids, names, roles; never the secrets)")
+def list_keys(container: ContainerDep) -> list[KeyPublic]:
+    return [_public(k) for k in container.access.list_keys()]
+
+
+@router.post("/keys", status_code=201, summary="Make an API key; its secret is in this answer only")
+def create_key(body: KeyCreate, container: ContainerDep) -> KeyCreated:
+    key, secret = container.access.create_key(body.role, body.name)
+    return KeyCreated(**_public(key).model_dump(), key=secret)
+
+
+@router.delete("/keys/{key_id}", summary="Revoke an API key (it stops working at once)")
+def revoke_key(key_id: str, container: ContainerDep) -> KeyPublic:
+    return _public(container.access.revoke_key(key_id))
+
+
+@router.get("/audit", summary="The audit log of state-changing requests, newest first")
+def audit(
+    container: ContainerDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_AUDIT_ENTRIES, description="How many entries.")] = 100,
+    before: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Entries older than this id.")] = None,
+) -> dict[str, Any]:
+    entries = container.access.audit(limit, before)
+    return {
+        "items": [_audit(e) for e in entries],
+        "next": entries[-1].entry_id if len(entries) == limit else None,
+    }

@@ -1,0 +1,260 @@
+"""Who may do what, for every route at once: an ASGI middleware with one rule table.
+
+Every request passes, in this order:
+
+1. **Host.** The ``Host`` header must name this server (``AEDETECT_ALLOWED_HOSTS``; by default the
+   loopback names and the bound address), which defeats DNS rebinding: a web page that makes its
+   own host name point at 127.0.0.1 still sends its own name. Else 400.
+2. **Origin.** A state-changing request (not GET, HEAD or OPTIONS) sent by a browser from another
+   site (``Origin`` not this server's, nor in ``AEDETECT_ALLOWED_ORIGINS``) is refused with 403, so
+   no web page can create, upload, train or delete through the user's browser.
+3. **Key and role.** With auth on (the default, and always beyond loopback) the request must carry
+   an active API key: ``Authorization: Bearer <key>``, HTTP Basic with the key as password (or as
+   user name; this is what ``requests`` sends for ``url = "key:<KEY>@host:8000"``, so old v1
+   scripts work unchanged), or the HttpOnly cookie that ``/auth/login`` sets for browsers. Else 401.
+   The key's role must allow the route (:func:`required_role`); else 403.
+4. **Audit.** Each state-changing request that got through steps 1-3 is recorded with its status
+   (who, what, when) in the registry's audit log.
+
+Routes added later are covered by the method defaults of :data:`METHOD_ROLES` without any change
+here; only exceptions to them are listed in :data:`RULES`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import re
+from dataclasses import dataclass
+from typing import Final
+from urllib.parse import urlencode
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from aedetect.api.errors import domain_error_response
+from aedetect.config import Settings
+from aedetect.domain import ApiKey, Role
+from aedetect.errors import AedetectError, Forbidden, InvalidInput, Unauthorized, listed, quoted
+from aedetect.services.access import AccessService
+
+logger = logging.getLogger(__name__)
+
+COOKIE_NAME = "aedetect_key"
+API_PREFIX = "/api/"
+LOGIN_PATH = "/auth/login"
+LOGOUT_PATH = "/auth/logout"
+
+OPEN_PATHS: Final = frozenset(
+    {"/healthz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", LOGIN_PATH, LOGOUT_PATH}
+)
+"""Paths that need no key (health, the API description and the login page)."""
+OPEN_PREFIXES: Final = ("/static/", "/docs-assets/")
+"""Static assets (of the documentation pages and the dashboard)."""
+
+SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+
+METHOD_ROLES: Final = {
+    "GET": Role.READER,
+    "HEAD": Role.READER,
+    "OPTIONS": Role.READER,
+    "POST": Role.WRITER,
+    "PUT": Role.WRITER,
+    "PATCH": Role.WRITER,
+    "DELETE": Role.ADMIN,
+}
+"""The role each method needs unless a rule says otherwise (any other method: admin)."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """An exception to :data:`METHOD_ROLES`: requests of ``method`` (any if ``None``) whose path
+    matches ``pattern`` need ``role``; ``changes_state`` says whether they are audited."""
+
+    method: str | None
+    pattern: re.Pattern[str]
+    role: Role
+    changes_state: bool
+
+
+RULES: Final = (
+    Rule("POST", re.compile(r"/api/v1/type/service/state/predict/.*"), Role.READER, changes_state=False),
+    Rule(
+        "POST",
+        re.compile(r"/api/v2/models/[^/]+(/versions/[^/]+)?/score/?"),
+        Role.READER,
+        changes_state=False,
+    ),
+    Rule(
+        "POST",
+        re.compile(r"/api/v2/models/[^/]+/versions/[^/]+/threshold/proposal"),
+        Role.READER,
+        changes_state=False,
+    ),
+    Rule("DELETE", re.compile(r"/api/v2/models/[^/]+/feedback/[^/]+"), Role.WRITER, changes_state=True),
+    Rule(None, re.compile(r"/auth/(keys|audit)(/.*)?"), Role.ADMIN, changes_state=True),
+)
+"""Scoring is reading (readers score), and so is asking what a threshold strategy would set;
+withdrawing a feedback label is a writer's correction of a writer's action, not an admin deletion;
+key management and the audit log are for admins."""
+
+
+def required_role(method: str, path: str) -> tuple[Role | None, bool]:
+    """The role a request needs (``None``: open to all) and whether it changes state."""
+    if path in OPEN_PATHS or path.startswith(OPEN_PREFIXES):
+        return None, False
+    for rule in RULES:
+        if (rule.method is None or rule.method == method) and rule.pattern.fullmatch(path):
+            return rule.role, rule.changes_state and method not in SAFE_METHODS
+    return METHOD_ROLES.get(method, Role.ADMIN), method not in SAFE_METHODS
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who sends a request: ``key`` (``None`` when auth is off or the path is open)."""
+
+    auth: bool
+    key: ApiKey | None
+
+
+def principal(request: Request) -> Principal:
+    """What the middleware found out about ``request``'s sender."""
+    found = getattr(request.state, "principal", None)
+    return found if isinstance(found, Principal) else Principal(auth=True, key=None)
+
+
+def presented_secret(request: Request) -> str | None:
+    """The key a request carries: Bearer token, Basic password (or user), or the login cookie."""
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer":
+        return value.strip()
+    if scheme.lower() == "basic":
+        try:
+            user, _, password = base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return ""
+        return password or user
+    if header:
+        return ""
+    return request.cookies.get(COOKIE_NAME)
+
+
+def _host_name(host: str) -> str:
+    """``Host`` header value without the port, lower case (``[::1]:8000`` -> ``::1``)."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+class AccessMiddleware:
+    """Host and Origin checks, API keys and roles, and the audit log (module docstring)."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self._auth = settings.auth
+        self._hosts = settings.host_names()
+        self._origins = settings.origin_names()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        method, path = scope["method"], scope["path"]
+        needed, changes_state = required_role(method, path)
+        try:
+            self._check_host(request)
+            if method not in SAFE_METHODS:
+                self._check_origin(request)
+            key = await self._key(request, needed) if self._auth and needed is not None else None
+        except AedetectError as exc:
+            response = self._refusal(request, exc)
+            await response(scope, receive, send)
+            return
+        scope.setdefault("state", {})["principal"] = Principal(self._auth, key)
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            if changes_state and needed is not None:
+                await self._record(request, key, status)
+
+    @staticmethod
+    def _refusal(request: Request, exc: AedetectError) -> Response:
+        """The answer to a refused request: a browser page request without a key (outside the
+        APIs) is sent to the sign-in page; everything else gets the error, a 401 with its scheme."""
+        if isinstance(exc, Unauthorized):
+            page = request.method == "GET" and not request.url.path.startswith(API_PREFIX)
+            if page and "text/html" in request.headers.get("accept", ""):
+                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                return RedirectResponse(f"{LOGIN_PATH}?{urlencode({'next': target})}", status_code=303)
+            response = domain_error_response(request, exc)
+            response.headers["WWW-Authenticate"] = 'Bearer realm="aedetect"'
+            return response
+        return domain_error_response(request, exc)
+
+    def _check_host(self, request: Request) -> None:
+        host = request.headers.get("host", "")
+        if "*" in self._hosts or _host_name(host) in self._hosts:
+            return
+        raise InvalidInput(
+            f"this server does not answer to the host name {quoted(_host_name(host) or host)}: it answers "
+            f"to {listed(sorted(self._hosts))}; add the name to AEDETECT_ALLOWED_HOSTS to allow it",
+            field="host",
+        )
+
+    def _check_origin(self, request: Request) -> None:
+        origin = request.headers.get("origin")
+        if origin is None:
+            return
+        own = f"{request.url.scheme}://{request.headers.get('host', '')}".lower()
+        if origin.lower().rstrip("/") in (own, *self._origins):
+            return
+        raise Forbidden(
+            f"a {request.method} from the web origin {quoted(origin)} is refused: only pages of this "
+            "server may change anything (add the origin to AEDETECT_ALLOWED_ORIGINS to allow it)",
+            field="origin",
+        )
+
+    async def _key(self, request: Request, needed: Role) -> ApiKey:
+        secret = presented_secret(request)
+        if secret is None:
+            raise Unauthorized(
+                "this request needs an API key: send 'Authorization: Bearer <key>', or put it in the "
+                'URL of old v1 scripts (url = "key:<key>@host:port"); an admin makes keys with '
+                "'aedetect keys create --role reader|writer|admin'",
+                field="authorization",
+            )
+        access: AccessService = request.app.state.container.access
+        key = access.cached(secret) or await run_in_threadpool(access.authenticate, secret)
+        if key is None:
+            raise Unauthorized("the API key is not valid (mistyped, or revoked)", field="authorization")
+        if not key.role.allows(needed):
+            if request.method not in SAFE_METHODS:
+                await self._record(request, key, 403)
+            raise Forbidden(
+                f"{request.method} {request.url.path} needs the {needed.value} role; the key "
+                f"{quoted(key.name)} ({key.key_id}) has the {key.role.value} role",
+                field="authorization",
+            )
+        return key
+
+    async def _record(self, request: Request, key: ApiKey | None, status: int) -> None:
+        access: AccessService = request.app.state.container.access
+        client = request.client.host if request.client else None
+        try:
+            await run_in_threadpool(access.record, key, request.method, request.url.path, status, client)
+        except Exception:
+            logger.exception("could not record %s %s in the audit log", request.method, request.url.path)

@@ -1,0 +1,122 @@
+"""Bounds on what one request may cost, checked before its work starts.
+
+Each refusal names the limit and the setting that raises it: a ``PayloadTooLarge`` (413) where it
+is about size (rows, text, network weights and layers), an ``InvalidInput`` (400) otherwise
+(epochs). The values come from :class:`aedetect.config.Settings` through :mod:`aedetect.bootstrap`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import Any
+
+import pandas as pd
+
+from aedetect.data.schema import infer_column_specs
+from aedetect.domain import ColumnKind
+from aedetect.errors import InvalidInput, PayloadTooLarge
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The cost bounds of the service (each one an ``AEDETECT_MAX_*`` setting)."""
+
+    max_text_chars: int = 10_000
+    max_list_items: int = 10_000
+    max_predict_rows: int = 50_000
+    max_network_weights: int = 20_000_000
+    max_network_layers: int = 16
+    max_epochs: int = 10_000
+
+
+def check_rows(n_rows: int, limits: Limits, field: str = "input_data") -> None:
+    """Refuse a scoring request of more rows than ``max_predict_rows`` (``field``: where the API
+    takes them)."""
+    if n_rows > limits.max_predict_rows:
+        raise PayloadTooLarge(
+            f"{field} holds {n_rows} rows, over the limit of {limits.max_predict_rows} rows per "
+            "request (AEDETECT_MAX_PREDICT_ROWS): send them in smaller batches",
+            field=field,
+        )
+
+
+def check_text_sizes(values: Mapping[str, Any], limits: Limits, where: str = "") -> None:
+    """Refuse a settings object holding a string longer than ``max_text_chars`` or a list longer
+    than ``max_list_items`` (at any depth), naming the field: what is stored is returned by every
+    listing, so its size is bounded when it is set."""
+    for key, value in values.items():
+        field = f"{where}.{key}" if where else str(key)
+        if isinstance(value, str) and len(value) > limits.max_text_chars:
+            raise PayloadTooLarge(
+                f"{field} has {len(value)} characters, over the limit of {limits.max_text_chars} "
+                "(AEDETECT_MAX_TEXT_CHARS)",
+                field=field,
+            )
+        if isinstance(value, list):
+            if len(value) > limits.max_list_items:
+                raise PayloadTooLarge(
+                    f"{field} has {len(value)} items, over the limit of {limits.max_list_items} "
+                    "(AEDETECT_MAX_CSV_COLUMNS)",
+                    field=field,
+                )
+            check_text_sizes({f"{key}[{i}]": item for i, item in enumerate(value)}, limits, where)
+        elif isinstance(value, Mapping):
+            check_text_sizes(value, limits, field)
+
+
+def network_weights(n_input: int, n_hidden: Sequence[int]) -> int:
+    """Weights of the autoencoder over ``n_input`` encoded inputs (biases left out): the input and
+    output layers (``n_input`` x the first width, twice) and the encoder layers with their mirror
+    in the decoder. What training memory and time grow with."""
+    return 2 * n_input * n_hidden[0] + 2 * sum(a * b for a, b in pairwise(n_hidden))
+
+
+def encoded_width(
+    frame: pd.DataFrame, columns: Sequence[str], categorical: Sequence[str] | None, vocab_size: int
+) -> int:
+    """The encoded input width a detector fitted on ``frame`` will have: 2 per numeric column
+    (value and missing flag), and per categorical column its vocabulary (the ``vocab_size`` most
+    frequent values) plus the other/unseen and missing buckets."""
+    width = 0
+    for spec in infer_column_specs(frame, list(columns), categorical):
+        if spec.kind is ColumnKind.NUMERIC:
+            width += 2
+        else:
+            width += min(vocab_size, int(frame[spec.name].nunique(dropna=True))) + 2
+    return width
+
+
+def check_layers(n_layers: int, limits: Limits) -> None:
+    """Refuse more encoder layers than ``max_network_layers``."""
+    if n_layers > limits.max_network_layers:
+        raise PayloadTooLarge(
+            f"n_hidden has {n_layers} layers, over the limit of {limits.max_network_layers} "
+            "(AEDETECT_MAX_NETWORK_LAYERS)",
+            field="n_hidden",
+        )
+
+
+def check_network(n_hidden: Sequence[int], limits: Limits, *, n_input: int = 2, inputs: str = "") -> None:
+    """Refuse a network of more layers or weights than the limits allow. ``n_input`` is the
+    encoded input width if known, else a lower bound (2 per model column); ``inputs`` says what it
+    counts, for the message."""
+    check_layers(len(n_hidden), limits)
+    weights = network_weights(n_input, n_hidden)
+    if weights > limits.max_network_weights:
+        counted = f" with {inputs}" if inputs else ""
+        raise PayloadTooLarge(
+            f"n_hidden {list(n_hidden)[:8]}{'...' if len(n_hidden) > 8 else ''} makes a network of "
+            f"{weights:,} weights{counted}, over the limit of {limits.max_network_weights:,} "
+            "(AEDETECT_MAX_NETWORK_WEIGHTS): use narrower layers",
+            field="n_hidden",
+        )
+
+
+def check_epochs(epochs: int | None, limits: Limits, field: str = "iter") -> None:
+    """Refuse more passes over the data than ``max_epochs`` (``field``: what the API calls them)."""
+    if isinstance(epochs, int) and epochs > limits.max_epochs:
+        raise InvalidInput(
+            f"{field} must be at most {limits.max_epochs} (AEDETECT_MAX_EPOCHS), got {epochs}", field=field
+        )
