@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from aedetect.api.principal import actor
 from aedetect.bootstrap import Container
 from aedetect.services.batch import BatchScoring
 from aedetect.services.catalog import DatasetCatalog
@@ -104,6 +105,14 @@ DatasetsDep = Annotated[DatasetService, Depends(get_datasets)]
 TrainingDep = Annotated[TrainingService, Depends(get_training)]
 EvaluationDep = Annotated[EvaluationService, Depends(get_evaluation)]
 ScoringDep = Annotated[ScoringService, Depends(get_scoring)]
+
+
+async def get_actor(request: Request) -> str | None:
+    """Who sends the request (:func:`aedetect.api.principal.actor`), recorded with what it changes."""
+    return actor(request)
+
+
+ActorDep = Annotated[str | None, Depends(get_actor)]
 
 
 async def version_param(ver: str) -> int:

@@ -288,17 +288,31 @@ class ScoringService:
         values, _ = judged_similarity(scores, threshold, similarity_scale(model.threshold_))
         return [finite_or_none(v) for v in values]
 
-    def explain(self, run: TrainingRun, rows: Sequence[Row], top: int) -> list[dict[str, Any]]:
-        """Per row: score, verdict against the current threshold, the v1 and the cosine
-        similarity, and the ``top`` columns contributing most with their share of the score, the
-        value sent and the value the model expected (its reconstruction)."""
+    def score_rows(self, run: TrainingRun, rows: Sequence[Row], top: int) -> list[dict[str, Any]]:
+        """:meth:`explain` for rows sent to be scored (the v2 score route): they are logged."""
+        explained, result, threshold, checked = self._explained(run, rows, top, None)
+        self._logged(run, result, threshold, checked, "v2")
+        return explained
+
+    def explain(
+        self, run: TrainingRun, rows: Sequence[Row], top: int, threshold: float | None = None
+    ) -> list[dict[str, Any]]:
+        """Per row: score, verdict against ``threshold`` (default: the current one), the v1 and
+        the cosine similarity, and the ``top`` columns contributing most with their share of the
+        score, the value sent and the value the model expected (its reconstruction). Not logged:
+        it also explains rows of stored data again."""
+        return self._explained(run, rows, top, threshold)[0]
+
+    def _explained(
+        self, run: TrainingRun, rows: Sequence[Row], top: int, threshold: float | None
+    ) -> tuple[list[dict[str, Any]], ScoreResult, float, list[Row]]:
         check_rows(len(rows), self._limits, "rows")
         detector = self.detector(run)
         checked = native_rows(rows, detector.columns_)
         result = detector.score(checked)
         expected = detector.reconstruct(checked) if top > 0 else None
-        threshold = current_threshold(run, detector)
-        self._logged(run, result, threshold, checked, "v2")
+        if threshold is None:
+            threshold = current_threshold(run, detector)
         similarity, _ = judged_similarity(result.scores, threshold, similarity_scale(detector.threshold_))
         names = result.columns
         scores = np.asarray(result.scores, dtype=np.float64)
@@ -328,7 +342,7 @@ class ScoringService:
                     "contributions": contributions,
                 }
             )
-        return out
+        return out, result, threshold, checked
 
     def scored_csv_chunk(
         self, run: TrainingRun, frame: pd.DataFrame, top: int, threshold: float

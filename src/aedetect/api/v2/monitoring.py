@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
-from aedetect.api.deps import DriftDep, FeedbackDep, ModelsDep, ScoreLogDep
+from aedetect.api.deps import ActorDep, DriftDep, FeedbackDep, ModelsDep, ScoreLogDep
 from aedetect.api.v2.problems import problem_responses
 from aedetect.api.v2.schemas import (
     MAX_VERSION,
@@ -196,13 +196,15 @@ def profile(name: ModelName, version: VersionNumber, models: ModelsDep, drift: D
     summary="Label scored rows as anomaly or normal: logged rows by id, or rows given with the label",
     responses=problem_responses(400, 404, 409),
 )
-async def add_feedback(name: ModelName, body: FeedbackCreate, feedback: FeedbackDep) -> FeedbackSaved:
+async def add_feedback(
+    name: ModelName, body: FeedbackCreate, feedback: FeedbackDep, actor: ActorDep
+) -> FeedbackSaved:
     if body.items is not None:
         items = [i.model_dump() for i in body.items]
-        saved = await run_in_threadpool(feedback.label_logged, name, items)
+        saved = await run_in_threadpool(feedback.label_logged, name, items, actor)
     else:
         assert body.rows is not None and body.label is not None  # the schema checks it
-        saved = await run_in_threadpool(feedback.label_rows, name, body.rows, body.label, body.note)
+        saved = await run_in_threadpool(feedback.label_rows, name, body.rows, body.label, body.note, actor)
     return FeedbackSaved(items=[_feedback(i) for i in saved], next=None)
 
 

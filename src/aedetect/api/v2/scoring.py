@@ -60,7 +60,7 @@ def _run(models: ModelService, name: str, version: int | None, alias: str | None
 def _json_rows(run: TrainingRun, body: ScoreRequest, scoring: ScoringService) -> Response:
     """The scored rows, validated against :class:`ScoreResponse` once and serialised directly
     (a large batch would otherwise be converted three times on the way out)."""
-    rows = scoring.explain(run, body.rows or [], body.top)
+    rows = scoring.score_rows(run, body.rows or [], body.top)
     threshold = rows[0]["threshold"] if rows else current_threshold(run, scoring.detector(run))
     answer = ScoreResponse.model_validate(
         {"model": run.nn_id, "version": run.model_version, "threshold": threshold, "rows": rows}
