@@ -206,28 +206,30 @@ class MonitoringStore(SqlStore):
 
     def prune_score_log(self, older_than: datetime, keep_rows: int) -> int:
         """Delete logged rows (and gap records) older than ``older_than``, and each model's rows
-        beyond its newest ``keep_rows``; returns how many log rows went."""
+        beyond its newest ``keep_rows``; returns how many log rows went. Works model by model
+        along the log's indexes, so its cost follows the rows it keeps, not the whole table."""
 
         def work(session: Session) -> int:
-            removed = _deleted(session, delete(ScoreLogRow).where(ScoreLogRow.scored_at < older_than))
+            removed = 0
             session.execute(delete(LogGapRow).where(LogGapRow.last_at < older_than))
-            counts = session.execute(
-                select(ScoreLogRow.nn_id, func.count()).group_by(ScoreLogRow.nn_id)
-            ).all()
-            for nn_id, count in counts:
-                if count <= keep_rows:
-                    continue
+            for nn_id in session.scalars(select(NetworkRow.nn_id)).all():
+                removed += _deleted(
+                    session,
+                    delete(ScoreLogRow).where(ScoreLogRow.nn_id == nn_id, ScoreLogRow.scored_at < older_than),
+                )
                 cutoff = session.scalars(
                     select(ScoreLogRow.id)
                     .where(ScoreLogRow.nn_id == nn_id)
                     .order_by(ScoreLogRow.id.desc())
                     .offset(keep_rows)
                     .limit(1)
-                ).one()
-                removed += _deleted(
-                    session, delete(ScoreLogRow).where(ScoreLogRow.nn_id == nn_id, ScoreLogRow.id <= cutoff)
-                )
-            return int(removed)
+                ).first()
+                if cutoff is not None:
+                    removed += _deleted(
+                        session,
+                        delete(ScoreLogRow).where(ScoreLogRow.nn_id == nn_id, ScoreLogRow.id <= cutoff),
+                    )
+            return removed
 
         return self._write(work)
 

@@ -254,10 +254,12 @@ numbers by itself)."""
 
 class ScoreLogRow(Base):
     """One scored row of the scoring log (rows are appended in batches, and pruned by age and
-    count per model)."""
+    count per model). Indexes: a model's newest rows (listing, retention by count), a model's
+    rows by time (retention by age), a version's rows by time (drift)."""
 
     __tablename__ = "score_log"
     __table_args__ = (
+        Index("ix_score_log_nn_id_id", "nn_id", "id"),
         Index("ix_score_log_nn_id_scored_at", "nn_id", "scored_at"),
         Index("ix_score_log_run_id_scored_at", "run_id", "scored_at"),
     )

@@ -51,6 +51,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_score_log")),
     )
+    op.create_index("ix_score_log_nn_id_id", "score_log", ["nn_id", "id"])
     op.create_index("ix_score_log_nn_id_scored_at", "score_log", ["nn_id", "scored_at"])
     op.create_index("ix_score_log_run_id_scored_at", "score_log", ["run_id", "scored_at"])
     op.create_table(
