@@ -458,7 +458,50 @@ def service_section(payload: dict[str, Any]) -> str:
         ),
         "",
     ]
+    overhead = payload.get("log_overhead")
+    if overhead:
+        lines += log_overhead_lines(overhead)
     return "\n".join(lines)
+
+
+def log_overhead_lines(overhead: dict[str, Any]) -> list[str]:
+    """The scoring log's cost on single-row requests, per sample share, against the log off."""
+
+    def pct(value: float | None) -> str:
+        return "" if value is None else f"{value:+.1f}%"
+
+    rows = []
+    for name, by_api in overhead["configs"].items():
+        for api in ("v1", "v2"):
+            stats = by_api[api]
+            off = name == "off"
+            rows.append(
+                [
+                    f"{api}, log {name}",
+                    fmt(stats["requests"]),
+                    fmt(stats["p50_ms"], 2),
+                    fmt(stats["p99_ms"], 2),
+                    "" if off else pct(stats["overhead_round_p50_pct"]),
+                    fmt(stats.get("cpu_ms_per_request"), 2),
+                    "" if off else pct(stats.get("overhead_cpu_pct")),
+                ]
+            )
+    return [
+        "### Scoring log overhead",
+        "",
+        "Single-row requests with the scoring log off (`AEDETECT_LOG_ENABLED=false`) and on at each "
+        "`AEDETECT_LOG_SAMPLE` share: one server per setting, the same model and rows, "
+        f"{overhead['rounds']} interleaved rounds of {fmt(overhead['requests_per_round'])} requests per "
+        f"server and API (rotating order, {overhead.get('settle_s', 0):g} s pause after each block). "
+        "`p50 vs off` is the median over rounds of the round's p50 ratio; `CPU ms/request` is the "
+        "server process's CPU time (the log's writer thread included) over the blocks and their "
+        "pauses, per request: what the latency becomes on an idle machine.",
+        "",
+        markdown_table(
+            ["setting", "requests", "p50 ms", "p99 ms", "p50 vs off", "CPU ms/request", "CPU vs off"], rows
+        ),
+        "",
+    ]
 
 
 _BUILDERS = {"quality": quality_section, "speed": speed_section, "service": service_section}

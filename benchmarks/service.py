@@ -8,6 +8,12 @@ same model through ``POST /api/v2/models/{name}/score`` (single-row latency and 
 with the top 3 contributions per row). Every phase is bounded by a request count and by
 ``--max-seconds``. The machine's load average is recorded before and after, since a busy machine
 slows every figure. Run ``python -m benchmarks.service --help``.
+
+``--log-overhead`` adds the cost of the scoring log: servers with the log off and on at each
+``--log-samples`` share (``AEDETECT_LOG_SAMPLE``) run side by side on the same model and data, and
+single-row v1 and v2 latency is measured in interleaved rounds (each round one block per server,
+in rotating order, a server's log drained before the next block starts), so a change of the
+machine's load reaches every configuration alike.
 """
 
 from __future__ import annotations
@@ -23,8 +29,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -72,12 +78,23 @@ def running_server(startup_timeout_s: float = 60.0) -> Iterator[str]:
     """Start ``aedetect serve`` on a free loopback port with a temporary data directory; yield its URL
     with the admin key the first start prints as user info (``http://key:<KEY>@host:port``), the
     way TensorMSA-era scripts carry it, so every request is authenticated as in production."""
+    with started_server(startup_timeout_s) as (url, _pid):
+        yield url
+
+
+@contextmanager
+def started_server(
+    startup_timeout_s: float = 60.0, settings: Mapping[str, str] | None = None
+) -> Iterator[tuple[str, int]]:
+    """:func:`running_server` with the ``AEDETECT_*`` ``settings`` given; yields its URL (with the
+    key) and process id."""
     with tempfile.TemporaryDirectory(prefix="aedetect-bench-") as tmp:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("AEDETECT_")}
         env.update(
             AEDETECT_HOST="127.0.0.1", AEDETECT_PORT=str(port), AEDETECT_DATA_DIR=str(Path(tmp) / "data")
         )
+        env.update(settings or {})
         log_path = Path(tmp) / "server.log"
         with log_path.open("wb") as log:
             proc = subprocess.Popen(_aedetect_command(), env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -87,7 +104,7 @@ def running_server(startup_timeout_s: float = 60.0) -> Iterator[str]:
                 keys = KEY_PATTERN.findall(log_path.read_text(errors="replace"))
                 if not keys:
                     raise RuntimeError(f"aedetect serve printed no API key:\n{_log_tail(log_path)}")
-                yield url.replace("http://", f"http://key:{keys[0]}@")
+                yield url.replace("http://", f"http://key:{keys[0]}@"), proc.pid
             finally:
                 proc.terminate()
                 try:
@@ -343,6 +360,119 @@ def measure_v2(
     return {"single": single, "batch": batch[3], "batch_no_reasons": batch[0], "top_contributions": 3}
 
 
+SETTLE_S = 1.5
+"""Pause after each block of the log comparison: the log writes what it queued within a second."""
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User and system CPU time of a process and all its threads so far (Linux ``/proc``; None
+    elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _drain_log(url: str, nn_id: str, timeout_s: float = 60.0) -> None:
+    """Wait until the server's scoring log has written everything queued."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        resp = requests.get(
+            f"{url}/api/v2/models/{nn_id}/scores", params={"limit": 1}, timeout=REQUEST_TIMEOUT_S
+        )
+        if resp.status_code == 200 and resp.json()["log"]["queued"] == 0:
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"the scoring log of {url} did not drain within {timeout_s:.0f} s")
+
+
+def log_overhead(
+    samples: Sequence[float],
+    n_requests: int,
+    rounds: int,
+    train_rows: int,
+    train_iter: int,
+    max_seconds: float,
+    startup_timeout_s: float,
+) -> dict[str, Any]:
+    """Single-row latency and server CPU time per request of v1 predict and v2 score with the
+    scoring log off and on at each sample share, in ``rounds`` interleaved rounds of
+    ``n_requests / rounds`` requests per server and API.
+
+    Three figures per setting against the log off: the pooled p50, the median over rounds of the
+    round's p50 ratio (robust when the machine's load drifts between rounds), and the server's CPU
+    time per request over every block and the pause after it (what latency becomes on an idle
+    machine; the log's writer thread is included)."""
+    nn_id = "benchlog"
+    configs: list[tuple[str, dict[str, str]]] = [("off", {"AEDETECT_LOG_ENABLED": "false"})]
+    configs += [(f"sample {s:g}", {"AEDETECT_LOG_SAMPLE": str(s)}) for s in samples]
+    block = max(1, n_requests // rounds)
+    apis = ("v1", "v2")
+    latencies: dict[str, dict[str, list[float]]] = {name: {a: [] for a in apis} for name, _ in configs}
+    round_p50: dict[str, dict[str, list[float]]] = {name: {a: [] for a in apis} for name, _ in configs}
+    cpu: dict[str, dict[str, float]] = {name: {a: 0.0 for a in apis} for name, _ in configs}
+    with ExitStack() as stack:
+        servers = {name: stack.enter_context(started_server(startup_timeout_s, env)) for name, env in configs}
+        rows: list[dict[str, Any]] = []
+        for url, _ in servers.values():
+            rows, _ = train_model(url, nn_id, train_rows, train_iter)
+        bodies: dict[str, list[dict[str, Any]]] = {
+            "v1": [{"input_data": row} for row in rows],
+            "v2": [{"rows": [row]} for row in rows],
+        }
+
+        def send(url: str, api: str, count: int, offset: int) -> list[float]:
+            chosen = bodies[api][offset:] + bodies[api][:offset]
+            deadline = time.monotonic() + max_seconds
+            if api == "v1":
+                path = f"{url}{V1}/service/state/predict/type/anomaly/nnid/{nn_id}/ver/active/"
+                return _predict_many(path, chosen, count, deadline, False)
+            return _score_many(f"{url}/api/v2/models/{nn_id}/score", chosen, count, deadline)
+
+        for url, _ in servers.values():  # warm up: model loaded, connections made
+            for api in apis:
+                send(url, api, 20, 0)
+        names = [name for name, _ in configs]
+        for r in range(rounds):
+            for name in names[r % len(names) :] + names[: r % len(names)]:
+                url, pid = servers[name]
+                for api in apis:
+                    before = cpu_seconds(pid)
+                    measured = send(url, api, block, (r * block) % len(rows))
+                    time.sleep(SETTLE_S)
+                    after = cpu_seconds(pid)
+                    latencies[name][api] += measured
+                    round_p50[name][api].append(float(np.percentile(measured, 50)))
+                    if before is not None and after is not None:
+                        cpu[name][api] += after - before
+        for name, (url, _) in servers.items():
+            if name != "off":
+                _drain_log(url, nn_id)
+    results: dict[str, dict[str, Any]] = {}
+    for name, _ in configs:
+        results[name] = {}
+        for api in apis:
+            values = latencies[name][api]
+            stats = _stats(values, sum(values))  # wall: the time spent in requests
+            stats["cpu_ms_per_request"] = cpu[name][api] * 1000.0 / len(values) if cpu[name][api] else None
+            results[name][api] = stats
+    for name, by_api in results.items():
+        for api, stats in by_api.items():
+            off = results["off"][api]
+            stats["overhead_p50_pct"] = (stats["p50_ms"] / off["p50_ms"] - 1.0) * 100.0
+            stats["overhead_mean_pct"] = (stats["mean_ms"] / off["mean_ms"] - 1.0) * 100.0
+            ratios = [a / b for a, b in zip(round_p50[name][api], round_p50["off"][api], strict=True)]
+            stats["overhead_round_p50_pct"] = (float(np.median(ratios)) - 1.0) * 100.0
+            base = off["cpu_ms_per_request"]
+            stats["overhead_cpu_pct"] = (
+                None
+                if base is None or stats["cpu_ms_per_request"] is None
+                else (stats["cpu_ms_per_request"] / base - 1.0) * 100.0
+            )
+    return {"rounds": rounds, "requests_per_round": block, "settle_s": SETTLE_S, "configs": results}
+
+
 def run_service(
     n_requests: int = 2000,
     clients: int = 4,
@@ -379,6 +509,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--train-iter", type=int, default=5, help="training passes (v1 'iter')")
     parser.add_argument("--max-seconds", type=float, default=120.0, help="time bound of each phase")
     parser.add_argument("--startup-timeout", type=float, default=60.0, help="seconds to wait for the server")
+    parser.add_argument(
+        "--log-overhead",
+        action="store_true",
+        help="also measure single-row latency with the scoring log off and on (interleaved rounds)",
+    )
+    parser.add_argument(
+        "--log-samples",
+        type=lambda text: [float(v) for v in text.split(",")],
+        default=[0.0, 0.1, 1.0],
+        help="AEDETECT_LOG_SAMPLE shares to compare with the log off (comma-separated)",
+    )
+    parser.add_argument("--log-rounds", type=int, default=10, help="interleaved rounds of --log-overhead")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "service.json", help="results JSON")
     parser.add_argument("--write-md", action="store_true", help="update the service section of BENCHMARKS.md")
     args = parser.parse_args(args_list)
@@ -404,6 +546,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.max_seconds,
         args.startup_timeout,
     )
+    overhead = (
+        log_overhead(
+            args.log_samples,
+            args.requests,
+            max(1, args.log_rounds),
+            args.train_rows,
+            args.train_iter,
+            args.max_seconds,
+            args.startup_timeout,
+        )
+        if args.log_overhead
+        else None
+    )
     payload = {
         "part": "service",
         "created": now_iso(),
@@ -422,6 +577,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
         **measured,
     }
+    if overhead is not None:
+        payload["log_overhead"] = overhead
     write_json(args.out, payload)
     single, conc, batch = payload["single"], payload["concurrent"], payload["batch"]
     print(
@@ -439,6 +596,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"load average before {load['before'][0]:.2f}, after {load['after'][0]:.2f} ({load['cpus']} CPUs)",
         file=sys.stderr,
     )
+    for name, by_api in (overhead or {}).get("configs", {}).items():
+        print(
+            f"log {name}: "
+            + "; ".join(
+                f"{api} p50 {st['p50_ms']:.2f} ms (per round {st['overhead_round_p50_pct']:+.1f}%), "
+                f"CPU {st['cpu_ms_per_request'] or float('nan'):.2f} ms/request "
+                f"({st['overhead_cpu_pct'] if st['overhead_cpu_pct'] is not None else float('nan'):+.1f}%)"
+                for api, st in by_api.items()
+            ),
+            file=sys.stderr,
+        )
     print(f"results: {args.out}", file=sys.stderr)
     if args.write_md:
         from benchmarks.report import update_markdown

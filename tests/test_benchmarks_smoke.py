@@ -135,10 +135,16 @@ def speed_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def service_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """One tiny service run against a real server: 20 requests, 2 clients, small batches."""
+    """One tiny service run against a real server: 20 requests, 2 clients, small batches; and the
+    scoring log's overhead with the log off and on (two more servers, two rounds)."""
     out = tmp_path_factory.mktemp("service") / "service.json"
     run_module(
         "benchmarks.service",
+        "--log-overhead",
+        "--log-samples",
+        "1",
+        "--log-rounds",
+        "2",
         "--requests",
         "20",
         "--clients",
@@ -274,6 +280,13 @@ def test_service_measures_latency_and_throughput(service_results: dict[str, Any]
     assert native["single"]["requests"] == 20 and 0 < native["single"]["p50_ms"] <= native["single"]["p99_ms"]
     assert native["batch"]["requests"] == 3 and native["batch"]["rows_per_s"] > 0
     assert len(service_results["load_average"]["before"]) == 3
+    overhead = service_results["log_overhead"]
+    assert set(overhead["configs"]) == {"off", "sample 1"} and overhead["rounds"] == 2
+    for api in ("v1", "v2"):
+        on, off = overhead["configs"]["sample 1"][api], overhead["configs"]["off"][api]
+        assert on["requests"] == off["requests"] == 20 and on["p50_ms"] > 0
+        assert off["overhead_p50_pct"] == off["overhead_round_p50_pct"] == 0.0
+        assert on["cpu_ms_per_request"] is None or on["cpu_ms_per_request"] > 0  # None off Linux
 
 
 def test_report_writes_every_section_with_command_and_machine(
@@ -300,6 +313,7 @@ def test_report_writes_every_section_with_command_and_machine(
         "## Service",
         "### NSL-KDD",
         "### Growth",
+        "### Scoring log overhead",
     ):
         assert heading in text
     assert text.count("- Machine: ") == 3

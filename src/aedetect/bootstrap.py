@@ -20,12 +20,15 @@ from aedetect.services.access import AccessService
 from aedetect.services.batch import SCORE_JOB, BatchScoring
 from aedetect.services.catalog import CsvLimits, DatasetCatalog
 from aedetect.services.datasets import DatasetService
+from aedetect.services.drift import DriftService
 from aedetect.services.evaluation import EvaluationService
+from aedetect.services.feedback import FeedbackService
 from aedetect.services.jobs import JobService
 from aedetect.services.limits import Limits
 from aedetect.services.models import ModelService
 from aedetect.services.networks import NetworkService
 from aedetect.services.paths import DataPaths
+from aedetect.services.scorelog import ScoreLog
 from aedetect.services.scoring import ModelCache, ScoringService
 from aedetect.services.thresholds import ThresholdService
 from aedetect.services.training import TRAIN_JOB, TrainingExecutor, TrainingService
@@ -61,11 +64,16 @@ class Container:
     jobs: JobService
     batch: BatchScoring
     access: AccessService
+    scorelog: ScoreLog
+    feedback: FeedbackService
+    drift: DriftService
 
     def close(self) -> None:
-        """Stop running trainings at their next epoch, wait for the runner, release the database."""
+        """Stop running trainings at their next epoch, wait for the runner, write what the
+        scoring log holds, release the database."""
         self.trainer.stop()
         self.runner.shutdown()
+        self.scorelog.close()
         self.registry.close()
 
 
@@ -100,12 +108,20 @@ def build_services(settings: Settings | None = None) -> Container:
         )
 
     models = ModelCache(load_detector)
+    scorelog = ScoreLog(
+        registry,
+        enabled=settings.log_enabled,
+        sample=settings.log_sample,
+        queue_rows=settings.log_queue_rows,
+        retention_days=settings.log_retention_days,
+        retention_rows=settings.log_retention_rows,
+    )
     limits = service_limits(settings)
     workflow = WorkflowService(registry, paths, limits)
     csv_limits = CsvLimits(settings.max_upload_bytes, settings.max_csv_columns, settings.max_csv_line_bytes)
     catalog = DatasetCatalog(registry, paths, csv_limits)
     datasets = DatasetService(workflow, paths, catalog, csv_limits)
-    scoring = ScoringService(registry, paths, models, limits)
+    scoring = ScoringService(registry, paths, models, limits, scorelog)
     evaluation = EvaluationService(registry, workflow, datasets, scoring)
     executor = TrainingExecutor(
         registry, datasets, evaluation, paths, models, limits, train_threads=settings.train_threads
@@ -116,6 +132,8 @@ def build_services(settings: Settings | None = None) -> Container:
     batch = BatchScoring(registry, runner, catalog, scoring, paths)
     training = TrainingService(registry, runner, workflow, datasets, evaluation, paths)
     networks = NetworkService(registry, paths, training, models, limits)
+    feedback = FeedbackService(registry, scoring)
+    thresholds = ThresholdService(registry, paths, catalog, datasets, scoring, feedback)
     return Container(
         settings=settings,
         paths=paths,
@@ -131,8 +149,11 @@ def build_services(settings: Settings | None = None) -> Container:
         networks=networks,
         catalog=catalog,
         models_v2=ModelService(registry, workflow, datasets, catalog, networks, training),
-        thresholds=ThresholdService(registry, paths, catalog, datasets, scoring),
+        thresholds=thresholds,
         jobs=JobService(registry, paths),
         batch=batch,
         access=AccessService(AccessStore(registry.engine)),
+        scorelog=scorelog,
+        feedback=feedback,
+        drift=DriftService(registry, paths, scoring, thresholds),
     )

@@ -63,6 +63,28 @@ class Settings(BaseSettings):
             "threads than cores makes every one of them wait."
         ),
     )
+    log_enabled: bool = Field(
+        True, description="Whether scored rows (v1 and v2) are recorded in the scoring log."
+    )
+    log_sample: float = Field(
+        1.0,
+        ge=0.0,
+        le=1.0,
+        description="Share of scored rows whose values the scoring log keeps (drift reads them); "
+        "alarms always keep theirs. Scores, verdicts and top columns are logged for every row.",
+    )
+    log_retention_days: float = Field(
+        30.0, gt=0, description="Days the scoring log keeps a row (older rows are deleted)."
+    )
+    log_retention_rows: int = Field(
+        1_000_000, ge=1, description="Rows the scoring log keeps per model (the oldest go first)."
+    )
+    log_queue_rows: int = Field(
+        100_000,
+        ge=1,
+        description="Rows waiting to be written to the scoring log; beyond it rows are not logged "
+        "(counted as a gap) rather than slowing predictions.",
+    )
 
     # --- bounded cost: every request is checked against these before its work starts ---------
     max_json_bytes: int = Field(

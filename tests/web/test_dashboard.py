@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 import pytest
 import requests
-from dashboard_support import FEATURES, LABEL, NORMAL, Browser, Files
+from dashboard_support import FEATURES, LABEL, NORMAL, Browser, Files, plant_rows
 from v1_support import ServerProcess, wait_for
 
 from aedetect.client import Client
@@ -285,6 +285,94 @@ def test_page6_errors_are_shown_in_words(browser: Browser, files: Files) -> None
     page.wait_for_selector("#problem", state="visible")
     assert "속도" in page.inner_text("#problem") and "lacks the model column" in page.inner_text("#problem")
     browser.shot("6-score-error")
+    assert not browser.errors
+
+
+def plant_traffic(api: Any) -> None:
+    """Traffic of the plant after training: 300 ordinary rows, then 300 where the temperature
+    sensor reads 8 degrees high, a fifth come from a new line (도장), and 15 are real faults."""
+    ordinary = plant_rows(300, seed=11).drop(columns=[LABEL])
+    drifted = plant_rows(300, seed=12, anomalies=15)
+    normal = drifted[LABEL] == NORMAL
+    drifted.loc[normal, "온도"] += 8
+    drifted.loc[drifted.index % 5 == 0, "라인"] = "도장"
+    for frame in (ordinary, drifted.drop(columns=[LABEL])):
+        api.score(MODEL, json.loads(frame[FEATURES].to_json(orient="records")), top=0)
+    wait_for(lambda: api.scores(MODEL, limit=1)["log"]["queued"] == 0, "the scoring log to drain")
+
+
+def is_fault(values: dict[str, Any]) -> bool:
+    """What the operators know: a fault runs far hotter than its speed explains (the 8 degree
+    drift of the sensor does not)."""
+    return float(values["온도"]) - (20 + 0.5 * float(values["속도"])) > 30
+
+
+def test_page3_drift_and_feedback_then_the_threshold_editor_recalibrates(
+    browser: Browser, api: Any, web_server: ServerProcess
+) -> None:
+    plant_traffic(api)
+    alarms = api.scores(MODEL, anomalies_only=True, version=1, limit=1000)["items"]
+    assert len(alarms) > 20
+    labels = [{"id": a["id"], "label": "anomaly" if is_fault(a["values"]) else "normal"} for a in alarms[3:]]
+    api.add_feedback(MODEL, items=labels)  # the older alarms; the newest three are left to the page
+
+    page = browser.page
+    browser.goto(f"/models/{MODEL}/versions/1")
+    wait_for(lambda: page.locator("#drift-columns tbody tr").count() == MODEL_COLUMNS, "the drift table")
+    verdicts = {
+        r.get_attribute("data-column"): r.locator(".badge").inner_text()
+        for r in page.locator("#drift-columns tbody tr").all()
+    }
+    assert verdicts["온도"] == "drifted" and verdicts["라인"] == "drifted", verdicts
+    assert {verdicts[c] for c in ("압력", "속도", "설비")} == {"stable"}, verdicts
+    assert page.inner_text("#drift-verdict") == "drifted"
+    (bars,) = browser.chart("drift-chart")
+    assert sorted(bars["y"]) == sorted(FEATURES) and set(bars["y"][-2:]) == {"온도", "라인"}  # most on top
+    report = api.drift(MODEL, 1, window="24h")
+    assert bars["x"][::-1] == pytest.approx([c["psi"] for c in report["columns"]])
+    rate, expected = browser.chart("rate-chart")
+    assert len(rate["x"]) == 24 and rate["name"] == "anomaly rate" and expected["name"] == "expected"
+    shown = report["anomaly_rate"]
+    assert page.inner_text("#rate-verdict") == shown["verdict"].replace("_", " ")
+    assert shown["observed"] > shown["expected"], shown
+    assert number(page.inner_text("#rate-observed")) == pytest.approx(100 * shown["observed"], abs=0.05)
+    assert number(page.inner_text("#fb-labelled")) == len(labels)
+    precision = api.feedback(MODEL)["precision"]
+    assert number(page.inner_text("#fb-precision")) == pytest.approx(precision, abs=1e-3)
+    page.evaluate("document.getElementById('panel-monitoring').scrollIntoView()")
+    browser.shot("3-drift-and-feedback", readme_name="drift-feedback.png", readme_full_page=False)
+
+    # an operator labels the newest alarm on the page: the figures follow
+    newest = page.locator("#alarms tbody tr").first
+    log_id = int(newest.get_attribute("data-log") or 0)
+    assert log_id == alarms[0]["id"]
+    newest.locator("button.label-normal").click()
+    wait_for(lambda: number(page.inner_text("#fb-labelled")) == len(labels) + 1, "the new label")
+    assert newest.locator(".badge").inner_text() == "normal"
+    stored = api.feedback(MODEL, limit=1)["items"][0]
+    assert stored["log_id"] == log_id and stored["label"] == "normal"
+    assert stored["actor"] and stored["actor"].startswith("first admin key")
+
+    # the threshold editor proposes a threshold from the labels, then saves it as a revision
+    page.click("text=Edit threshold")
+    page.wait_for_url(f"**/models/{MODEL}/versions/1/threshold")
+    page.wait_for_load_state("networkidle")
+    page.select_option("#strategy", "feedback-precision")
+    page.fill("#strategy-input", "0.9")
+    page.click("#propose")
+    wait_for(lambda: "would set" in page.inner_text("#proposal"), "the proposal")
+    proposal = api.propose_threshold(MODEL, 1, "feedback", target_precision=0.9)
+    assert float(page.input_value("#value")) == pytest.approx(proposal["value"], rel=1e-6)
+    assert proposal["proposed"]["feedback"]["precision"] >= 0.9
+    line = page.evaluate("document.getElementById('threshold-chart').layout.shapes[0].x0")
+    assert line == pytest.approx(proposal["value"], rel=1e-6)
+    page.fill("#note", "운전원 라벨로 재보정")
+    page.click("#save button[type='submit']")
+    wait_for(lambda: page.inner_text("#saved").startswith("Saved"), "the saved revision")
+    revision = api.version(MODEL, 1)["threshold"]
+    assert revision["strategy"] == "feedback" and revision["value"] == pytest.approx(proposal["value"])
+    assert "feedback" in page.locator("#revisions tbody tr").first.inner_text()
+    browser.shot("4-threshold-from-feedback")
     assert not browser.errors
 
 

@@ -12,11 +12,14 @@ from aedetect.bootstrap import Container
 from aedetect.services.batch import BatchScoring
 from aedetect.services.catalog import DatasetCatalog
 from aedetect.services.datasets import DatasetService
+from aedetect.services.drift import DriftService
 from aedetect.services.evaluation import EvaluationService
+from aedetect.services.feedback import FeedbackService
 from aedetect.services.jobs import JobService
 from aedetect.services.models import ModelService
 from aedetect.services.networks import NetworkService
 from aedetect.services.paths import check_version
+from aedetect.services.scorelog import ScoreLog
 from aedetect.services.scoring import ScoringService
 from aedetect.services.thresholds import ThresholdService
 from aedetect.services.training import TrainingService
@@ -76,6 +79,21 @@ async def get_batch(container: ContainerDep) -> BatchScoring:
     return container.batch
 
 
+async def get_scorelog(container: ContainerDep) -> ScoreLog:
+    return container.scorelog
+
+
+async def get_feedback(container: ContainerDep) -> FeedbackService:
+    return container.feedback
+
+
+async def get_drift(container: ContainerDep) -> DriftService:
+    return container.drift
+
+
+ScoreLogDep = Annotated[ScoreLog, Depends(get_scorelog)]
+FeedbackDep = Annotated[FeedbackService, Depends(get_feedback)]
+DriftDep = Annotated[DriftService, Depends(get_drift)]
 CatalogDep = Annotated[DatasetCatalog, Depends(get_catalog)]
 ModelsDep = Annotated[ModelService, Depends(get_models)]
 ThresholdsDep = Annotated[ThresholdService, Depends(get_thresholds)]

@@ -89,9 +89,18 @@ RULES: Final = (
         Role.READER,
         changes_state=False,
     ),
+    Rule(
+        "POST",
+        re.compile(r"/api/v2/models/[^/]+/versions/[^/]+/threshold/proposal"),
+        Role.READER,
+        changes_state=False,
+    ),
+    Rule("DELETE", re.compile(r"/api/v2/models/[^/]+/feedback/[^/]+"), Role.WRITER, changes_state=True),
     Rule(None, re.compile(r"/auth/(keys|audit)(/.*)?"), Role.ADMIN, changes_state=True),
 )
-"""Scoring is reading (readers score); key management and the audit log are for admins."""
+"""Scoring is reading (readers score), and so is asking what a threshold strategy would set;
+withdrawing a feedback label is a writer's correction of a writer's action, not an admin deletion;
+key management and the audit log are for admins."""
 
 
 def required_role(method: str, path: str) -> tuple[Role | None, bool]:

@@ -24,10 +24,15 @@ from tqdm import tqdm
 from aedetect.client.types import (
     AliasInfo,
     DatasetInfo,
+    DriftInfo,
     EvaluationInfo,
+    FeedbackInfo,
+    FeedbackPageInfo,
     JobInfo,
     ModelInfo,
+    ProposalInfo,
     ScoreAnswer,
+    ScoreLogInfo,
     ThresholdInfo,
     VersionInfo,
 )
@@ -144,10 +149,13 @@ class Client:
         self._call("DELETE", f"/models/{name}")
 
     # --- training and jobs --------------------------------------------------------------------
-    def train(self, name: str, wait: bool = False, progress: bool = True) -> JobInfo:
+    def train(self, name: str, wait: bool = False, progress: bool = True, feedback: bool = False) -> JobInfo:
         """Start training; with ``wait``, follow the job's events (a tqdm bar unless ``progress``
-        is false) and return it finished."""
-        job: JobInfo = self._call("POST", f"/models/{name}/train")
+        is false) and return it finished. With ``feedback``, the operators' labels change the
+        training rows (confirmed normal rows in, confirmed anomalies out)."""
+        job: JobInfo = self._call(
+            "POST", f"/models/{name}/train", json={"feedback": True} if feedback else None
+        )
         if not wait:
             return job
         return self.follow(job["id"], progress=progress)
@@ -228,6 +236,15 @@ class Client:
         )
         return result
 
+    def propose_threshold(self, name: str, version: int, strategy: str, **inputs: Any) -> ProposalInfo:
+        """What ``strategy`` would set and would have given, without changing anything."""
+        result: ProposalInfo = self._call(
+            "POST",
+            f"/models/{name}/versions/{version}/threshold/proposal",
+            json={"strategy": strategy, **inputs},
+        )
+        return result
+
     def thresholds(self, name: str, version: int) -> list[ThresholdInfo]:
         return list(self._call("GET", f"/models/{name}/versions/{version}/thresholds")["items"])
 
@@ -283,6 +300,88 @@ class Client:
             json={"dataset": dataset, "top": top},
         )
         return result
+
+    # --- monitoring -----------------------------------------------------------------------------
+    def scores(
+        self,
+        name: str,
+        since: str | None = None,
+        until: str | None = None,
+        anomalies_only: bool = False,
+        version: int | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+    ) -> ScoreLogInfo:
+        """A page of the scoring log (newest first) with its gaps and the log's status."""
+        result: ScoreLogInfo = self._call(
+            "GET",
+            f"/models/{name}/scores",
+            params=_params(
+                since=since,
+                until=until,
+                anomalies_only=anomalies_only or None,
+                version=version,
+                cursor=cursor,
+                limit=limit,
+            ),
+        )
+        return result
+
+    def drift(
+        self,
+        name: str,
+        version: int,
+        window: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> DriftInfo:
+        """The version's drift report over ``window`` (e.g. ``24h``) or ``since``/``until``."""
+        result: DriftInfo = self._call(
+            "GET",
+            f"/models/{name}/versions/{version}/drift",
+            params=_params(window=window, since=since, until=until),
+        )
+        return result
+
+    def profile(self, name: str, version: int) -> dict[str, Any]:
+        """The version's training profile."""
+        result: dict[str, Any] = self._call("GET", f"/models/{name}/versions/{version}/profile")
+        return result
+
+    def add_feedback(
+        self,
+        name: str,
+        items: Sequence[Mapping[str, Any]] | None = None,
+        rows: Sequence[Mapping[str, Any]] | None = None,
+        label: str | None = None,
+        note: str | None = None,
+    ) -> list[FeedbackInfo]:
+        """Label logged rows (``items`` of ``{"id", "label", "note"?}``) or ``rows`` with ``label``."""
+        body = (
+            {"items": list(items)}
+            if items is not None
+            else _params(rows=list(rows or []), label=label, note=note)
+        )
+        return list(self._call("POST", f"/models/{name}/feedback", json=body)["items"])
+
+    def feedback(
+        self,
+        name: str,
+        version: int | None = None,
+        label: str | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+    ) -> FeedbackPageInfo:
+        """Labels (newest first) with precision, recall, confirmed anomalies and false alarms."""
+        result: FeedbackPageInfo = self._call(
+            "GET",
+            f"/models/{name}/feedback",
+            params=_params(version=version, label=label, cursor=cursor, limit=limit),
+        )
+        return result
+
+    def delete_feedback(self, name: str, feedback_id: int) -> None:
+        self._call("DELETE", f"/models/{name}/feedback/{feedback_id}")
 
 
 def _params(**values: Any) -> dict[str, Any]:

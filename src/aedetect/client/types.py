@@ -122,3 +122,77 @@ class EvaluationInfo(TypedDict, total=False):
     version: int | None
     baseline: dict[str, Any] | None
     baseline_unavailable: str | None
+
+
+class LoggedScoreInfo(TypedDict, total=False):
+    id: int
+    version: int | None
+    time: str
+    score: float | None
+    is_anomaly: bool
+    threshold: float
+    contributions: list[dict[str, Any]]
+    values: dict[str, Any]
+    sampled: bool
+    source: str
+
+
+class ScoreLogInfo(TypedDict):
+    items: list[LoggedScoreInfo]
+    next: str | None
+    gaps: list[dict[str, Any]]
+    log: dict[str, Any]
+
+
+class DriftInfo(TypedDict):
+    model: str
+    version: int | None
+    threshold: float
+    window: dict[str, Any]
+    rows: int
+    sampled_rows: int
+    verdict: str
+    anomaly_rate: dict[str, Any]
+    scores: dict[str, Any]
+    columns: list[dict[str, Any]]
+    limits: dict[str, list[float]]
+
+
+class FeedbackInfo(TypedDict):
+    id: int
+    log_id: int | None
+    label: str
+    note: str | None
+    actor: str | None
+    version: int | None
+    score: float | None
+    is_anomaly: bool | None
+    threshold: float | None
+    scored_at: str | None
+    values: dict[str, Any] | None
+    created_at: str | None
+    updated_at: str | None
+
+
+class FeedbackPageInfo(TypedDict):
+    items: list[FeedbackInfo]
+    next: str | None
+    labelled: int
+    precision: float | None
+    recall: float | None
+    false_alarm_rate: float | None
+    confirmed_anomalies: int
+    false_alarms: int
+    missed_anomalies: int
+    confirmed_normals: int
+    version: int | None
+    threshold: float | None
+    unscored: int
+
+
+class ProposalInfo(TypedDict):
+    strategy: str
+    value: float
+    inputs: dict[str, Any]
+    current: dict[str, Any]
+    proposed: dict[str, Any]

@@ -16,6 +16,7 @@ from aedetect.domain.models import (
     Version,
     VersionCondition,
 )
+from aedetect.domain.monitoring import Feedback, FeedbackLabel, LogGap, ScoreRecord
 
 __all__ = [
     "AliasMove",
@@ -24,11 +25,15 @@ __all__ = [
     "ColumnKind",
     "ColumnSpec",
     "Dataset",
+    "Feedback",
+    "FeedbackLabel",
     "Job",
     "JobStatus",
+    "LogGap",
     "Network",
     "Node",
     "Role",
+    "ScoreRecord",
     "ScoreResult",
     "ThresholdRevision",
     "TrainingRun",

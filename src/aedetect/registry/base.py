@@ -10,15 +10,20 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from aedetect.domain import (
     AliasMove,
     Dataset,
+    Feedback,
+    FeedbackLabel,
     Job,
     JobStatus,
+    LogGap,
     Network,
     Node,
+    ScoreRecord,
     ThresholdRevision,
     TrainingRun,
     Version,
@@ -27,7 +32,7 @@ from aedetect.domain import (
 
 class Registry(ABC):
     """Storage of networks, versions, workflow nodes, training runs (model versions, aliases,
-    threshold revisions), datasets and jobs."""
+    threshold revisions), datasets, jobs, the scoring log and feedback."""
 
     # --- networks -------------------------------------------------------------------------
     @abstractmethod
@@ -246,3 +251,69 @@ class Registry(ABC):
     @abstractmethod
     def fail_interrupted(self, reason: str) -> int:
         """Mark queued/running jobs and runs failed (called at start-up); returns how many jobs."""
+
+    # --- scoring log and feedback ---------------------------------------------------------
+    @abstractmethod
+    def add_score_records(self, records: Sequence[ScoreRecord]) -> int:
+        """Append logged rows (rows of deleted runs are dropped); returns how many were written."""
+
+    @abstractmethod
+    def list_score_records(
+        self,
+        nn_id: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        anomalies_only: bool = False,
+        model_version: int | None = None,
+        before: int | None = None,
+        limit: int = 100,
+    ) -> list[ScoreRecord]:
+        """Logged rows of a model, newest first (``since <= scored_at < until``)."""
+
+    @abstractmethod
+    def get_score_records(self, nn_id: str, log_ids: Sequence[int]) -> dict[int, ScoreRecord]:
+        """The model's logged rows with these ids."""
+
+    @abstractmethod
+    def score_counts(self, run_id: str, edges: Sequence[datetime]) -> list[tuple[int, int]]:
+        """Rows and anomalies of a model version between each pair of consecutive ``edges``."""
+
+    @abstractmethod
+    def score_sample(
+        self, run_id: str, since: datetime | None, until: datetime | None, *, scores: int, sampled: int
+    ) -> tuple[list[float | None], list[dict[str, Any]]]:
+        """The newest logged scores of a version in the window and the newest sampled values."""
+
+    @abstractmethod
+    def prune_score_log(self, older_than: datetime, keep_rows: int) -> int:
+        """Apply the retention (age, rows per model); returns the log rows removed."""
+
+    @abstractmethod
+    def add_log_gaps(self, gaps: Sequence[LogGap]) -> int:
+        """Record rows that were scored but not logged."""
+
+    @abstractmethod
+    def list_log_gaps(
+        self, nn_id: str, since: datetime | None = None, until: datetime | None = None
+    ) -> list[LogGap]:
+        """A model's recorded gaps overlapping the window, oldest first."""
+
+    @abstractmethod
+    def save_feedback(self, items: Sequence[Feedback]) -> list[Feedback]:
+        """Store labels; a new label of an already labelled logged row replaces the old one."""
+
+    @abstractmethod
+    def list_feedback(
+        self,
+        nn_id: str,
+        *,
+        label: FeedbackLabel | None = None,
+        before: int | None = None,
+        limit: int | None = None,
+    ) -> list[Feedback]:
+        """A model's labels, newest first."""
+
+    @abstractmethod
+    def delete_feedback(self, nn_id: str, feedback_id: int) -> Feedback:
+        """Remove one label; ``NotFound`` naming it."""

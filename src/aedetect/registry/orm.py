@@ -245,3 +245,72 @@ class AliasMoveRow(Base):
     actor: Mapped[str | None] = mapped_column(String(200))
     note: Mapped[str | None] = mapped_column(Text)
     moved_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+LogId = BigInteger().with_variant(Integer(), "sqlite")
+"""64-bit ids for the scoring log (SQLite's INTEGER PRIMARY KEY is 64-bit and the only kind it
+numbers by itself)."""
+
+
+class ScoreLogRow(Base):
+    """One scored row of the scoring log (rows are appended in batches, and pruned by age and
+    count per model). Indexes: a model's newest rows (listing, retention by count), a model's
+    rows by time (retention by age), a version's rows by time (drift)."""
+
+    __tablename__ = "score_log"
+    __table_args__ = (
+        Index("ix_score_log_nn_id_id", "nn_id", "id"),
+        Index("ix_score_log_nn_id_scored_at", "nn_id", "scored_at"),
+        Index("ix_score_log_run_id_scored_at", "run_id", "scored_at"),
+    )
+
+    id: Mapped[int] = mapped_column(LogId, primary_key=True, autoincrement=True)
+    nn_id: Mapped[str] = mapped_column(ForeignKey("networks.nn_id", ondelete="CASCADE"))
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.run_id", ondelete="CASCADE"))
+    model_version: Mapped[int | None] = mapped_column(Integer)
+    scored_at: Mapped[datetime]
+    score: Mapped[float | None] = mapped_column(Double)
+    is_anomaly: Mapped[bool] = mapped_column(Boolean)
+    threshold: Mapped[float] = mapped_column(Double)
+    contributions: Mapped[Any] = mapped_column(JSON())
+    row_values: Mapped[Any] = mapped_column(JSON(none_as_null=True), nullable=True)
+    sampled: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[str] = mapped_column(String(8))
+
+
+class LogGapRow(Base):
+    """Rows scored but not logged (queue full, store refusing writes)."""
+
+    __tablename__ = "score_log_gaps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    nn_id: Mapped[str] = mapped_column(ForeignKey("networks.nn_id", ondelete="CASCADE"), index=True)
+    first_at: Mapped[datetime]
+    last_at: Mapped[datetime]
+    rows: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class FeedbackRow(Base):
+    """An operator's label of a scored row, with a copy of what the row was scored with. ``log_id``
+    is not a foreign key: the label outlives the log's retention."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (UniqueConstraint("nn_id", "log_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    nn_id: Mapped[str] = mapped_column(ForeignKey("networks.nn_id", ondelete="CASCADE"), index=True)
+    log_id: Mapped[int | None] = mapped_column(BigInteger)
+    label: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str | None] = mapped_column(String(200))
+    run_id: Mapped[str | None] = mapped_column(String(80))
+    model_version: Mapped[int | None] = mapped_column(Integer)
+    score: Mapped[float | None] = mapped_column(Double)
+    is_anomaly: Mapped[bool | None] = mapped_column(Boolean)
+    threshold: Mapped[float | None] = mapped_column(Double)
+    scored_at: Mapped[datetime | None]
+    row_values: Mapped[Any] = mapped_column(JSON(none_as_null=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -7,7 +7,8 @@ method returns domain dataclasses; ORM rows never leave the registry package. Nu
 from a concurrent writer is retried, so two creators never get the same number.
 
 The methods live with their aggregate: ``networks`` (networks, versions, nodes), ``runs`` (training
-runs, model versions, aliases), ``thresholds``, ``datasets`` and ``jobs``.
+runs, model versions, aliases), ``thresholds``, ``datasets``, ``jobs`` and ``monitoring`` (the
+scoring log, its gaps, feedback).
 """
 
 from __future__ import annotations
@@ -23,13 +24,14 @@ from aedetect.registry.datasets import DatasetStore
 from aedetect.registry.db import make_engine
 from aedetect.registry.jobs import JobStore
 from aedetect.registry.migrate import upgrade
+from aedetect.registry.monitoring import MonitoringStore
 from aedetect.registry.orm import JobRow, RunRow, VersionRow, utcnow
 from aedetect.registry.runs import RunStore
 from aedetect.registry.store import UNFINISHED
 from aedetect.registry.thresholds import ThresholdStore
 
 
-class SqlRegistry(RunStore, ThresholdStore, DatasetStore, JobStore, Registry):
+class SqlRegistry(RunStore, ThresholdStore, DatasetStore, JobStore, MonitoringStore, Registry):
     """:class:`Registry` over a SQLAlchemy engine; thread-safe (one session per call).
 
     Build it with :meth:`from_url`, which also migrates the schema; the constructor takes an

@@ -379,11 +379,12 @@ class ModelService:
                 f"model '{name}' is training: cancel its job or wait, then delete it", field="name"
             ) from exc
 
-    def train(self, name: str) -> Job:
-        """Queue a training of the model's current configuration."""
+    def train(self, name: str, *, feedback: bool = False) -> Job:
+        """Queue a training of the model's current configuration (with ``feedback``: the
+        operators' labels applied to the training rows, recorded in the version)."""
         self._registry.get_network(check_nn_id(name))
         try:
-            run = self._training.start(name, self.config_version(name))
+            run = self._training.start(name, self.config_version(name), feedback=feedback)
         except Conflict as exc:
             raise Conflict(f"model '{name}' is already training: {exc.message}", field="name") from exc
         except AedetectError as exc:

@@ -10,6 +10,9 @@ All rows of a request are scored in one vectorised pass.
 The v1 similarity is :func:`v1_similarity`: a strictly decreasing function of the anomaly score,
 so a v1 client comparing it with the reference value (the same function of the threshold) gets
 exactly the model's verdict.
+
+Every scored row (v1 predictions, v2 JSON rows and CSV bodies) is handed to the scoring log
+(:mod:`aedetect.services.scorelog`), which queues it without waiting for the store.
 """
 
 from __future__ import annotations
@@ -19,17 +22,20 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from aedetect.detectors.autoencoder import AutoEncoderDetector
-from aedetect.domain import TrainingRun
+from aedetect.domain import ScoreResult, TrainingRun
 from aedetect.errors import InvalidInput, NotFitted, listed
 from aedetect.registry.base import Registry
 from aedetect.services.limits import Limits, check_rows
 from aedetect.services.paths import DataPaths, check_nn_id, check_version
+
+if TYPE_CHECKING:
+    from aedetect.services.scorelog import ScoreLog
 
 ACTIVE = "active"
 """Version selector meaning "the network's active version"."""
@@ -137,6 +143,13 @@ def scored_frame(
     """``frame`` with the anomaly score, the 0/1 verdict against ``threshold`` (default: the
     model's own) and, if ``top``, the top contributing columns most first, ';'-separated. Columns
     of those names in ``frame`` are replaced."""
+    return scored_frame_and_result(detector, frame, top, threshold)[0]
+
+
+def scored_frame_and_result(
+    detector: AutoEncoderDetector, frame: pd.DataFrame, top: int, threshold: float | None = None
+) -> tuple[pd.DataFrame, ScoreResult]:
+    """:func:`scored_frame` and the scoring result it was made from."""
     result = detector.score(frame)
     limit = float(detector.threshold_) if threshold is None else threshold
     out = frame.drop(columns=[c for c in (SCORE_COLUMN, LABEL_COLUMN, TOP_COLUMN) if c in frame.columns])
@@ -147,7 +160,7 @@ def scored_frame(
         order = np.argsort(-contributions, axis=1, kind="stable")[:, :top]
         names = np.asarray(result.columns, dtype=object)[order]
         out[TOP_COLUMN] = [";".join(row) for row in names]
-    return out
+    return out, result
 
 
 def finite_or_none(value: float) -> float | None:
@@ -207,13 +220,31 @@ def native_rows(rows: Sequence[Any], columns: Sequence[str]) -> list[Row]:
 
 
 class ScoringService:
-    """Similarity, codes and reconstructions from the model that serves a version."""
+    """Similarity, codes and reconstructions from the model that serves a version; scored rows
+    go to the scoring log when one is given."""
 
-    def __init__(self, registry: Registry, paths: DataPaths, cache: ModelCache, limits: Limits) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        paths: DataPaths,
+        cache: ModelCache,
+        limits: Limits,
+        log: ScoreLog | None = None,
+    ) -> None:
         self._registry = registry
         self._paths = paths
         self._cache = cache
         self._limits = limits
+        self._log = log
+
+    def _logged(
+        self, run: TrainingRun, result: ScoreResult, threshold: float, rows: Any, source: str
+    ) -> None:
+        if self._log is not None:
+            scores = np.asarray(result.scores, dtype=np.float64)
+            self._log.record(
+                run, scores, scores > threshold, threshold, result.contributions, result.columns, rows, source
+            )
 
     def serving_run(self, nn_id: str, version: str | int) -> TrainingRun:
         """The active run of ``version`` (a number, or "active" for the active version)."""
@@ -246,18 +277,35 @@ class ScoringService:
         check_rows(len(rows), self._limits)
         run = self.serving_run(nn_id, version)
         model = self.detector(run)
-        scores = model.decision_function(checked_rows(rows, model.columns_))
-        values, _ = judged_similarity(
-            scores, current_threshold(run, model), similarity_scale(model.threshold_)
-        )
+        checked = checked_rows(rows, model.columns_)
+        threshold = current_threshold(run, model)
+        scores = np.asarray(model.decision_function(checked), dtype=np.float64)
+        if self._log is not None:  # the log's writer works out the top columns, for many rows at once
+            self._log.record(
+                run, scores, scores > threshold, threshold, None, model.columns_, checked, "v1",
+                explain=lambda batch: model.score(batch).contributions,
+            )  # fmt: skip
+        values, _ = judged_similarity(scores, threshold, similarity_scale(model.threshold_))
         return [finite_or_none(v) for v in values]
+
+    def score_rows(self, run: TrainingRun, rows: Sequence[Row], top: int) -> list[dict[str, Any]]:
+        """:meth:`explain` for rows sent to be scored (the v2 score route): they are logged."""
+        explained, result, threshold, checked = self._explained(run, rows, top, None)
+        self._logged(run, result, threshold, checked, "v2")
+        return explained
 
     def explain(
         self, run: TrainingRun, rows: Sequence[Row], top: int, threshold: float | None = None
     ) -> list[dict[str, Any]]:
         """Per row: score, verdict against ``threshold`` (default: the current one), the v1 and
         the cosine similarity, and the ``top`` columns contributing most with their share of the
-        score, the value sent and the value the model expected (its reconstruction)."""
+        score, the value sent and the value the model expected (its reconstruction). Not logged:
+        it also explains rows of stored data again."""
+        return self._explained(run, rows, top, threshold)[0]
+
+    def _explained(
+        self, run: TrainingRun, rows: Sequence[Row], top: int, threshold: float | None
+    ) -> tuple[list[dict[str, Any]], ScoreResult, float, list[Row]]:
         check_rows(len(rows), self._limits, "rows")
         detector = self.detector(run)
         checked = native_rows(rows, detector.columns_)
@@ -294,6 +342,14 @@ class ScoringService:
                     "contributions": contributions,
                 }
             )
+        return out, result, threshold, checked
+
+    def scored_csv_chunk(
+        self, run: TrainingRun, frame: pd.DataFrame, top: int, threshold: float
+    ) -> pd.DataFrame:
+        """One chunk of a CSV body scored (:func:`scored_frame`) and logged."""
+        out, result = scored_frame_and_result(self.detector(run), frame, top, threshold)
+        self._logged(run, result, threshold, frame, "csv")
         return out
 
     def encode(self, nn_id: str, version: str | int, rows: Sequence[Row]) -> list[list[float | None]]:

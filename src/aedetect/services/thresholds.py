@@ -7,7 +7,13 @@ reads the newest with the serving run, so it takes effect at once in every proce
 * ``value``: the number given;
 * ``fpr``: the smallest threshold whose false-positive rate on a dataset is at most ``target``
   (its normal rows per ``label_column``, or all rows when it has none: assumed normal);
-* ``best_f1``: the threshold with the best F1 on a labelled dataset.
+* ``best_f1``: the threshold with the best F1 on a labelled dataset;
+* ``feedback``: from the operators' labels of the model's rows (:mod:`aedetect.services.feedback`),
+  the lowest threshold whose alarms reach ``target_precision``, or at which at most
+  ``target_false_alarm_rate`` of the rows confirmed normal are alarms.
+
+:meth:`ThresholdService.propose` gives the value any strategy would choose, with what it would have
+given (alarm rate on the training scores, the feedback figures), without recording it.
 
 For choosing one by eye (the dashboard's threshold editor) it also gives the histogram of a
 version's training scores (and of a dataset's scores per class) and what any threshold would flag
@@ -33,11 +39,18 @@ from aedetect.services.cache import RecentCache
 from aedetect.services.catalog import DatasetCatalog
 from aedetect.services.datasets import DatasetService
 from aedetect.services.evaluation import anomaly_labels, assessment, verdict_metrics
+from aedetect.services.feedback import (
+    MIN_LABELLED,
+    FeedbackService,
+    feedback_frame,
+    figures,
+    precision_threshold,
+)
 from aedetect.services.paths import DataPaths
 from aedetect.services.scoring import ScoringService, current_threshold
 from aedetect.services.workflow import TRAIN_DATA
 
-STRATEGIES = ("contamination", "value", "fpr", "best_f1")
+STRATEGIES = ("contamination", "value", "fpr", "best_f1", "feedback")
 
 CACHED_FORESTS = 4
 CACHED_SCORES = 8
@@ -104,12 +117,14 @@ class ThresholdService:
         catalog: DatasetCatalog,
         datasets: DatasetService,
         scoring: ScoringService,
+        feedback: FeedbackService,
     ) -> None:
         self._registry = registry
         self._paths = paths
         self._catalog = catalog
         self._datasets = datasets
         self._scoring = scoring
+        self._feedback = feedback
         self._baselines: RecentCache[Baseline] = RecentCache(CACHED_FORESTS)
         self._scores: RecentCache[tuple[np.ndarray, np.ndarray | None]] = RecentCache(CACHED_SCORES)
 
@@ -172,10 +187,8 @@ class ThresholdService:
         )
 
     # --- thresholds ---------------------------------------------------------------------------
-    def set(
-        self, run: TrainingRun, body: dict[str, Any], actor: str | None = None, note: str | None = None
-    ) -> ThresholdRevision:
-        """A new threshold revision of ``run`` chosen by ``body['strategy']``."""
+    def _choose(self, run: TrainingRun, body: dict[str, Any]) -> tuple[float, dict[str, Any]]:
+        """The threshold ``body['strategy']`` chooses for ``run``, and what it used."""
         strategy = body.get("strategy")
         detector = self._scoring.detector(run)
         inputs: dict[str, Any]
@@ -217,12 +230,83 @@ class ThresholdService:
                 )
             value, f1 = best_f1_threshold(truth[keep], scores[keep])
             inputs = {"dataset": dataset, "label_column": label, "rows": int(keep.sum()), "f1": f1}
+        elif strategy == "feedback":
+            value, inputs = self._from_feedback(run, detector, body)
         else:
             raise InvalidInput(
                 f"strategy must be one of {', '.join(STRATEGIES)}, got {quoted(strategy)}", field="strategy"
             )
-        inputs["previous"] = current_threshold(run, detector)
-        return self._registry.add_threshold(run.run_id, value, str(strategy), inputs, actor=actor, note=note)
+        return value, inputs
+
+    def _from_feedback(
+        self, run: TrainingRun, detector: AutoEncoderDetector, body: dict[str, Any]
+    ) -> tuple[float, dict[str, Any]]:
+        judged = self._feedback.judged(run)
+        target_field = (
+            "target_precision" if body.get("target_precision") is not None else "target_false_alarm_rate"
+        )
+        if judged.scores.size < MIN_LABELLED:
+            raise InvalidInput(
+                f"model version {run.model_version} can judge {judged.scores.size} labelled row(s) "
+                f"({judged.unscored} without values it can score); the feedback strategy needs at least "
+                f"{MIN_LABELLED}: POST more labels to /api/v2/models/{run.nn_id}/feedback",
+                field=target_field,
+            )
+        current = current_threshold(run, detector)
+        if target_field == "target_precision":
+            value = precision_threshold(judged.scores, judged.truth, current, body["target_precision"])
+        else:
+            normal = judged.scores[~judged.truth]
+            if not normal.size:
+                raise InvalidInput(
+                    "no labelled row is confirmed normal: label some as normal to target a false-alarm rate",
+                    field=target_field,
+                )
+            value = fpr_threshold(normal, body["target_false_alarm_rate"])
+        inputs = {
+            target_field: body[target_field],
+            "labelled": int(judged.scores.size),
+            "unscored": judged.unscored,
+            "achieved": figures(judged.truth, judged.scores > value),
+        }
+        return value, inputs
+
+    def set(
+        self, run: TrainingRun, body: dict[str, Any], actor: str | None = None, note: str | None = None
+    ) -> ThresholdRevision:
+        """A new threshold revision of ``run`` chosen by ``body['strategy']``."""
+        value, inputs = self._choose(run, body)
+        inputs["previous"] = current_threshold(run, self._scoring.detector(run))
+        return self._registry.add_threshold(
+            run.run_id, value, str(body.get("strategy")), inputs, actor=actor, note=note
+        )
+
+    def propose(self, run: TrainingRun, body: dict[str, Any]) -> dict[str, Any]:
+        """The threshold a strategy would choose and what it would have given beside the current
+        one: the alarm rate on the training scores and, when the model has labels, the feedback
+        figures (as this version judges the labelled rows). Nothing is recorded."""
+        value, inputs = self._choose(run, body)
+        current = current_threshold(run, self._scoring.detector(run))
+        try:
+            training = self.training_scores(run)
+        except Conflict:
+            training = None
+        judged = self._feedback.judged(run)
+
+        def given(threshold: float) -> dict[str, Any]:
+            return {
+                "threshold": threshold,
+                "training_alarm_rate": None if training is None else float(np.mean(training > threshold)),
+                "feedback": figures(judged.truth, judged.scores > threshold) if judged.scores.size else None,
+            }
+
+        return {
+            "strategy": str(body.get("strategy")),
+            "value": value,
+            "inputs": inputs,
+            "current": given(current),
+            "proposed": given(value),
+        }
 
     def history(self, run: TrainingRun) -> list[ThresholdRevision]:
         """Every threshold revision of the version, oldest first."""
@@ -319,6 +403,11 @@ class ThresholdService:
                 if dataset
                 else self._datasets.load_frame(run.nn_id, run.version, TRAIN_DATA)
             )
+            used = run.metrics.get("feedback")
+            if isinstance(used, dict):  # the same labels as at training time (a changed one shows)
+                ids = set(used.get("feedback_ids", []))
+                items = [i for i in self._registry.list_feedback(run.nn_id) if i.feedback_id in ids]
+                frame, _ = feedback_frame(frame, items, detector.columns_)
             params = run.metrics["params"]
             return fit_baseline(
                 frame,

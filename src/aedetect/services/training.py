@@ -8,8 +8,10 @@ cancellation or a crash at any point leaves the previous model serving and the r
 (or cancelled).
 
 A succeeded run is the network's next numbered model version: it records what it was trained on
-(dataset, rows, columns and kinds, parameters after defaults), its loss history and training time,
-its first threshold revision and the IsolationForest baseline fitted on the same rows. Progress
+(dataset, rows, columns and kinds, parameters after defaults, and, when asked, the operator
+feedback added and removed), its loss history and training time, its first threshold revision and
+the IsolationForest baseline fitted on the same rows. Its model directory holds the training
+profile beside the detector (:mod:`aedetect.data.profile`), which drift reports compare with. Progress
 (epoch, losses so far, elapsed and estimated remaining seconds) is written to the job row at most
 once a second, and the job's ``cancel_requested`` flag is read as often, so any process can follow
 or stop a training.
@@ -33,7 +35,8 @@ import numpy as np
 import pandas as pd
 from anyio import to_thread
 
-from aedetect.artifacts import save_detector
+from aedetect.artifacts import save_detector, save_profile
+from aedetect.data.profile import TrainingProfile, profile_frame
 from aedetect.detectors.autoencoder import AutoEncoderDetector, EpochCallback
 from aedetect.domain import Job, JobStatus, TrainingRun, VersionCondition
 from aedetect.errors import (
@@ -53,6 +56,7 @@ from aedetect.registry.base import Registry
 from aedetect.services.baseline import Baseline, fit_baseline
 from aedetect.services.datasets import DatasetService
 from aedetect.services.evaluation import EvaluationService, anomaly_labels, assessment
+from aedetect.services.feedback import feedback_frame
 from aedetect.services.jobs import wait_for_job
 from aedetect.services.limits import Limits, check_epochs, check_network, encoded_width
 from aedetect.services.paths import TEMP_PREFIX, DataPaths, check_nn_id
@@ -152,8 +156,10 @@ class TrainingExecutor:
             baseline = self._baseline(detector, frame, metrics)
             metrics["training_time_s"] = round(time.monotonic() - started, 3)
             metrics["evaluation"] = self._assess(run, detector, baseline)
-            written.append(self._save(detector, run))
-            written.append(self._save_scores(detector.decision_function(frame), run))
+            scores = detector.decision_function(frame)
+            profile = profile_frame(frame, detector.column_kinds_, scores)
+            written.append(self._save(detector, profile, run))
+            written.append(self._save_scores(scores, run))
             previous = self._registry.get_active_run(nn_id, version)
             finished = self._registry.finish_run(
                 run.run_id,
@@ -197,6 +203,9 @@ class TrainingExecutor:
         frame = self._datasets.load_frame(run.nn_id, run.version, TRAIN_DATA)
         params = run.params["detector"]
         columns = params["columns"]
+        provenance = None
+        if run.params.get("feedback"):
+            frame, provenance = feedback_frame(frame, self._registry.list_feedback(run.nn_id), columns)
         width = encoded_width(frame, columns, params.get("categorical"), params.get("vocab_size") or 10)
         hidden = params.get("n_hidden") or AutoEncoderDetector.default_hidden(len(columns))
         check_network(hidden, self._limits, n_input=width, inputs=f"{width} encoded inputs")
@@ -225,6 +234,8 @@ class TrainingExecutor:
         }
         if result is not None and result.get("roc_auc") is not None:
             metrics["roc_auc"] = result["roc_auc"]
+        if provenance is not None:
+            metrics["feedback"] = provenance
         return detector, frame, metrics, result
 
     def _baseline(
@@ -301,13 +312,15 @@ class TrainingExecutor:
             temp.unlink(missing_ok=True)
         return final
 
-    def _save(self, detector: AutoEncoderDetector, run: TrainingRun) -> Path:
-        """Write the model to a temporary directory and rename it into place (atomic)."""
+    def _save(self, detector: AutoEncoderDetector, profile: TrainingProfile, run: TrainingRun) -> Path:
+        """Write the model and its training profile to a temporary directory and rename it into
+        place (atomic)."""
         final = self._paths.model_dir(run.nn_id, run.version, run.run_id)
         final.parent.mkdir(parents=True, exist_ok=True)
         temp = final.parent / f"{TEMP_PREFIX}{run.run_id}-{uuid.uuid4().hex[:8]}"
         try:
             save_detector(detector, temp)
+            save_profile(profile, temp)
             if final.exists():
                 shutil.rmtree(final)
             os.replace(temp, final)
@@ -440,12 +453,15 @@ class TrainingService:
             plan["dataset"] = dataset
         return plan
 
-    def start(self, nn_id: str, version: int) -> TrainingRun:
+    def start(self, nn_id: str, version: int, *, feedback: bool = False) -> TrainingRun:
         """Check the plan and that the model directory is writable, then queue a run;
-        ``Conflict`` while the version already trains."""
+        ``Conflict`` while the version already trains. With ``feedback``, the operators' labels
+        change the training rows (confirmed normal rows in, confirmed anomalies out)."""
         with self._lock:
             plan = self.plan(nn_id, version)
             self._paths.check_writable(self._paths.version_models_dir(nn_id, version), "preparing to train")
+            if feedback:
+                plan["feedback"] = True
             busy = self.unfinished_runs(nn_id, version)
             if busy:
                 raise Conflict(

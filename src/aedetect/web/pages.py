@@ -4,8 +4,9 @@ its ids; the page's scripts read and change everything else through the native A
 
 1. ``/``: every model with its status, production version and recent scoring;
 2. ``/models/new``: upload data, pick columns and parameters, train and watch it;
-3. ``/models/{name}/versions/{n}``: losses, score histogram, metrics beside the baseline,
-   parameters and schema, versions and aliases (one template include per panel);
+3. ``/models/{name}/versions/{n}``: losses, score histogram, drift of its traffic and operator
+   feedback, metrics beside the baseline, parameters and schema, versions and aliases (one
+   template include per panel);
 4. ``/models/{name}/versions/{n}/threshold``: the threshold editor;
 5. ``/models/{name}/score``: score a file, review its most anomalous rows, download the result.
 
@@ -36,7 +37,7 @@ STATIC_ROUTE = "/static/app"
 PLOTLY_ROUTE = "/static/vendor/plotly.min.js"
 PLOTLY_FILE = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
 
-VERSION_PANELS = ["losses", "scores", "metrics", "params", "versions"]
+VERSION_PANELS = ["losses", "scores", "monitoring", "metrics", "params", "versions"]
 """The panels of the model version page, in order: each is ``templates/panels/<name>.html``
 (with its script ``static/js/panels/<name>.js``); a new panel is a template and an entry here."""
 

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Body, Query, Response
 
 from aedetect.api.deps import ModelsDep
 from aedetect.api.v2.problems import problem_responses
-from aedetect.api.v2.schemas import JobPublic, ModelCreate, ModelList, ModelName, ModelPublic, ModelUpdate
+from aedetect.api.v2.schemas import (
+    JobPublic,
+    ModelCreate,
+    ModelList,
+    ModelName,
+    ModelPublic,
+    ModelUpdate,
+    TrainRequest,
+)
 from aedetect.api.v2.views import job_public, model_public
 from aedetect.services.models import ModelSpec
 
@@ -85,5 +93,7 @@ def delete_model(name: ModelName, models: ModelsDep) -> Response:
     summary="Start training; answers the job at once (follow it at /api/v2/jobs/{id})",
     responses=problem_responses(400, 404, 409),
 )
-def train_model(name: ModelName, models: ModelsDep) -> JobPublic:
-    return job_public(models.train(name))
+def train_model(
+    name: ModelName, models: ModelsDep, body: Annotated[TrainRequest | None, Body()] = None
+) -> JobPublic:
+    return job_public(models.train(name, feedback=body is not None and body.feedback))

@@ -188,7 +188,7 @@ class ColumnKind(Public):
 
 class ThresholdPublic(Public):
     value: float = F("Scores above it are anomalies.", 3.2)
-    strategy: str = F("How it was chosen: contamination, value, fpr or best_f1.", "fpr")
+    strategy: str = F("How it was chosen: contamination, value, fpr, best_f1 or feedback.", "fpr")
     inputs: dict[str, Any] = F("What the strategy used, and the previous value.", {"target": 0.01})
     actor: str | None = F("Who set it: the API key's name and id (null with auth off).", "line 7 (k_3f9a)")
     note: str | None = F("Why it was set.", "fewer false alarms on line 7")
@@ -266,11 +266,15 @@ class ThresholdSet(Request):
                 {"strategy": "value", "value": 3.2},
                 {"strategy": "fpr", "target": 0.01, "dataset": DATASET_EXAMPLE, "label_column": "label"},
                 {"strategy": "best_f1", "dataset": DATASET_EXAMPLE, "label_column": "label"},
+                {"strategy": "feedback", "target_precision": 0.9},
+                {"strategy": "feedback", "target_false_alarm_rate": 0.05},
             ]
         },
     )
 
-    strategy: Literal["contamination", "value", "fpr", "best_f1"] = F("How to choose the threshold.", "fpr")
+    strategy: Literal["contamination", "value", "fpr", "best_f1", "feedback"] = F(
+        "How to choose the threshold.", "fpr"
+    )
     contamination: float | None = F(
         "contamination: expected anomaly share, in (0, 0.5].", 0.02, None, gt=0, le=0.5
     )
@@ -281,10 +285,34 @@ class ThresholdSet(Request):
     dataset: str | None = F("fpr, best_f1: the dataset to measure on.", DATASET_EXAMPLE, None)
     label_column: str | None = F("fpr, best_f1: column marking known anomalies.", "label", None)
     normal_value: str | int | float | None = F("The label column's value on normal rows.", "normal", None)
+    target_precision: float | None = F(
+        "feedback: the share of alarms that operators should confirm as anomalies, in (0, 1].",
+        0.9,
+        None,
+        gt=0,
+        le=1,
+    )
+    target_false_alarm_rate: float | None = F(
+        "feedback: the largest share of rows confirmed normal that may be alarms, in [0, 1).",
+        0.05,
+        None,
+        ge=0,
+        lt=1,
+    )
     note: str | None = F("Why the threshold changes (kept with the revision).", "fewer false alarms", None)
 
     @model_validator(mode="after")
     def _needs(self) -> Self:
+        if self.strategy == "feedback":
+            given = [
+                n for n in ("target_precision", "target_false_alarm_rate") if getattr(self, n) is not None
+            ]
+            if len(given) != 1:
+                raise ValueError(
+                    "strategy 'feedback' needs exactly one of `target_precision` and "
+                    "`target_false_alarm_rate`"
+                )
+            return self
         required = {
             "contamination": ["contamination"],
             "value": ["value"],
@@ -458,3 +486,241 @@ class JobRows(Public):
     anomalies: int = F("Rows it flagged.", 512)
     items: list[ExplainedRow] = F("The highest-scoring rows, highest first.", [])
     next: str | None = F("Always null: the whole file is at the job's result_url.", None)
+
+
+class TrainRequest(Request):
+    feedback: bool = F(
+        "Apply the operators' feedback to the training rows: rows confirmed normal are added, training "
+        "rows equal to a confirmed anomaly are removed (recorded in the version's metrics.feedback).",
+        True,
+        False,
+    )
+
+
+# --- monitoring: scoring log, drift, feedback ----------------------------------------------------
+class TopColumn(Public):
+    column: str = F("Model column.", "src_bytes")
+    share: float | None = F("Its share of the row's score.", 0.82)
+
+
+class LoggedScore(Public):
+    id: int = F("Log id of the row (feedback refers to it).", 81234)
+    version: int | None = F("Model version that scored it.", 3)
+    time: datetime = F("When it was scored (UTC).", WHEN)
+    score: float | None = F("Anomaly score.", 41.7)
+    is_anomaly: bool = F("The verdict it got.", True)
+    threshold: float = F("The threshold in force then.", 3.2)
+    contributions: list[TopColumn] = F("The top 3 contributing columns, most first.", [])
+    values: dict[str, Scalar] | None = F(
+        "The row's model-column values, when kept (a sampled share of rows, and every alarm).",
+        {"src_bytes": 5_000_000},
+        None,
+    )
+    sampled: bool = F("Whether the values were kept by the uniform sample (drift reads those).", True)
+    source: Literal["v1", "v2", "csv"] = F("Which API scored it: v1 predict, v2 JSON or a CSV body.", "v2")
+
+
+class LogGapPublic(Public):
+    first_at: datetime = F("First row not logged (UTC).", WHEN)
+    last_at: datetime = F("Last row not logged (UTC).", WHEN)
+    rows: int = F("Rows scored but not logged.", 120)
+    reason: Literal["queue_full", "store_error"] = F(
+        "queue_full: more rows waited than AEDETECT_LOG_QUEUE_ROWS; store_error: the store refused "
+        "the write.",
+        "store_error",
+    )
+    detail: str | None = F("What the store said.", "the store refused the write (IntegrityError)")
+
+
+class LogStatus(Public):
+    enabled: bool = F("Whether this process logs scored rows (AEDETECT_LOG_ENABLED).", True)
+    sample: float = F("Share of rows whose values are kept (AEDETECT_LOG_SAMPLE).", 1.0)
+    queued: int = F("Rows waiting to be written.", 0)
+    capacity: int = F("Most rows that may wait (AEDETECT_LOG_QUEUE_ROWS).", 100_000)
+    written: int = F("Rows this process wrote since it started.", 51_200)
+    dropped: int = F("Rows not logged because the queue was full.", 0)
+    failed: int = F("Rows not logged because the store refused the write.", 0)
+    pending_gap_rows: int = F("Rows of gaps not yet recorded in the registry.", 0)
+
+
+class ScoreLogPage(Public):
+    items: list[LoggedScore] = F("One page of logged rows, newest first.", [])
+    next: str | None = F("Cursor of the next page (pass it as ?cursor=), null at the end.", None)
+    gaps: list[LogGapPublic] = F("Rows of this model scored in the window but not logged.", [])
+    log: LogStatus = F("The scoring log of the process that answered.", None)
+
+
+class DriftWindow(Public):
+    since: datetime = F("Start of the window (UTC, included).", WHEN)
+    until: datetime = F("End of the window (UTC, excluded).", WHEN)
+    duration: str | None = F("The window as asked (null when given by since).", "24h")
+
+
+VerdictName = Literal["stable", "watch", "drifted", "no_data"]
+
+
+class ColumnDriftPublic(Public):
+    column: str = F("Model column.", "temperature")
+    kind: Literal["numeric", "categorical"] = F("How the version encodes it.", "numeric")
+    rows: int = F("Sampled rows compared.", 2400)
+    psi: float | None = F("Population stability index against training.", 0.31)
+    ks: float | None = F("Numeric: Kolmogorov-Smirnov statistic against training.", 0.24, None)
+    unseen_share: float | None = F("Categorical: share of values outside the training categories.", 0.1, None)
+    missing_share: float | None = F("Share of missing values in the window.", 0.0)
+    training_missing_share: float = F("Share of missing values in training.", 0.0)
+    verdict: VerdictName = F("stable, watch or drifted (no_data: nothing to compare).", "drifted")
+
+
+class RatePoint(Public):
+    since: datetime = F("Start of the interval (UTC).", WHEN)
+    until: datetime = F("End of the interval (UTC).", WHEN)
+    rows: int = F("Rows scored in it.", 100)
+    anomalies: int = F("Alarms among them.", 2)
+    rate: float | None = F("Their share (null without rows).", 0.02)
+
+
+class AnomalyRate(Public):
+    rows: int = F("Rows the version scored in the window.", 2400)
+    anomalies: int = F("Alarms among them.", 170)
+    observed: float | None = F("Their share.", 0.071)
+    expected: float = F("Share of the training scores above the current threshold.", 0.01)
+    ratio: float | None = F("observed / expected.", 7.1)
+    verdict: VerdictName = F("Verdict on the rate.", "drifted")
+    series: list[RatePoint] = F("The window in 24 intervals, for a chart.", [])
+
+
+class ScoreShift(Public):
+    rows: int = F("Scores compared.", 2400)
+    psi: float | None = F("PSI over the training score deciles.", 0.4)
+    ks: float | None = F("KS statistic against the training scores.", 0.3)
+    median: float | None = F("Median score in the window.", 2.9)
+    training_median: float | None = F("Median training score.", 1.1)
+    verdict: VerdictName = F("Verdict on the score distribution.", "drifted")
+
+
+class DriftReport(Public):
+    model: str = F("Model name.", "plant-7")
+    version: int | None = F("Model version.", 3)
+    threshold: float = F("The threshold in force.", 3.2)
+    window: DriftWindow = F("The time window compared.", None)
+    rows: int = F("Rows the version scored in the window.", 2400)
+    sampled_rows: int = F("Rows whose values were compared per column.", 2400)
+    verdict: VerdictName = F("The worst verdict of every figure.", "drifted")
+    anomaly_rate: AnomalyRate = F("Anomaly rate against what the threshold expects.", None)
+    scores: ScoreShift = F("Shift of the score distribution.", None)
+    columns: list[ColumnDriftPublic] = F("Every model column, most drifted first.", [])
+    limits: dict[str, list[float]] = F(
+        "Watch and drift limits of each figure.", {"psi": [0.1, 0.25], "ks": [0.1, 0.2]}
+    )
+
+
+class ProfilePublic(Public):
+    model: str = F("Model name.", "plant-7")
+    version: int | None = F("Model version.", 3)
+    rows: int = F("Training rows.", 125_973)
+    columns: list[dict[str, Any]] = F(
+        "Per column: kind, missing_share and a numeric distribution (values with the training share at "
+        "or below and below each) or category shares (with other_share and distinct).",
+        [],
+    )
+    scores: dict[str, Any] | None = F("The distribution of the training scores.", None)
+
+
+class FeedbackItem(Request):
+    id: int = F("Log id of a scored row (GET /api/v2/models/{name}/scores).", 81234, ge=1, le=2**63 - 1)
+    label: Literal["anomaly", "normal"] = F("What the row was.", "normal")
+    note: str | None = F("Why (kept with the label).", "sensor recalibrated", None, max_length=10_000)
+
+
+class FeedbackCreate(Request):
+    """``{"items": [{"id", "label", "note"?}]}`` for logged rows, or ``{"rows": [...], "label",
+    "note"?}`` for rows not in the log."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"items": [{"id": 81234, "label": "normal", "note": "sensor recalibrated"}]},
+                {"rows": [{"temperature": 71.2, "line": "L7"}], "label": "anomaly"},
+            ]
+        },
+    )
+
+    items: list[FeedbackItem] | None = F("Labels of logged rows.", None, None, max_length=10_000)
+    rows: list[dict[str, Any]] | None = F(
+        "Rows not in the log (every model column), all with the same label.", None, None, max_length=10_000
+    )
+    label: Literal["anomaly", "normal"] | None = F("The label of the rows.", None, None)
+    note: str | None = F("Why (kept with each row's label).", None, None, max_length=10_000)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Self:
+        if (self.items is None) == (self.rows is None):
+            raise ValueError(
+                "send either `items` (logged rows) or `rows` with a `label`, not both or neither"
+            )
+        if self.rows is not None and self.label is None:
+            raise ValueError("`rows` need a `label`: anomaly or normal")
+        if self.items is not None and (self.label is not None or self.note is not None):
+            raise ValueError("with `items`, give each item its own `label` and `note`")
+        return self
+
+
+class FeedbackPublic(Public):
+    id: int = F("Feedback id.", 17)
+    log_id: int | None = F("Log id of the row (null: a row given with the label).", 81234)
+    label: Literal["anomaly", "normal"] = F("What the row was.", "normal")
+    note: str | None = F("Why.", "sensor recalibrated")
+    actor: str | None = F(
+        "Who labelled it: the API key's name and id (null with auth off).", "line 7 (k_3f9a)"
+    )
+    version: int | None = F("Model version that scored the row.", 3)
+    score: float | None = F("Its score then.", 4.1)
+    is_anomaly: bool | None = F("The verdict it got then.", True)
+    threshold: float | None = F("The threshold then.", 3.2)
+    scored_at: datetime | None = F("When it was scored (UTC).", WHEN)
+    values: dict[str, Scalar] | None = F("Its values, when kept (training and rescoring use them).", None)
+    created_at: datetime | None = F("When it was first labelled (UTC).", WHEN)
+    updated_at: datetime | None = F("When the label last changed (UTC).", WHEN)
+
+
+class FeedbackSaved(Public):
+    items: list[FeedbackPublic] = F("The labels as stored, in the order sent.", [])
+    next: str | None = F("Always null.", None)
+
+
+class FeedbackFigures(Public):
+    labelled: int = F("Labelled rows counted.", 50)
+    precision: float | None = F("Share of the labelled alarms confirmed as anomalies.", 0.62)
+    recall: float | None = F("Share of the confirmed anomalies that were alarms.", 0.94)
+    false_alarm_rate: float | None = F("Share of the rows confirmed normal that were alarms.", 0.4)
+    confirmed_anomalies: int = F("Alarms confirmed as anomalies.", 31)
+    false_alarms: int = F("Alarms confirmed normal.", 19)
+    missed_anomalies: int = F("Confirmed anomalies that were not alarms.", 2)
+    confirmed_normals: int = F("Rows confirmed normal that were not alarms.", 28)
+
+
+class FeedbackList(FeedbackFigures):
+    items: list[FeedbackPublic] = F("One page of labels, newest first.", [])
+    next: str | None = F("Cursor of the next page, null at the end.", None)
+    version: int | None = F(
+        "null: the figures use the verdicts rows got when scored; a number: as that version judges "
+        "the labelled rows now.",
+        None,
+    )
+    threshold: float | None = F("With version: its threshold in force.", None)
+    unscored: int = F("With version: labelled rows it could not score (no values kept).", 0)
+
+
+class ProposalFigures(Public):
+    threshold: float = F("The threshold.", 4.6)
+    training_alarm_rate: float | None = F("Share of the training scores above it.", 0.004)
+    feedback: FeedbackFigures | None = F("The labelled rows judged at it (null without labels).", None)
+
+
+class ThresholdProposal(Public):
+    strategy: str = F("The strategy asked.", "feedback")
+    value: float = F("The threshold it would set.", 4.6)
+    inputs: dict[str, Any] = F("What the strategy used.", {"target_precision": 0.9})
+    current: ProposalFigures = F("What the threshold in force gives.", None)
+    proposed: ProposalFigures = F("What the proposed threshold would have given.", None)

@@ -22,7 +22,7 @@ from aedetect.data import iter_csv_chunks
 from aedetect.domain import TrainingRun
 from aedetect.errors import InvalidInput, UnsupportedMediaType, quoted
 from aedetect.services.models import ModelService
-from aedetect.services.scoring import ScoringService, current_threshold, scored_frame
+from aedetect.services.scoring import ScoringService, current_threshold
 
 router = APIRouter(prefix="/models/{name}", tags=["scoring"])
 
@@ -60,7 +60,7 @@ def _run(models: ModelService, name: str, version: int | None, alias: str | None
 def _json_rows(run: TrainingRun, body: ScoreRequest, scoring: ScoringService) -> Response:
     """The scored rows, validated against :class:`ScoreResponse` once and serialised directly
     (a large batch would otherwise be converted three times on the way out)."""
-    rows = scoring.explain(run, body.rows or [], body.top)
+    rows = scoring.score_rows(run, body.rows or [], body.top)
     threshold = rows[0]["threshold"] if rows else current_threshold(run, scoring.detector(run))
     answer = ScoreResponse.model_validate(
         {"model": run.nn_id, "version": run.model_version, "threshold": threshold, "rows": rows}
@@ -70,19 +70,18 @@ def _json_rows(run: TrainingRun, body: ScoreRequest, scoring: ScoringService) ->
 
 def _csv_stream(run: TrainingRun, path: Path, top: int, scoring: ScoringService) -> Iterator[str]:
     """The scored CSV, chunk by chunk; the first chunk is read (and so checked) before the response starts."""
-    detector = scoring.detector(run)
-    threshold = current_threshold(run, detector)
+    threshold = current_threshold(run, scoring.detector(run))
     chunks = iter_csv_chunks(path, chunk_rows=CSV_CHUNK_ROWS)
     first = next(chunks, None)
     if first is None:
         raise InvalidInput("the CSV body holds no data rows below its header", field="body")
-    head = scored_frame(detector, first, top, threshold).to_csv(index=False)
+    head = scoring.scored_csv_chunk(run, first, top, threshold).to_csv(index=False)
 
     def rest() -> Iterator[str]:
         try:
             yield head
             for chunk in chunks:
-                yield scored_frame(detector, chunk, top, threshold).to_csv(index=False, header=False)
+                yield scoring.scored_csv_chunk(run, chunk, top, threshold).to_csv(index=False, header=False)
         finally:
             path.unlink(missing_ok=True)
 

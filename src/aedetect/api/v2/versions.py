@@ -23,6 +23,7 @@ from aedetect.api.v2.schemas import (
     ScoreHistogram,
     ThresholdList,
     ThresholdPreview,
+    ThresholdProposal,
     ThresholdPublic,
     ThresholdSet,
     VersionList,
@@ -124,6 +125,19 @@ def score_histogram(
     run = models.version(name, version)
     histogram = thresholds.histogram(run, bins, counted.dataset, counted.label_column, counted.normal_value)
     return ScoreHistogram(**histogram)
+
+
+@router.post(
+    "/versions/{version}/threshold/proposal",
+    summary="What a strategy would set, and what it would have given beside the threshold in force "
+    "(training alarm rate, feedback precision and recall); nothing changes",
+    responses=problem_responses(400, 404, 409),
+)
+def propose_threshold(
+    name: ModelName, version: VersionNumber, body: ThresholdSet, models: ModelsDep, thresholds: ThresholdsDep
+) -> ThresholdProposal:
+    run = models.version(name, version)
+    return ThresholdProposal.model_validate(thresholds.propose(run, body.model_dump(exclude_none=True)))
 
 
 @router.get(

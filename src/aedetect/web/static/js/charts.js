@@ -85,3 +85,36 @@ export function contributionChart(el, contributions) {
     showlegend: false,
   });
 }
+
+const VERDICT_COLORS = { stable: COLORS.normal, watch: "#b26a00", drifted: COLORS.anomaly, no_data: "#9aa4b2" };
+
+/** Horizontal bars: each column's PSI against training, colored by its verdict, with the watch
+ * and drift limits as dashed lines (points: one per column, most drifted on top). */
+export function driftChart(el, columns, psiLimits) {
+  const items = [...columns].reverse();
+  const limit = (x) => ({ type: "line", x0: x, x1: x, y0: 0, y1: 1, yref: "paper", line: { color: "#888", width: 1, dash: "dot" } });
+  return plot(el, [{
+    type: "bar", orientation: "h", name: "PSI",
+    y: items.map((c) => c.column), x: items.map((c) => c.psi ?? 0),
+    customdata: items.map((c) => [c.verdict, c.kind === "numeric" ? `KS ${c.ks?.toFixed(3) ?? "–"}` : `unseen ${((c.unseen_share ?? 0) * 100).toFixed(1)}%`]),
+    marker: { color: items.map((c) => VERDICT_COLORS[c.verdict] || "#8aa4c8") },
+    hovertemplate: "%{y}: PSI %{x:.3f}, %{customdata[1]} (%{customdata[0]})<extra></extra>",
+  }], {
+    margin: { ...LAYOUT.margin, l: 120 },
+    xaxis: { title: { text: "population stability index" }, rangemode: "tozero" },
+    yaxis: { automargin: true },
+    shapes: psiLimits.map(limit),
+    showlegend: false,
+  });
+}
+
+/** The anomaly rate of each interval of the window (points: one per interval), with the rate the
+ * threshold expects as a dashed line. */
+export function rateChart(el, series, expected) {
+  const x = series.map((p) => p.since);
+  return plot(el, [
+    { name: "anomaly rate", x, y: series.map((p) => p.rate), customdata: series.map((p) => [p.anomalies, p.rows]), mode: "lines+markers", line: { color: COLORS.anomaly },
+      hovertemplate: "%{y:.1%} (%{customdata[0]} of %{customdata[1]} rows)<extra></extra>", connectgaps: false },
+    { name: "expected", x: [x[0], x[x.length - 1]], y: [expected, expected], mode: "lines", line: { color: COLORS.threshold, dash: "dash", width: 1 }, hoverinfo: "skip" },
+  ], { yaxis: { title: { text: "share of rows flagged" }, tickformat: ".0%", rangemode: "tozero" }, xaxis: { type: "date" } });
+}

@@ -1,6 +1,8 @@
 // Page 4: the threshold editor. Moving the line (drag or type) asks the API what that value
 // would flag (training rows; the dataset's rows with precision, recall and F1 when labelled);
-// saving makes a new threshold revision by any strategy of the native API.
+// saving makes a new threshold revision by any strategy of the native API. A strategy can first
+// be proposed: the line moves to what it would set, with what it would have given (the feedback
+// strategy: precision and recall on the rows operators labelled).
 import { api, guarded, h, num, pageData, pct, when } from "./api.js";
 import { histogramChart, moveThreshold } from "./charts.js";
 
@@ -72,21 +74,42 @@ async function revisions() {
     h("td", {}, r.note || ""))));
 }
 
-async function save() {
-  const strategy = $("strategy").value;
-  const body = { strategy };
+const TARGETS = {
+  contamination: ["contamination", "share of training rows, e.g. 0.02"],
+  fpr: ["target", "largest false-positive rate, e.g. 0.01"],
+  "feedback-precision": ["target_precision", "precision of the alarms, e.g. 0.9"],
+  "feedback-false-alarms": ["target_false_alarm_rate", "share of confirmed normal rows flagged, e.g. 0.05"],
+};
+
+/** The request body of the chosen strategy (the editor's two feedback entries are one strategy). */
+function strategyBody() {
+  const chosen = $("strategy").value;
+  const body = { strategy: chosen.startsWith("feedback") ? "feedback" : chosen };
   const note = $("note").value.trim();
   if (note) body.note = note;
-  const amount = Number($("strategy-input").value);
-  if (strategy === "value") body.value = Number($("value").value);
-  if (strategy === "contamination") body.contamination = amount;
-  if (strategy === "fpr") body.target = amount;
-  if (strategy === "fpr" || strategy === "best_f1") {
+  if (chosen === "value") body.value = Number($("value").value);
+  if (TARGETS[chosen]) body[TARGETS[chosen][0]] = Number($("strategy-input").value);
+  if (chosen === "fpr" || chosen === "best_f1") {
     body.dataset = $("dataset").value || undefined;
     if ($("label").value.trim()) body.label_column = $("label").value.trim();
     if ($("normal").value.trim()) body.normal_value = $("normal").value.trim();
   }
-  const revision = await api(`${base}/threshold`, { method: "PUT", json: body });
+  return body;
+}
+
+async function propose() {
+  const p = await api(`${base}/threshold/proposal`, { method: "POST", json: strategyBody() });
+  $("value").value = String(Number(p.value.toPrecision(10)));
+  moveThreshold(chart, p.value);
+  const fb = (f) => (f.feedback ? `precision ${num(f.feedback.precision, 3)}, recall ${num(f.feedback.recall, 3)} on ${num(f.feedback.labelled)} labelled rows` : "no labelled rows");
+  const trained = (f) => (f.training_alarm_rate === null ? "" : `, ${pct(f.training_alarm_rate)} of the training rows flagged`);
+  $("proposal").textContent = `${p.strategy} would set ${num(p.value, 6)}: ${fb(p.proposed)}${trained(p.proposed)} ` +
+    `(now, at ${num(p.current.threshold, 6)}: ${fb(p.current)}${trained(p.current)}). Save it to put it in force.`;
+  await preview();
+}
+
+async function save() {
+  const revision = await api(`${base}/threshold`, { method: "PUT", json: strategyBody() });
   $("saved").textContent = `Saved: threshold ${num(revision.value, 6)} (${revision.strategy}) is in force for scoring now.`;
   $("value").value = String(revision.value);
   $("current").textContent = `in force: ${num(revision.value, 6)}`;
@@ -114,8 +137,11 @@ $("value").addEventListener("input", () => {
 });
 for (const id of ["dataset", "label", "normal"]) $(id).addEventListener("change", () => guarded(async () => { await drawHistogram(); await preview(); }));
 $("strategy").addEventListener("change", () => {
-  const needs = ["contamination", "fpr"].includes($("strategy").value);
-  $("strategy-input").hidden = !needs;
-  $("strategy-input").placeholder = $("strategy").value === "fpr" ? "largest false-positive rate, e.g. 0.01" : "share of training rows, e.g. 0.02";
+  const target = TARGETS[$("strategy").value];
+  $("strategy-input").hidden = !target;
+  $("strategy-input").placeholder = target ? target[1] : "";
+  $("propose").hidden = $("strategy").value === "value";
+  $("proposal").textContent = "";
 });
+$("propose").addEventListener("click", () => guarded(propose));
 $("save").addEventListener("submit", (e) => { e.preventDefault(); guarded(save); });
