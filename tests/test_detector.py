@@ -265,3 +265,36 @@ def test_asinh_transform_and_clipping_options_round_trip(tmp_path):
     with pytest.raises(InvalidInput) as info:
         AutoEncoderDetector(numeric_transform="log").fit(data)
     assert info.value.field == "numeric_transform"
+
+
+def test_should_stop_ends_training_mid_epoch_and_keeps_a_usable_model() -> None:
+    data = mixed_frame()
+    checks = []
+
+    def stop_after_20_batches() -> bool:
+        checks.append(1)
+        return len(checks) > 20
+
+    det = AutoEncoderDetector(**{**FAST, "batch_size": 10, "validation_fraction": 0.0})
+    det.fit(data, should_stop=stop_after_20_batches)
+    # 400 rows in batches of 10 is 40 batches an epoch: it stopped inside the first epoch
+    assert len(checks) == 21
+    assert det.n_epochs_ == 1 and len(det.history_["train_loss"]) == 1
+    assert np.isfinite(det.decision_function(data)).all()
+
+
+def test_a_raising_stop_check_aborts_fit_with_its_error() -> None:
+    calls = []
+
+    def stop() -> bool:
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("stop now")
+        return False
+
+    det = AutoEncoderDetector(**FAST)
+    with pytest.raises(RuntimeError, match="stop now"):
+        det.fit(mixed_frame(), should_stop=stop)
+    assert len(calls) == 3
+    with pytest.raises(NotFitted):
+        det.decision_function(mixed_frame(10))

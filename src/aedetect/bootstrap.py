@@ -63,7 +63,7 @@ class Container:
     access: AccessService
 
     def close(self) -> None:
-        """Stop running trainings at their next epoch, wait for the runner, release the database."""
+        """Stop running trainings before their next batch, wait for the runner, release the database."""
         self.trainer.stop()
         self.runner.shutdown()
         self.registry.close()
@@ -78,6 +78,8 @@ def service_limits(settings: Settings) -> Limits:
         max_network_weights=settings.max_network_weights,
         max_network_layers=settings.max_network_layers,
         max_epochs=settings.max_epochs,
+        max_queued_trainings=settings.max_queued_trainings,
+        train_retry_after_s=settings.train_retry_after_s,
     )
 
 

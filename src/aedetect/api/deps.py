@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from aedetect.api.streaming import ScoringPool
 from aedetect.bootstrap import Container
 from aedetect.services.batch import BatchScoring
 from aedetect.services.catalog import DatasetCatalog
@@ -75,6 +76,12 @@ async def get_batch(container: ContainerDep) -> BatchScoring:
     return container.batch
 
 
+async def get_scoring_pool(request: Request) -> ScoringPool:
+    """The bounded pool of large scoring requests, made at start-up."""
+    pool: ScoringPool = request.app.state.scoring_pool
+    return pool
+
+
 CatalogDep = Annotated[DatasetCatalog, Depends(get_catalog)]
 ModelsDep = Annotated[ModelService, Depends(get_models)]
 ThresholdsDep = Annotated[ThresholdService, Depends(get_thresholds)]
@@ -86,6 +93,7 @@ DatasetsDep = Annotated[DatasetService, Depends(get_datasets)]
 TrainingDep = Annotated[TrainingService, Depends(get_training)]
 EvaluationDep = Annotated[EvaluationService, Depends(get_evaluation)]
 ScoringDep = Annotated[ScoringService, Depends(get_scoring)]
+ScoringPoolDep = Annotated[ScoringPool, Depends(get_scoring_pool)]
 
 
 async def version_param(ver: str) -> int:

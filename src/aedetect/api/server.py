@@ -15,7 +15,7 @@ GRACEFUL_SHUTDOWN_S = 10
 
 
 class _Server(uvicorn.Server):
-    """uvicorn's server, which on a stop signal also stops running trainings at their next epoch,
+    """uvicorn's server, which on a stop signal also stops running trainings before their next batch,
     so requests waiting for them are answered (with the interruption) instead of holding the
     shutdown for the rest of the training."""
 

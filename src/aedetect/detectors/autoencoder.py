@@ -27,6 +27,11 @@ from aedetect.errors import InvalidInput, NotFitted
 EpochCallback = Callable[[int, int, float, float | None], None]
 """Called after each epoch with (epoch, max_epochs, train_loss, validation_loss)."""
 
+StopCheck = Callable[[], bool]
+"""Polled before every training batch. True ends the epochs there (the best weights so far are
+kept and the training rows are still scored); raising aborts ``fit`` with that exception, so a
+stop request ends training within one batch rather than one epoch."""
+
 SCORE_CHUNK_ROWS = 32768
 """Rows encoded and scored at a time, so memory stays bounded for any input size."""
 
@@ -223,8 +228,18 @@ class AutoEncoderDetector(BaseDetector):
         return [int(min(256, max(16, 2 * n_columns))), int(max(2, min(32, n_columns // 4)))]
 
     # --- fitting ------------------------------------------------------------------------------
-    def fit(self, X: Any, y: Any = None, *, callback: EpochCallback | None = None) -> Self:
-        """Learn the column encoders and the network from ``X`` (labels ``y`` are ignored)."""
+    def fit(
+        self,
+        X: Any,
+        y: Any = None,
+        *,
+        callback: EpochCallback | None = None,
+        should_stop: StopCheck | None = None,
+    ) -> Self:
+        """Learn the column encoders and the network from ``X`` (labels ``y`` are ignored).
+
+        ``callback`` is called after every epoch, ``should_stop`` before every batch (see
+        :data:`StopCheck`)."""
         params = self.checked_params()
         frame = as_frame(X)
         if len(frame) < 2:
@@ -253,7 +268,9 @@ class AutoEncoderDetector(BaseDetector):
         lo_t = torch.as_tensor(lo, device=self.device_)
         hi_t = torch.as_tensor(hi, device=self.device_)
 
-        history, best_epoch = self._train(net, train_t, val_t, (lo_t, hi_t), params, rng, callback)
+        history, best_epoch = self._train(
+            net, train_t, val_t, (lo_t, hi_t), params, rng, callback, should_stop
+        )
 
         self.encoder_ = encoder
         self.network_ = net
@@ -284,6 +301,7 @@ class AutoEncoderDetector(BaseDetector):
         params: dict[str, Any],
         rng: np.random.Generator,
         callback: EpochCallback | None,
+        should_stop: StopCheck | None = None,
     ) -> tuple[dict[str, list[float]], int]:
         """Mini-batch Adam over every training row each epoch, early stopping on the validation
         loss; leaves ``net`` with its best weights, in eval mode. Returns (history, best epoch)."""
@@ -300,11 +318,15 @@ class AutoEncoderDetector(BaseDetector):
         history: dict[str, list[float]] = {"train_loss": [], "val_loss": []}
         best_loss, best_state, best_epoch, stale = math.inf, None, 0, 0
         batch = params["batch_size"]
+        stopped = False
         for epoch in range(1, params["epochs"] + 1):
             net.train()
             perm = torch.as_tensor(rng.permutation(n_train), device=self.device_)
-            total = 0.0
+            total, seen = 0.0, 0
             for start in range(0, n_train, batch):
+                if should_stop is not None and should_stop():
+                    stopped = True
+                    break
                 idx = perm[start : start + batch]
                 num, miss, codes = (t[idx] for t in train_t)
                 out = net(torch.clamp(num, lo_t, hi_t), miss, codes)
@@ -313,7 +335,10 @@ class AutoEncoderDetector(BaseDetector):
                 loss.backward()
                 optimiser.step()
                 total += float(loss.detach()) * len(idx)
-            train_loss = total / n_train
+                seen += len(idx)
+            if seen == 0:  # stopped before the epoch's first batch
+                break
+            train_loss = total / seen
             val_loss = float(self._errors(net, val_t, lo_t, hi_t).mean()) if val_t is not None else None
             history["train_loss"].append(train_loss)
             if val_loss is not None:
@@ -329,6 +354,8 @@ class AutoEncoderDetector(BaseDetector):
                 stale += 1
                 if val_loss is not None and stale >= params["patience"]:
                     break
+            if stopped:
+                break
         if best_state is not None:
             net.load_state_dict(best_state)
         net.eval()
@@ -554,4 +581,4 @@ def _stack(parts: list[np.ndarray], width: int) -> np.ndarray:
     return np.concatenate(parts) if parts else np.empty((0, width))
 
 
-__all__ = ["AutoEncoderDetector", "ColumnKind", "EpochCallback"]
+__all__ = ["AutoEncoderDetector", "ColumnKind", "EpochCallback", "StopCheck"]

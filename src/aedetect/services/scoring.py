@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,10 @@ ACTIVE = "active"
 """Version selector meaning "the network's active version"."""
 
 DEFAULT_CACHED_MODELS = 16
+
+BATCH_ROWS = 10_000
+"""Rows scored at a time by the ``*_batches`` methods, so a large request's answer can be streamed
+out and never held whole (beyond its input) in memory."""
 
 Row = Mapping[str, Any]
 
@@ -236,32 +240,53 @@ class ScoringService:
 
     def _model_and_rows(
         self, nn_id: str, version: str | int, rows: Sequence[Row]
-    ) -> tuple[AutoEncoderDetector, list[Row]]:
-        check_rows(len(rows), self._limits)
-        model = self.detector(self.serving_run(nn_id, version))
-        return model, checked_rows(rows, model.columns_)
-
-    def similarity(self, nn_id: str, version: str | int, rows: Sequence[Row]) -> list[float | None]:
-        """The v1 similarity of each row (:func:`judged_similarity`; higher = more normal)."""
+    ) -> tuple[TrainingRun, AutoEncoderDetector, list[Row]]:
         check_rows(len(rows), self._limits)
         run = self.serving_run(nn_id, version)
         model = self.detector(run)
-        scores = model.decision_function(checked_rows(rows, model.columns_))
-        values, _ = judged_similarity(
-            scores, current_threshold(run, model), similarity_scale(model.threshold_)
-        )
-        return [finite_or_none(v) for v in values]
+        return run, model, checked_rows(rows, model.columns_)
+
+    def similarity(self, nn_id: str, version: str | int, rows: Sequence[Row]) -> list[float | None]:
+        """The v1 similarity of each row (:func:`judged_similarity`; higher = more normal)."""
+        return [value for batch in self.similarity_batches(nn_id, version, rows) for value in batch]
+
+    def similarity_batches(
+        self, nn_id: str, version: str | int, rows: Sequence[Row], batch_rows: int = BATCH_ROWS
+    ) -> Iterator[list[float | None]]:
+        """:meth:`similarity`, ``batch_rows`` rows at a time. The row count, the serving model
+        and the columns are checked now (errors raise here); each batch is scored when asked for,
+        all with the model and threshold in force now."""
+        run, model, checked = self._model_and_rows(nn_id, version, rows)
+        threshold, scale = current_threshold(run, model), similarity_scale(model.threshold_)
+
+        def similarity(batch: Sequence[Row]) -> list[float | None]:
+            values, _ = judged_similarity(model.decision_function(batch), threshold, scale)
+            return [finite_or_none(v) for v in values]
+
+        return map(similarity, _batches(checked, batch_rows))
 
     def explain(self, run: TrainingRun, rows: Sequence[Row], top: int) -> list[dict[str, Any]]:
         """Per row: score, verdict against the current threshold, the v1 and the cosine
         similarity, and the ``top`` columns contributing most with their share of the score, the
         value sent and the value the model expected (its reconstruction)."""
+        return [row for batch in self.explain_batches(run, rows, top) for row in batch]
+
+    def explain_batches(
+        self, run: TrainingRun, rows: Sequence[Row], top: int, batch_rows: int = BATCH_ROWS
+    ) -> Iterator[list[dict[str, Any]]]:
+        """:meth:`explain`, ``batch_rows`` rows at a time; the row count and the columns are
+        checked now, each batch is scored when asked for."""
         check_rows(len(rows), self._limits, "rows")
         detector = self.detector(run)
         checked = native_rows(rows, detector.columns_)
+        threshold = current_threshold(run, detector)
+        return (self._explained(detector, batch, top, threshold) for batch in _batches(checked, batch_rows))
+
+    def _explained(
+        self, detector: AutoEncoderDetector, checked: Sequence[Row], top: int, threshold: float
+    ) -> list[dict[str, Any]]:
         result = detector.score(checked)
         expected = detector.reconstruct(checked) if top > 0 else None
-        threshold = current_threshold(run, detector)
         similarity, _ = judged_similarity(result.scores, threshold, similarity_scale(detector.threshold_))
         names = result.columns
         scores = np.asarray(result.scores, dtype=np.float64)
@@ -295,13 +320,30 @@ class ScoringService:
 
     def encode(self, nn_id: str, version: str | int, rows: Sequence[Row]) -> list[list[float | None]]:
         """The bottleneck code of each row."""
-        model, frame = self._model_and_rows(nn_id, version, rows)
-        return _matrix(model.encode(frame))
+        return [code for batch in self.encode_batches(nn_id, version, rows) for code in batch]
+
+    def encode_batches(
+        self, nn_id: str, version: str | int, rows: Sequence[Row], batch_rows: int = BATCH_ROWS
+    ) -> Iterator[list[list[float | None]]]:
+        """:meth:`encode`, ``batch_rows`` rows at a time (checked now, scored when asked for)."""
+        _, model, checked = self._model_and_rows(nn_id, version, rows)
+        return (_matrix(model.encode(batch)) for batch in _batches(checked, batch_rows))
 
     def reconstruct(self, nn_id: str, version: str | int, rows: Sequence[Row]) -> list[list[float | None]]:
         """The reconstruction of each row in the model's encoded input space."""
-        model, frame = self._model_and_rows(nn_id, version, rows)
-        return _matrix(model.reconstruct_vector(frame))
+        return [vector for batch in self.reconstruct_batches(nn_id, version, rows) for vector in batch]
+
+    def reconstruct_batches(
+        self, nn_id: str, version: str | int, rows: Sequence[Row], batch_rows: int = BATCH_ROWS
+    ) -> Iterator[list[list[float | None]]]:
+        """:meth:`reconstruct`, ``batch_rows`` rows at a time (checked now, scored when asked for)."""
+        _, model, checked = self._model_and_rows(nn_id, version, rows)
+        return (_matrix(model.reconstruct_vector(batch)) for batch in _batches(checked, batch_rows))
+
+
+def _batches(rows: Sequence[Row], size: int) -> Iterator[Sequence[Row]]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
 
 
 def _matrix(values: np.ndarray) -> list[list[float | None]]:

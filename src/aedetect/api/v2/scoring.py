@@ -4,19 +4,29 @@ scoring job whose result is a downloadable CSV)."""
 
 from __future__ import annotations
 
+import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, BinaryIO
 
+import pandas as pd
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response
+from pydantic import TypeAdapter
 
-from aedetect.api.deps import BatchDep, ModelsDep, ScoringDep
+from aedetect.api.deps import BatchDep, ModelsDep, ScoringDep, ScoringPoolDep
 from aedetect.api.uploads import spool_body
 from aedetect.api.v2.problems import problem_responses
-from aedetect.api.v2.schemas import MAX_VERSION, JobPublic, ModelName, ScoreRequest, ScoreResponse
+from aedetect.api.v2.schemas import (
+    MAX_VERSION,
+    JobPublic,
+    ModelName,
+    ScoredRow,
+    ScoreRequest,
+    ScoreResponse,
+)
 from aedetect.api.v2.views import job_public
 from aedetect.data import iter_csv_chunks
 from aedetect.domain import TrainingRun
@@ -28,7 +38,13 @@ router = APIRouter(prefix="/models/{name}", tags=["scoring"])
 
 CSV_CHUNK_ROWS = 20_000
 INLINE_ROWS = 64
-"""Up to this many rows are scored on the event loop (about a millisecond); more go to a thread."""
+"""Up to this many rows are scored on the event loop (about a millisecond); more in the scoring
+pool, answered as a stream (:mod:`aedetect.api.streaming`)."""
+INLINE_BYTES = 64 * 1024
+"""JSON bodies up to this size are parsed on the event loop; larger ones in the scoring pool."""
+ROWS_END = b"]}"
+"""How the answer's JSON ends: its ``rows`` list closes, then the object."""
+SCORED_ROWS = TypeAdapter(list[ScoredRow])
 
 SCORE_DOC: dict[int | str, dict[str, Any]] = {
     200: {
@@ -58,8 +74,8 @@ def _run(models: ModelService, name: str, version: int | None, alias: str | None
 
 
 def _json_rows(run: TrainingRun, body: ScoreRequest, scoring: ScoringService) -> Response:
-    """The scored rows, validated against :class:`ScoreResponse` once and serialised directly
-    (a large batch would otherwise be converted three times on the way out)."""
+    """The scored rows of a small request, validated against :class:`ScoreResponse` once and
+    serialised directly."""
     rows = scoring.explain(run, body.rows or [], body.top)
     threshold = rows[0]["threshold"] if rows else current_threshold(run, scoring.detector(run))
     answer = ScoreResponse.model_validate(
@@ -68,25 +84,54 @@ def _json_rows(run: TrainingRun, body: ScoreRequest, scoring: ScoringService) ->
     return Response(answer.model_dump_json(), media_type="application/json")
 
 
-def _csv_stream(run: TrainingRun, path: Path, top: int, scoring: ScoringService) -> Iterator[str]:
-    """The scored CSV, chunk by chunk; the first chunk is read (and so checked) before the response starts."""
+def _json_batches(
+    run: TrainingRun, body: ScoreRequest, scoring: ScoringService
+) -> tuple[bytes, Iterator[list[dict[str, Any]]]]:
+    """A large request's answer as the :class:`ScoreResponse` text up to its ``rows`` list, and the
+    scored rows batch by batch (checked now, scored when asked for)."""
+    threshold = current_threshold(run, scoring.detector(run))
+    batches = scoring.explain_batches(run, body.rows or [], body.top)
+    empty = ScoreResponse(model=run.nn_id, version=run.model_version, threshold=threshold, rows=[])
+    head = empty.model_dump_json().encode()
+    assert head.endswith(ROWS_END)  # rows is the last field
+    return head[: -len(ROWS_END)], batches
+
+
+def _rows_json(batch: list[dict[str, Any]]) -> bytes:
+    """A batch of scored rows, checked against :class:`ScoredRow`, as JSON list items."""
+    return SCORED_ROWS.dump_json(SCORED_ROWS.validate_python(batch))[1:-1]
+
+
+def _copied(body: BinaryIO) -> Path:
+    """The spooled CSV body in a file of its own (the stream reads it by path)."""
+    with body, tempfile.NamedTemporaryFile(suffix=".csv", delete=False) as copy:
+        shutil.copyfileobj(body, copy)
+    return Path(copy.name)
+
+
+def _csv_batches(
+    run: TrainingRun, path: Path, top: int, scoring: ScoringService
+) -> tuple[bytes, Iterator[pd.DataFrame], Callable[[pd.DataFrame], bytes]]:
+    """The scored CSV's first chunk (read, and so checked, before the answer starts), the rest
+    of the rows chunk by chunk (the file is removed once they are read), and how a chunk is scored."""
     detector = scoring.detector(run)
     threshold = current_threshold(run, detector)
     chunks = iter_csv_chunks(path, chunk_rows=CSV_CHUNK_ROWS)
     first = next(chunks, None)
     if first is None:
         raise InvalidInput("the CSV body holds no data rows below its header", field="body")
-    head = scored_frame(detector, first, top, threshold).to_csv(index=False)
+    head = scored_frame(detector, first, top, threshold).to_csv(index=False).encode()
 
-    def rest() -> Iterator[str]:
+    def rest() -> Iterator[pd.DataFrame]:
         try:
-            yield head
-            for chunk in chunks:
-                yield scored_frame(detector, chunk, top, threshold).to_csv(index=False, header=False)
+            yield from chunks
         finally:
             path.unlink(missing_ok=True)
 
-    return rest()
+    def scored(chunk: pd.DataFrame) -> bytes:
+        return scored_frame(detector, chunk, top, threshold).to_csv(index=False, header=False).encode()
+
+    return head, rest(), scored
 
 
 @router.post(
@@ -102,6 +147,7 @@ async def score(
     models: ModelsDep,
     scoring: ScoringDep,
     batch: BatchDep,
+    pool: ScoringPoolDep,
     version: Annotated[
         int | None, Query(ge=1, le=MAX_VERSION, description="Model version to use.", examples=[3])
     ] = None,
@@ -116,20 +162,24 @@ async def score(
     if content_type == "text/csv":
         run = await run_in_threadpool(_run, models, name, version, alias)
         body = await spool_body(request, request.app.state.container.settings.max_upload_bytes)
-        with body, tempfile.NamedTemporaryFile(suffix=".csv", delete=False) as copy:
-            copy.write(body.read())
+        path = await pool.run(_copied, body)
         try:
-            stream = await run_in_threadpool(_csv_stream, run, Path(copy.name), top, scoring)
+            head, chunks, scored = await pool.run(_csv_batches, run, path, top, scoring)
         except BaseException:
-            Path(copy.name).unlink(missing_ok=True)
+            path.unlink(missing_ok=True)
             raise
-        return StreamingResponse(stream, media_type="text/csv")
+        return pool.stream(request, head, chunks, scored, b"", b"", media_type="text/csv")
     if content_type not in ("application/json", ""):
         raise UnsupportedMediaType(
             f"content type {quoted(content_type)} is not taken here: send JSON rows or a text/csv body",
             field="body",
         )
-    parsed = ScoreRequest.model_validate_json(await request.body() or b"null")  # errors: 422 problem
+    raw = await request.body() or b"null"
+    if len(raw) <= INLINE_BYTES:
+        parsed = ScoreRequest.model_validate_json(raw)  # errors: 422 problem
+    else:
+        parsed = await pool.run(ScoreRequest.model_validate_json, raw)
+    del raw
     if parsed.dataset is not None:
         run = await run_in_threadpool(_run, models, name, version, alias)
         job = await run_in_threadpool(batch.start, run, parsed.dataset, parsed.top)
@@ -137,4 +187,5 @@ async def score(
     if len(parsed.rows or []) <= INLINE_ROWS:
         return _json_rows(_run(models, name, version, alias), parsed, scoring)
     run = await run_in_threadpool(_run, models, name, version, alias)
-    return await run_in_threadpool(_json_rows, run, parsed, scoring)
+    head, batches = await pool.run(_json_batches, run, parsed, scoring)
+    return pool.stream(request, head, batches, _rows_json, b",", ROWS_END, media_type="application/json")
