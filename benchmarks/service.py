@@ -68,16 +68,18 @@ def _aedetect_command() -> list[str]:
 
 
 @contextmanager
-def running_server(startup_timeout_s: float = 60.0) -> Iterator[str]:
-    """Start ``aedetect serve`` on a free loopback port with a temporary data directory; yield its URL
-    with the admin key the first start prints as user info (``http://key:<KEY>@host:port``), the
-    way TensorMSA-era scripts carry it, so every request is authenticated as in production."""
+def running_server(startup_timeout_s: float = 60.0, settings: dict[str, str] | None = None) -> Iterator[str]:
+    """Start ``aedetect serve`` on a free loopback port with a temporary data directory (and the
+    ``AEDETECT_*`` ``settings`` given); yield its URL with the admin key the first start prints as
+    user info (``http://key:<KEY>@host:port``), the way TensorMSA-era scripts carry it, so every
+    request is authenticated as in production."""
     with tempfile.TemporaryDirectory(prefix="aedetect-bench-") as tmp:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("AEDETECT_")}
         env.update(
             AEDETECT_HOST="127.0.0.1", AEDETECT_PORT=str(port), AEDETECT_DATA_DIR=str(Path(tmp) / "data")
         )
+        env.update(settings or {})
         log_path = Path(tmp) / "server.log"
         with log_path.open("wb") as log:
             proc = subprocess.Popen(_aedetect_command(), env=env, stdout=log, stderr=subprocess.STDOUT)

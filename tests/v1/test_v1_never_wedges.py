@@ -124,7 +124,7 @@ def test_full_queue_is_429_reads_answer_and_a_cancel_stops_within_the_epoch(
         assert accepted.status_code == 202, accepted.text
 
         # cancelling the long training stops it inside its epoch, before the next batch
-        running = [j for j in jobs_of(server, "nnlong") if j["status"] == "running"][0]
+        running = next(j for j in jobs_of(server, "nnlong") if j["status"] == "running")
         assert v2(server, "POST", f"jobs/{running['id']}/cancel").status_code == 200
         answer = long_answer.result()
         assert answer.startswith("409 ") and "cancelled" in answer and "during epoch" in answer
@@ -148,8 +148,8 @@ def test_a_stop_signal_ends_a_running_training_within_its_epoch(
                 n_hidden=[256, 128])  # fmt: skip
         with ThreadPoolExecutor(max_workers=1) as pool:
             answer = pool.submit(train_answer, client, "nnstop")
-            wait_for(lambda: [j for j in jobs_of(server, "nnstop") if j["status"] == "running"], "a run")
-            server.stop()
+            wait_for(lambda: [j for j in jobs_of(server, "nnstop") if j["progress"].get("epoch")], "epoch 1")
+            server.stop()  # while a later epoch runs
             assert server.process is not None and server.process.returncode in (0, -15)
             text = answer.result()
         assert text.startswith("500 ") and "interrupted" in text and "during epoch" in text

@@ -214,7 +214,7 @@ class TrainingExecutor:
         self, job_id: str, run: TrainingRun
     ) -> tuple[AutoEncoderDetector, pd.DataFrame, dict[str, Any], Any]:
         """Train on the version's training data and evaluate on its evaluation data."""
-        self._check_not_stopped()
+        self._check_not_stopped("before its training began")
         frame = self._datasets.load_frame(run.nn_id, run.version, TRAIN_DATA)
         params = run.params["detector"]
         columns = params["columns"]
