@@ -13,11 +13,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from fastapi import Request
-from fastapi.exceptions import RequestValidationError
+from pydantic import TypeAdapter
 
+from aedetect.api.bodies import VALIDATE_ROWS, decode_body, validate_rows
 from aedetect.api.deps import ScoringDep, ScoringPoolDep
 from aedetect.api.v1.envelope import V1Response, V1Router
-from aedetect.api.v1.schemas import Predict
+from aedetect.api.v1.schemas import Predict, Scalar
 from aedetect.errors import InvalidInput, NotFound, quoted
 from aedetect.services.scoring import ScoringService
 
@@ -30,6 +31,9 @@ INLINE_ROWS = 64
 """Requests with up to this many rows are scored on the event loop; larger ones in the scoring pool."""
 INLINE_BYTES = 64 * 1024
 """Bodies up to this size are parsed on the event loop (well under a millisecond); larger ones in the pool."""
+
+ROWS = TypeAdapter(list[dict[str, Scalar]])
+"""What each row of a long ``input_data`` list must be (as :class:`Predict` says)."""
 
 PREDICT_BODY = {
     "requestBody": {
@@ -70,10 +74,15 @@ class _Body:
 
 
 def parsed(raw: bytes) -> _Body:
-    """The body as a :class:`Predict` (an empty body is a missing one, as FastAPI reports it)."""
-    if not raw.strip():
-        raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required"}])
-    return _Body(Predict.model_validate_json(raw))
+    """The body as a :class:`Predict`, a long ``input_data`` list decoded and validated a little at
+    a time (:mod:`aedetect.api.bodies`)."""
+    value = decode_body(raw, "input_data")
+    rows = value.get("input_data") if isinstance(value, dict) else None
+    if not isinstance(rows, list) or len(rows) <= VALIDATE_ROWS:
+        return _Body(Predict.model_validate(value))
+    body = _Body(Predict.model_validate({**value, "input_data": []}))
+    body.rows = validate_rows(rows, ROWS, "input_data")
+    return body
 
 
 def _predict(kind: str, nnid: str, ver: str, body: _Body, scoring: ScoringService) -> Any:

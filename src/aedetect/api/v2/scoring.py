@@ -16,6 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import TypeAdapter
 
+from aedetect.api.bodies import VALIDATE_ROWS, decode_body, validate_rows
 from aedetect.api.deps import BatchDep, ModelsDep, ScoringDep, ScoringPoolDep
 from aedetect.api.uploads import spool_body
 from aedetect.api.v2.problems import problem_responses
@@ -37,6 +38,7 @@ from aedetect.services.scoring import ScoringService, current_threshold, scored_
 router = APIRouter(prefix="/models/{name}", tags=["scoring"])
 
 CSV_CHUNK_ROWS = 20_000
+"""Rows of a CSV body read, scored and written at a time (each a short hold of the interpreter lock)."""
 INLINE_ROWS = 64
 """Up to this many rows are scored on the event loop (about a millisecond); more in the scoring
 pool, answered as a stream (:mod:`aedetect.api.streaming`)."""
@@ -45,6 +47,8 @@ INLINE_BYTES = 64 * 1024
 ROWS_END = b"]}"
 """How the answer's JSON ends: its ``rows`` list closes, then the object."""
 SCORED_ROWS = TypeAdapter(list[ScoredRow])
+REQUEST_ROWS = TypeAdapter(list[dict[str, Any]])
+"""What each row of a long ``rows`` list must be (as :class:`ScoreRequest` says)."""
 
 SCORE_DOC: dict[int | str, dict[str, Any]] = {
     200: {
@@ -71,6 +75,17 @@ SCORE_BODY = {
 
 def _run(models: ModelService, name: str, version: int | None, alias: str | None) -> TrainingRun:
     return models.resolve(name, version, alias)
+
+
+def _parsed(raw: bytes) -> ScoreRequest:
+    """The body as a :class:`ScoreRequest`, a long ``rows`` list decoded and validated a little at
+    a time (:mod:`aedetect.api.bodies`)."""
+    value = decode_body(raw, "rows")
+    rows = value.get("rows") if isinstance(value, dict) else None
+    if not isinstance(rows, list) or len(rows) <= VALIDATE_ROWS:
+        return ScoreRequest.model_validate(value)
+    head = ScoreRequest.model_validate({**value, "rows": []})
+    return head.model_copy(update={"rows": validate_rows(rows, REQUEST_ROWS, "rows")})
 
 
 def _json_rows(run: TrainingRun, body: ScoreRequest, scoring: ScoringService) -> Response:
@@ -175,10 +190,7 @@ async def score(
             field="body",
         )
     raw = await request.body() or b"null"
-    if len(raw) <= INLINE_BYTES:
-        parsed = ScoreRequest.model_validate_json(raw)  # errors: 422 problem
-    else:
-        parsed = await pool.run(ScoreRequest.model_validate_json, raw)
+    parsed = _parsed(raw) if len(raw) <= INLINE_BYTES else await pool.run(_parsed, raw)  # errors: 422
     del raw
     if parsed.dataset is not None:
         run = await run_in_threadpool(_run, models, name, version, alias)
