@@ -134,6 +134,11 @@ def long_training_and_full_queue(url: str, train_rows: int) -> Iterator[dict[str
                 resp = s.post(f"{api}/models/long{i}/train", timeout=REQUEST_TIMEOUT_S)
                 resp.raise_for_status()
                 jobs.append(resp.json()["id"])
+                while (
+                    i == 0
+                    and s.get(f"{api}/jobs/{jobs[0]}", timeout=REQUEST_TIMEOUT_S).json()["status"] == "queued"
+                ):
+                    time.sleep(0.1)  # the first one runs: the next ones wait in the queue
             refused = s.post(f"{api}/models/long{QUEUE + 1}/train", timeout=REQUEST_TIMEOUT_S)
             yield {"status": refused.status_code, "retry_after": refused.headers.get("Retry-After")}
         finally:

@@ -73,6 +73,15 @@ def running_server(startup_timeout_s: float = 60.0, settings: dict[str, str] | N
     ``AEDETECT_*`` ``settings`` given); yield its URL with the admin key the first start prints as
     user info (``http://key:<KEY>@host:port``), the way TensorMSA-era scripts carry it, so every
     request is authenticated as in production."""
+    with server_process(startup_timeout_s, settings) as (url, _):
+        yield url
+
+
+@contextmanager
+def server_process(
+    startup_timeout_s: float = 60.0, settings: dict[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """:func:`running_server`, yielding the server's process too."""
     with tempfile.TemporaryDirectory(prefix="aedetect-bench-") as tmp:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("AEDETECT_")}
@@ -89,7 +98,7 @@ def running_server(startup_timeout_s: float = 60.0, settings: dict[str, str] | N
                 keys = KEY_PATTERN.findall(log_path.read_text(errors="replace"))
                 if not keys:
                     raise RuntimeError(f"aedetect serve printed no API key:\n{_log_tail(log_path)}")
-                yield url.replace("http://", f"http://key:{keys[0]}@")
+                yield url.replace("http://", f"http://key:{keys[0]}@"), proc
             finally:
                 proc.terminate()
                 try:

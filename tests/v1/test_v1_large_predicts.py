@@ -88,7 +88,7 @@ def test_refusals_of_large_requests_keep_their_status(
         "lacks the model column(s) count",
         json={"input_data": lacking},
     )
-    bad = [*rows[:1500], {"protocol_type": ["not", "a", "scalar"]}]
+    bad = [*(rows * 2)[:1500], {"protocol_type": ["not", "a", "scalar"]}]
     client.error(
         "POST", PREDICT.format("anomaly"), 422, "input_data[1500].protocol_type", json={"input_data": bad}
     )
@@ -110,7 +110,7 @@ def test_200k_row_predicts_stream_in_bounded_memory_while_small_ones_are_answere
             pending = pool.submit(send)
             small = [client.anomaly("nnlarge", rows[0]) for _ in range(5)]  # answered meanwhile
             resp: requests.Response = pending.result()
-        assert small == [expected[0]] * 5
+        assert small == pytest.approx([expected[0]] * 5, abs=1e-6)
         growth[what] = (server.memory_peak_bytes() - before) / MIB
         assert resp.status_code == 200, resp.text[:500]
         return resp
@@ -127,18 +127,15 @@ def test_200k_row_predicts_stream_in_bounded_memory_while_small_ones_are_answere
         ),
     )
     vectors = json.loads(decoded.json())
-    assert (
-        len(vectors) == BIG
-        and vectors[0]
-        == client.call(
-            "POST", PREDICT.format("autoencoder"), json={"input_data": rows[:1], "type": "decoder"}
-        )[0]
+    first = client.call(
+        "POST", PREDICT.format("autoencoder"), json={"input_data": rows[:1], "type": "decoder"}
     )
+    assert len(vectors) == BIG and vectors[0] == pytest.approx(first[0], abs=1e-5)
     v1 = measured(
         "v1 anomaly", lambda: client.raw("POST", PREDICT.format("anomaly"), json={"input_data": big})
     )
     values = json.loads(v1.json())
-    assert len(values) == BIG and values[:3] == pytest.approx(expected, abs=1e-9)
+    assert len(values) == BIG and values[:3] == pytest.approx(expected, abs=1e-6)
     # Memory grows with the rows held (about 1.5 KB each), not with the answer: a 200k-row
     # reconstruction answer alone would be about 400 MB as Python numbers and 100 MB as text.
     assert growth["v2 CSV"] < 250, growth
