@@ -92,6 +92,16 @@ def test_refusals_of_large_requests_keep_their_status(
     client.error(
         "POST", PREDICT.format("anomaly"), 422, "input_data[1500].protocol_type", json={"input_data": bad}
     )
+    # a bad value in a late row is found before the answer starts: a 400, not a stream cut short
+    late = [*rows[:150], {**rows[0], "count": "many"}]
+    client.error("POST", PREDICT.format("anomaly"), 400, "count", json={"input_data": late})
+    refused = v2_score(server, json={"rows": late})
+    assert refused.status_code == 400 and "count" in refused.json()["detail"], refused.text
+    one = v2_score(server, json={"rows": [{**rows[0], "service": "x" * 100_000}]})  # few rows, big body
+    assert one.status_code == 200 and len(one.json()["rows"]) == 1
+    assert client.anomaly("nnlarge", {**rows[0], "service": "x" * 100_000}) == pytest.approx(
+        client.anomaly("nnlarge", {**rows[0], "service": "unseen"}), abs=1e-6
+    )
     over = v2_score(server, json={"rows": rows * 201})
     assert over.status_code == 413 and "AEDETECT_MAX_PREDICT_ROWS" in over.json()["detail"]
 

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from aedetect.detectors.autoencoder import AutoEncoderDetector
-from aedetect.domain import TrainingRun
+from aedetect.domain import ScoreResult, TrainingRun
 from aedetect.errors import InvalidInput, NotFitted, listed
 from aedetect.registry.base import Registry
 from aedetect.services.limits import Limits, check_rows
@@ -37,8 +37,10 @@ ACTIVE = "active"
 DEFAULT_CACHED_MODELS = 16
 
 BATCH_ROWS = 10_000
-"""Rows scored at a time by the ``*_batches`` methods, so a large request's answer can be streamed
-out and never held whole (beyond its input) in memory."""
+"""Rows scored at a time by the ``*_batches`` methods. Every batch is scored when the method is
+called (so a bad value anywhere is refused before any answer starts), into compact arrays; each
+batch becomes JSON-ready values only when asked for, so a large answer can be streamed out and
+is never held whole as Python objects."""
 
 Row = Mapping[str, Any]
 
@@ -253,17 +255,15 @@ class ScoringService:
     def similarity_batches(
         self, nn_id: str, version: str | int, rows: Sequence[Row], batch_rows: int = BATCH_ROWS
     ) -> Iterator[list[float | None]]:
-        """:meth:`similarity`, ``batch_rows`` rows at a time. The row count, the serving model
-        and the columns are checked now (errors raise here); each batch is scored when asked for,
-        all with the model and threshold in force now."""
+        """:meth:`similarity`, ``batch_rows`` rows at a time (see :data:`BATCH_ROWS`): every check
+        and all the scoring happen now, with the model and threshold in force now."""
         run, model, checked = self._model_and_rows(nn_id, version, rows)
         threshold, scale = current_threshold(run, model), similarity_scale(model.threshold_)
-
-        def similarity(batch: Sequence[Row]) -> list[float | None]:
-            values, _ = judged_similarity(model.decision_function(batch), threshold, scale)
-            return [finite_or_none(v) for v in values]
-
-        return map(similarity, _batches(checked, batch_rows))
+        scored = [
+            judged_similarity(model.decision_function(batch), threshold, scale)[0]
+            for batch in _batches(checked, batch_rows)
+        ]
+        return ([finite_or_none(v) for v in values] for values in scored)
 
     def explain(self, run: TrainingRun, rows: Sequence[Row], top: int) -> list[dict[str, Any]]:
         """Per row: score, verdict against the current threshold, the v1 and the cosine
@@ -274,49 +274,17 @@ class ScoringService:
     def explain_batches(
         self, run: TrainingRun, rows: Sequence[Row], top: int, batch_rows: int = BATCH_ROWS
     ) -> Iterator[list[dict[str, Any]]]:
-        """:meth:`explain`, ``batch_rows`` rows at a time; the row count and the columns are
-        checked now, each batch is scored when asked for."""
+        """:meth:`explain`, ``batch_rows`` rows at a time (see :data:`BATCH_ROWS`): every check and
+        all the scoring happen now; each batch's answer is built when asked for."""
         check_rows(len(rows), self._limits, "rows")
         detector = self.detector(run)
         checked = native_rows(rows, detector.columns_)
         threshold = current_threshold(run, detector)
-        return (self._explained(detector, batch, top, threshold) for batch in _batches(checked, batch_rows))
-
-    def _explained(
-        self, detector: AutoEncoderDetector, checked: Sequence[Row], top: int, threshold: float
-    ) -> list[dict[str, Any]]:
-        result = detector.score(checked)
-        expected = detector.reconstruct(checked) if top > 0 else None
-        similarity, _ = judged_similarity(result.scores, threshold, similarity_scale(detector.threshold_))
-        names = result.columns
-        scores = np.asarray(result.scores, dtype=np.float64)
-        parts = np.nan_to_num(np.asarray(result.contributions, dtype=np.float64), nan=-np.inf)
-        order = np.argsort(-parts, axis=1, kind="stable")[:, :top]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            shares = np.take_along_axis(parts, order, axis=1) / scores[:, None]
-        guesses = None if expected is None else expected.to_numpy(dtype=object)
-        out = []
-        for i, row in enumerate(checked):
-            contributions = [
-                {
-                    "column": names[j],
-                    "share": finite_or_none(share) if scores[i] > 0 else None,
-                    "value": json_value(row[names[j]]),
-                    "expected": None if guesses is None else json_value(guesses[i, j]),
-                }
-                for j, share in zip(order[i], shares[i], strict=True)
-            ]
-            out.append(
-                {
-                    "score": finite_or_none(scores[i]),
-                    "is_anomaly": bool(scores[i] > threshold),
-                    "threshold": threshold,
-                    "similarity": finite_or_none(similarity[i]),
-                    "cosine_similarity": finite_or_none(result.similarity[i]),
-                    "contributions": contributions,
-                }
-            )
-        return out
+        scored = [
+            (batch, detector.score(batch), detector.reconstruct(batch) if top > 0 else None)
+            for batch in _batches(checked, batch_rows)
+        ]
+        return (_explained(detector, *batch, top, threshold) for batch in scored)
 
     def encode(self, nn_id: str, version: str | int, rows: Sequence[Row]) -> list[list[float | None]]:
         """The bottleneck code of each row."""
@@ -325,9 +293,9 @@ class ScoringService:
     def encode_batches(
         self, nn_id: str, version: str | int, rows: Sequence[Row], batch_rows: int = BATCH_ROWS
     ) -> Iterator[list[list[float | None]]]:
-        """:meth:`encode`, ``batch_rows`` rows at a time (checked now, scored when asked for)."""
+        """:meth:`encode`, ``batch_rows`` rows at a time (all checked and scored now)."""
         _, model, checked = self._model_and_rows(nn_id, version, rows)
-        return (_matrix(model.encode(batch)) for batch in _batches(checked, batch_rows))
+        return map(_matrix, [model.encode(batch) for batch in _batches(checked, batch_rows)])
 
     def reconstruct(self, nn_id: str, version: str | int, rows: Sequence[Row]) -> list[list[float | None]]:
         """The reconstruction of each row in the model's encoded input space."""
@@ -336,9 +304,50 @@ class ScoringService:
     def reconstruct_batches(
         self, nn_id: str, version: str | int, rows: Sequence[Row], batch_rows: int = BATCH_ROWS
     ) -> Iterator[list[list[float | None]]]:
-        """:meth:`reconstruct`, ``batch_rows`` rows at a time (checked now, scored when asked for)."""
+        """:meth:`reconstruct`, ``batch_rows`` rows at a time (all checked and scored now)."""
         _, model, checked = self._model_and_rows(nn_id, version, rows)
-        return (_matrix(model.reconstruct_vector(batch)) for batch in _batches(checked, batch_rows))
+        return map(_matrix, [model.reconstruct_vector(batch) for batch in _batches(checked, batch_rows)])
+
+
+def _explained(
+    detector: AutoEncoderDetector,
+    checked: Sequence[Row],
+    result: ScoreResult,
+    expected: pd.DataFrame | None,
+    top: int,
+    threshold: float,
+) -> list[dict[str, Any]]:
+    """The answer rows of a scored batch (see :meth:`ScoringService.explain`)."""
+    similarity, _ = judged_similarity(result.scores, threshold, similarity_scale(detector.threshold_))
+    names = result.columns
+    scores = np.asarray(result.scores, dtype=np.float64)
+    parts = np.nan_to_num(np.asarray(result.contributions, dtype=np.float64), nan=-np.inf)
+    order = np.argsort(-parts, axis=1, kind="stable")[:, :top]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shares = np.take_along_axis(parts, order, axis=1) / scores[:, None]
+    guesses = None if expected is None else expected.to_numpy(dtype=object)
+    out = []
+    for i, row in enumerate(checked):
+        contributions = [
+            {
+                "column": names[j],
+                "share": finite_or_none(share) if scores[i] > 0 else None,
+                "value": json_value(row[names[j]]),
+                "expected": None if guesses is None else json_value(guesses[i, j]),
+            }
+            for j, share in zip(order[i], shares[i], strict=True)
+        ]
+        out.append(
+            {
+                "score": finite_or_none(scores[i]),
+                "is_anomaly": bool(scores[i] > threshold),
+                "threshold": threshold,
+                "similarity": finite_or_none(similarity[i]),
+                "cosine_similarity": finite_or_none(result.similarity[i]),
+                "contributions": contributions,
+            }
+        )
+    return out
 
 
 def _batches(rows: list[Row], size: int) -> Iterator[list[Row]]:

@@ -1,9 +1,10 @@
 """v1 predictions (``service/state/predict/...``) from a version's serving model.
 
 A small request (up to :data:`INLINE_ROWS` rows in at most :data:`INLINE_BYTES`) is parsed and
-scored on the event loop: about a millisecond, less than handing it to a thread. A larger one is
-parsed, checked and scored in the bounded scoring pool and its answer streamed out batch by batch
-(:mod:`aedetect.api.streaming`), so it never holds up other requests nor its whole answer in memory.
+scored on the event loop: about a millisecond, less than handing it to a thread. A larger body is
+parsed, and a request of more rows also checked and scored, in the bounded scoring pool, and its
+answer streamed out batch by batch (:mod:`aedetect.api.streaming`), so it never holds up other
+requests nor its whole answer in memory.
 """
 
 from __future__ import annotations
@@ -53,13 +54,16 @@ async def predict(
     kind: str, nnid: str, ver: str, request: Request, scoring: ScoringDep, pool: ScoringPoolDep
 ) -> Any:
     raw = await request.body()
-    if len(raw) <= INLINE_BYTES:
-        body = parsed(raw)
-        if body.single or len(body.rows) <= INLINE_ROWS:
-            return V1Response(_predict(kind, nnid, ver, body, scoring))
-    else:
-        body = await pool.run(parsed, raw)
+    inline = len(raw) <= INLINE_BYTES
+    body = parsed(raw) if inline else await pool.run(parsed, raw)
     del raw  # the parsed rows are all that is kept
+    if body.single or len(body.rows) <= INLINE_ROWS:
+        answer = (
+            _predict(kind, nnid, ver, body, scoring)
+            if inline
+            else await pool.run(_predict, kind, nnid, ver, body, scoring)
+        )
+        return V1Response(answer)
     batches = await pool.run(_batches, kind, nnid, ver, body, scoring)
     return pool.stream(request, b'"[', batches, _encoded, b", ", b']"', media_type="application/json")
 

@@ -190,13 +190,14 @@ async def score(
             field="body",
         )
     raw = await request.body() or b"null"
-    parsed = _parsed(raw) if len(raw) <= INLINE_BYTES else await pool.run(_parsed, raw)  # errors: 422
+    inline = len(raw) <= INLINE_BYTES
+    parsed = _parsed(raw) if inline else await pool.run(_parsed, raw)  # errors: 422
     del raw
     if parsed.dataset is not None:
         run = await run_in_threadpool(_run, models, name, version, alias)
         job = await run_in_threadpool(batch.start, run, parsed.dataset, parsed.top)
         return JSONResponse(job_public(job).model_dump(mode="json"), status_code=202)
-    if len(parsed.rows or []) <= INLINE_ROWS:
+    if inline and len(parsed.rows or []) <= INLINE_ROWS:
         return _json_rows(_run(models, name, version, alias), parsed, scoring)
     run = await run_in_threadpool(_run, models, name, version, alias)
     head, batches = await pool.run(_json_batches, run, parsed, scoring)
