@@ -168,9 +168,9 @@ class TrainingExecutor:
         try:
             started = time.monotonic()
             detector, frame, metrics, result = self._fit(job_id, run)
-            self._check_not_stopped()
+            self._check_not_stopped("after its epochs, before its baseline was fitted")
             baseline = self._baseline(detector, frame, metrics)
-            self._check_not_stopped()
+            self._check_not_stopped("after its epochs, before it was saved")
             metrics["training_time_s"] = round(time.monotonic() - started, 3)
             metrics["evaluation"] = self._assess(run, detector, baseline)
             written.append(self._save(detector, run))
