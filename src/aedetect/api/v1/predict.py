@@ -21,7 +21,7 @@ from aedetect.api.deps import ScoringDep, ScoringPoolDep
 from aedetect.api.v1.envelope import V1Response, V1Router
 from aedetect.api.v1.schemas import Predict, Scalar
 from aedetect.errors import InvalidInput, NotFound, quoted
-from aedetect.services.scoring import ScoringService
+from aedetect.services.scoring import BATCH_ROWS, ScoringService
 
 router = V1Router(tags=["v1 predict"])
 
@@ -57,13 +57,10 @@ async def predict(
     inline = len(raw) <= INLINE_BYTES
     body = parsed(raw) if inline else await pool.run(parsed, raw)
     del raw  # the parsed rows are all that is kept
-    if body.single or len(body.rows) <= INLINE_ROWS:
-        answer = (
-            _predict(kind, nnid, ver, body, scoring)
-            if inline
-            else await pool.run(_predict, kind, nnid, ver, body, scoring)
-        )
-        return V1Response(answer)
+    if inline and (body.single or len(body.rows) <= INLINE_ROWS):
+        return V1Response(_predict(kind, nnid, ver, body, scoring))
+    if body.single or len(body.rows) <= BATCH_ROWS:  # one batch: answered whole, rendered in the pool
+        return await pool.run(lambda: V1Response(_predict(kind, nnid, ver, body, scoring)))
     batches = await pool.run(_batches, kind, nnid, ver, body, scoring)
     return pool.stream(request, b'"[', batches, _encoded, b", ", b']"', media_type="application/json")
 

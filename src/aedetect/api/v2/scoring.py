@@ -33,7 +33,7 @@ from aedetect.data import iter_csv_chunks
 from aedetect.domain import TrainingRun
 from aedetect.errors import InvalidInput, UnsupportedMediaType, quoted
 from aedetect.services.models import ModelService
-from aedetect.services.scoring import ScoringService, current_threshold, scored_frame
+from aedetect.services.scoring import BATCH_ROWS, ScoringService, current_threshold, scored_frame
 
 router = APIRouter(prefix="/models/{name}", tags=["scoring"])
 
@@ -200,5 +200,7 @@ async def score(
     if inline and len(parsed.rows or []) <= INLINE_ROWS:
         return _json_rows(_run(models, name, version, alias), parsed, scoring)
     run = await run_in_threadpool(_run, models, name, version, alias)
+    if len(parsed.rows or []) <= BATCH_ROWS:  # one batch: answered whole, rendered in the pool
+        return await pool.run(_json_rows, run, parsed, scoring)
     head, batches = await pool.run(_json_batches, run, parsed, scoring)
     return pool.stream(request, head, batches, _rows_json, b",", ROWS_END, media_type="application/json")
