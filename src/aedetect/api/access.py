@@ -14,7 +14,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
 from aedetect.api.deps import ContainerDep
-from aedetect.api.security import COOKIE_NAME, LOGIN_PATH, principal
+from aedetect.api.principal import principal
+from aedetect.api.security import COOKIE_NAME, LOGIN_PATH
 from aedetect.domain import ApiKey, AuditEntry, Role
 from aedetect.errors import Unauthorized
 from aedetect.services.access import MAX_AUDIT_ENTRIES, MAX_NAME_CHARS
@@ -23,7 +24,7 @@ router = APIRouter(prefix="/auth", tags=["access"])
 
 COOKIE_MAX_AGE_S = 7 * 24 * 3600
 MAX_ID = 2**31 - 1
-DEFAULT_NEXT = "/docs"
+DEFAULT_NEXT = "/"
 
 LOGIN_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>aedetect: sign in</title></head>

@@ -1,7 +1,7 @@
 """The FastAPI application factory: services built at start-up (lifespan), the middleware that
 applies to every route (request ids, access control, body limits), error handling, the native
-``/api/v2`` routes, the v1 routes, the access routes and a health check. OpenAPI docs are served at
-``/docs`` and ``/redoc`` from installed assets (they work offline)."""
+``/api/v2`` routes, the v1 routes, the access routes, the dashboard at ``/`` and a health check.
+OpenAPI docs are served at ``/docs`` and ``/redoc`` from installed assets (they work offline)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from aedetect.api.v2 import v2_router
 from aedetect.bootstrap import build_services
 from aedetect.config import Settings, get_settings, is_loopback
 from aedetect.errors import InvalidInput
+from aedetect.web import install_web
 
 
 def check_access_settings(settings: Settings) -> None:
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(v2_router())
     app.include_router(v1_router())
     app.include_router(access.router)
+    install_web(app)
     install_openapi(app)
 
     @app.get("/healthz", tags=["health"], summary="Liveness: the service is up and its services are built")

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from aedetect.api.principal import actor
 from aedetect.api.streaming import ScoringPool
 from aedetect.bootstrap import Container
 from aedetect.services.batch import BatchScoring
@@ -94,6 +95,14 @@ TrainingDep = Annotated[TrainingService, Depends(get_training)]
 EvaluationDep = Annotated[EvaluationService, Depends(get_evaluation)]
 ScoringDep = Annotated[ScoringService, Depends(get_scoring)]
 ScoringPoolDep = Annotated[ScoringPool, Depends(get_scoring_pool)]
+
+
+async def get_actor(request: Request) -> str | None:
+    """Who sends the request (:func:`aedetect.api.principal.actor`), recorded with what it changes."""
+    return actor(request)
+
+
+ActorDep = Annotated[str | None, Depends(get_actor)]
 
 
 async def version_param(ver: str) -> int:

@@ -13,7 +13,7 @@ directory is a 507 or 503 that names the setting (``AEDETECT_DATA_DIR``), not th
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -65,6 +65,9 @@ HTTP_STATUS: dict[str, int] = {
 }
 """Domain error code -> HTTP status (unknown codes: 500)."""
 
+ErrorPage = Callable[[Request, int, str, str], Response | None]
+"""Renders an error as a page for a browser (status, code, message), or ``None``: not a page request."""
+
 VALIDATION_CODE = "invalid_request"
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 SAFE_5XX_CODES = frozenset({JobFailed.code, StorageUnavailable.code, InsufficientStorage.code})
@@ -92,9 +95,14 @@ def error_response(
     column: str | None = None,
     node: str | None = None,
 ) -> Response:
-    """The error body for ``request``'s API (v1 envelope or problem details)."""
+    """The error body for ``request``'s API (v1 envelope or problem details), or the page in
+    words that the dashboard (``app.state.error_page``) gives a browser asking for a page."""
     if is_v1_path(request.url.path):
         return V1Response(v1_error_body(status, message), status_code=status)
+    render: ErrorPage | None = getattr(request.app.state, "error_page", None)
+    shown = None if render is None else render(request, status, code, message)
+    if shown is not None:
+        return shown
     body = problem_body(status, code, message, field=field, column=column, node=node)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
 

@@ -36,6 +36,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aedetect.api.errors import domain_error_response
+from aedetect.api.principal import Principal
 from aedetect.config import Settings
 from aedetect.domain import ApiKey, Role
 from aedetect.errors import AedetectError, Forbidden, InvalidInput, Unauthorized, listed, quoted
@@ -101,20 +102,6 @@ def required_role(method: str, path: str) -> tuple[Role | None, bool]:
         if (rule.method is None or rule.method == method) and rule.pattern.fullmatch(path):
             return rule.role, rule.changes_state and method not in SAFE_METHODS
     return METHOD_ROLES.get(method, Role.ADMIN), method not in SAFE_METHODS
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who sends a request: ``key`` (``None`` when auth is off or the path is open)."""
-
-    auth: bool
-    key: ApiKey | None
-
-
-def principal(request: Request) -> Principal:
-    """What the middleware found out about ``request``'s sender."""
-    found = getattr(request.state, "principal", None)
-    return found if isinstance(found, Principal) else Principal(auth=True, key=None)
 
 
 def presented_secret(request: Request) -> str | None:

@@ -11,9 +11,7 @@ the version was trained, proves it (or says that the training data changed since
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,25 +88,3 @@ def fit_baseline(
     baseline.training_scores = baseline.scores(frame)
     baseline.threshold = float(np.quantile(baseline.training_scores, 1.0 - contamination))
     return baseline
-
-
-class BaselineCache:
-    """Refitted baselines by run id (a few, least recently used dropped first)."""
-
-    def __init__(self, max_items: int = CACHED_FORESTS) -> None:
-        self._items: OrderedDict[str, Baseline] = OrderedDict()
-        self._lock = threading.Lock()
-        self._max = max_items
-
-    def get(self, run_id: str, build: Callable[[], Baseline]) -> Baseline:
-        with self._lock:
-            found = self._items.get(run_id)
-            if found is not None:
-                self._items.move_to_end(run_id)
-                return found
-        built = build()
-        with self._lock:
-            self._items[run_id] = built
-            while len(self._items) > self._max:
-                self._items.popitem(last=False)
-        return built

@@ -117,13 +117,7 @@ def classification_metrics(truth: np.ndarray, scores: np.ndarray, threshold: flo
 
     truth = np.asarray(truth, dtype=np.int64)
     scores = np.asarray(scores, dtype=np.float64)
-    predicted = scores > threshold
     positive = truth == 1
-    tp, fp = int((predicted & positive).sum()), int((predicted & ~positive).sum())
-    fn, tn = int((~predicted & positive).sum()), int((~predicted & ~positive).sum())
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     finite = np.isfinite(scores)
     both = 0 < int(truth[finite].sum()) < int(finite.sum())
     return {
@@ -134,11 +128,26 @@ def classification_metrics(truth: np.ndarray, scores: np.ndarray, threshold: flo
         "average_precision": (
             float(average_precision_score(truth[finite], scores[finite])) if both else None
         ),
+        **verdict_metrics(truth, scores, threshold),
+        "quantiles": {"normal": _quantiles(scores[~positive]), "anomaly": _quantiles(scores[positive])},
+    }
+
+
+def verdict_metrics(truth: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, Any]:
+    """Precision, recall, F1 and the confusion matrix of the verdicts ``score > threshold``
+    against the 0/1 ``truth`` (each ratio 0 where it is undefined)."""
+    predicted = np.asarray(scores, dtype=np.float64) > threshold
+    positive = np.asarray(truth) == 1
+    tp, fp = int((predicted & positive).sum()), int((predicted & ~positive).sum())
+    fn, tn = int((~predicted & positive).sum()), int((~predicted & ~positive).sum())
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {
         "precision": precision,
         "recall": recall,
         "f1": f1,
         "confusion": {"tp": tp, "fp": fp, "tn": tn, "fn": fn},
-        "quantiles": {"normal": _quantiles(scores[~positive]), "anomaly": _quantiles(scores[positive])},
     }
 
 

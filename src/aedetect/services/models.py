@@ -57,6 +57,12 @@ def parameter_names() -> list[str]:
     return sorted(set(AutoEncoderDetector().get_params()) - FIXED_PARAMS)
 
 
+def parameter_defaults() -> dict[str, Any]:
+    """Each parameter's library default (``None`` where the library chooses from the data)."""
+    defaults = AutoEncoderDetector().get_params()
+    return {name: defaults.get(name) for name in parameter_names()}
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 

@@ -265,26 +265,33 @@ class ScoringService:
         ]
         return ([finite_or_none(v) for v in values] for values in scored)
 
-    def explain(self, run: TrainingRun, rows: Sequence[Row], top: int) -> list[dict[str, Any]]:
-        """Per row: score, verdict against the current threshold, the v1 and the cosine
-        similarity, and the ``top`` columns contributing most with their share of the score, the
-        value sent and the value the model expected (its reconstruction)."""
-        return [row for batch in self.explain_batches(run, rows, top) for row in batch]
+    def explain(
+        self, run: TrainingRun, rows: Sequence[Row], top: int, threshold: float | None = None
+    ) -> list[dict[str, Any]]:
+        """Per row: score, verdict against ``threshold`` (default: the current one), the v1 and
+        the cosine similarity, and the ``top`` columns contributing most with their share of the
+        score, the value sent and the value the model expected (its reconstruction)."""
+        return [row for batch in self.explain_batches(run, rows, top, threshold) for row in batch]
 
     def explain_batches(
-        self, run: TrainingRun, rows: Sequence[Row], top: int, batch_rows: int = BATCH_ROWS
+        self,
+        run: TrainingRun,
+        rows: Sequence[Row],
+        top: int,
+        threshold: float | None = None,
+        batch_rows: int = BATCH_ROWS,
     ) -> Iterator[list[dict[str, Any]]]:
         """:meth:`explain`, ``batch_rows`` rows at a time (see :data:`BATCH_ROWS`): every check and
         all the scoring happen now; each batch's answer is built when asked for."""
         check_rows(len(rows), self._limits, "rows")
         detector = self.detector(run)
         checked = native_rows(rows, detector.columns_)
-        threshold = current_threshold(run, detector)
+        limit = current_threshold(run, detector) if threshold is None else threshold
         scored = [
             (batch, detector.score(batch), detector.reconstruct(batch) if top > 0 else None)
             for batch in _batches(checked, batch_rows)
         ]
-        return (_explained(detector, *batch, top, threshold) for batch in scored)
+        return (_explained(detector, *batch, top, limit) for batch in scored)
 
     def encode(self, nn_id: str, version: str | int, rows: Sequence[Row]) -> list[list[float | None]]:
         """The bottleneck code of each row."""

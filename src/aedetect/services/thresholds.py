@@ -8,11 +8,18 @@ reads the newest with the serving run, so it takes effect at once in every proce
 * ``fpr``: the smallest threshold whose false-positive rate on a dataset is at most ``target``
   (its normal rows per ``label_column``, or all rows when it has none: assumed normal);
 * ``best_f1``: the threshold with the best F1 on a labelled dataset.
+
+For choosing one by eye (the dashboard's threshold editor) it also gives the histogram of a
+version's training scores (and of a dataset's scores per class) and what any threshold would flag
+there, with precision, recall and F1 when the dataset is labelled. A dataset's scores under a
+version are kept for a while (both never change), so moving a threshold back and forth is cheap.
 """
 
 from __future__ import annotations
 
+import json
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -21,15 +28,48 @@ from aedetect.detectors.autoencoder import AutoEncoderDetector
 from aedetect.domain import ThresholdRevision, TrainingRun
 from aedetect.errors import Conflict, InvalidInput, quoted
 from aedetect.registry.base import Registry
-from aedetect.services.baseline import Baseline, BaselineCache, fingerprint, fit_baseline
+from aedetect.services.baseline import Baseline, fingerprint, fit_baseline
+from aedetect.services.cache import RecentCache
 from aedetect.services.catalog import DatasetCatalog
 from aedetect.services.datasets import DatasetService
-from aedetect.services.evaluation import anomaly_labels, assessment
+from aedetect.services.evaluation import anomaly_labels, assessment, verdict_metrics
 from aedetect.services.paths import DataPaths
 from aedetect.services.scoring import ScoringService, current_threshold
 from aedetect.services.workflow import TRAIN_DATA
 
 STRATEGIES = ("contamination", "value", "fpr", "best_f1")
+
+CACHED_FORESTS = 4
+CACHED_SCORES = 8
+"""Refitted baselines and dataset scores kept (by version, and by version and dataset)."""
+
+MAX_BINS = 200
+LOG_SPAN = 100.0
+"""Histogram bins are spaced by ratio when every score is positive and the largest is more than
+this many times the smallest (anomaly scores have a long tail), else evenly."""
+
+
+def histogram_edges(scores: np.ndarray, bins: int, include: Sequence[float] = ()) -> tuple[np.ndarray, str]:
+    """``bins + 1`` edges over the finite ``scores`` and the ``include`` values, and the spacing:
+    ``log`` (by ratio) for a long positive tail, else ``linear``."""
+    finite = np.concatenate([scores[np.isfinite(scores)], [v for v in include if math.isfinite(v)]])
+    if not finite.size:
+        return np.linspace(0.0, 1.0, bins + 1), "linear"
+    low, high = float(finite.min()), float(finite.max())
+    if low > 0 and high / low > LOG_SPAN:
+        return np.geomspace(low, high, bins + 1), "log"
+    if high == low:
+        low, high = low - 0.5, high + 0.5
+    return np.linspace(low, high, bins + 1), "linear"
+
+
+def histogram_part(scores: np.ndarray | None, edges: np.ndarray) -> dict[str, Any] | None:
+    """Rows, counts per bin and rows without a finite score (``None`` for no scores)."""
+    if scores is None:
+        return None
+    finite = scores[np.isfinite(scores)]
+    counts, _ = np.histogram(finite, bins=edges)
+    return {"rows": len(scores), "counts": [int(c) for c in counts], "nonfinite": len(scores) - len(finite)}
 
 
 def fpr_threshold(normal_scores: np.ndarray, target: float) -> float:
@@ -70,7 +110,8 @@ class ThresholdService:
         self._catalog = catalog
         self._datasets = datasets
         self._scoring = scoring
-        self._baselines = BaselineCache()
+        self._baselines: RecentCache[Baseline] = RecentCache(CACHED_FORESTS)
+        self._scores: RecentCache[tuple[np.ndarray, np.ndarray | None]] = RecentCache(CACHED_SCORES)
 
     # --- data ---------------------------------------------------------------------------------
     def _labelled_scores(
@@ -105,16 +146,30 @@ class ThresholdService:
             None if baseline is None else baseline.scores(frame),
         )
 
-    def training_scores(self, run: TrainingRun) -> np.ndarray:
+    def training_scores(
+        self, run: TrainingRun, purpose: str = "use the contamination strategy", field: str = "strategy"
+    ) -> np.ndarray:
         """The version's training scores, kept at training time."""
         path = self._paths.training_scores(run.nn_id, run.version, run.run_id)
         if not path.is_file():
             raise Conflict(
                 f"model version {run.model_version} was trained before training scores were kept: "
-                "train the model again to use the contamination strategy",
-                field="strategy",
+                f"train the model again to {purpose}",
+                field=field,
             )
         return np.asarray(np.load(path, allow_pickle=False), dtype=np.float64)
+
+    def dataset_scores(
+        self, run: TrainingRun, dataset: str, label_column: str | None, normal_value: Any
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """The scores of a dataset's rows under the version and the 0/1 truth of its label column
+        (if named), kept for the next call (a dataset never changes, nor does a version)."""
+        self._catalog.get(dataset)  # a dataset deleted meanwhile is a NotFound, cached or not
+        detector = self._scoring.detector(run)
+        key = json.dumps([run.run_id, dataset, label_column, normal_value])
+        return self._scores.get(
+            key, lambda: self._labelled_scores(detector, dataset, label_column, normal_value)[:2]
+        )
 
     # --- thresholds ---------------------------------------------------------------------------
     def set(
@@ -173,6 +228,83 @@ class ThresholdService:
         """Every threshold revision of the version, oldest first."""
         return self._registry.list_thresholds(run.run_id)
 
+    # --- choosing by eye ----------------------------------------------------------------------
+    def _scores_for_view(
+        self, run: TrainingRun, dataset: str | None, label_column: str | None, normal_value: Any
+    ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray | None] | None]:
+        if label_column is not None and dataset is None:
+            raise InvalidInput("label_column needs a dataset to read it from", field="label_column")
+        training = self.training_scores(run, "see its training scores", field="version")
+        labelled = None if dataset is None else self.dataset_scores(run, dataset, label_column, normal_value)
+        return training, labelled
+
+    def histogram(
+        self,
+        run: TrainingRun,
+        bins: int,
+        dataset: str | None = None,
+        label_column: str | None = None,
+        normal_value: Any = None,
+    ) -> dict[str, Any]:
+        """Histogram of the version's training scores and, with ``dataset``, of that dataset's
+        scores per class (without ``label_column`` every row counts as normal, as the ``fpr``
+        strategy takes it), on common edges that also cover the threshold in force."""
+        if not 1 <= bins <= MAX_BINS:
+            raise InvalidInput(f"bins must be from 1 to {MAX_BINS}, got {bins}", field="bins")
+        training, labelled = self._scores_for_view(run, dataset, label_column, normal_value)
+        threshold = current_threshold(run, self._scoring.detector(run))
+        pooled = training if labelled is None else np.concatenate([training, labelled[0]])
+        edges, spacing = histogram_edges(pooled, bins, [threshold])
+        normal = anomaly = None
+        if labelled is not None:
+            scores, truth = labelled
+            normal = scores if truth is None else scores[truth == 0]
+            anomaly = None if truth is None else scores[truth == 1]
+        return {
+            "version": run.model_version,
+            "threshold": threshold,
+            "spacing": spacing,
+            "edges": [float(e) for e in edges],
+            "training": histogram_part(training, edges),
+            "dataset": dataset,
+            "label_column": label_column,
+            "normal": histogram_part(normal, edges),
+            "anomaly": histogram_part(anomaly, edges),
+        }
+
+    def preview(
+        self,
+        run: TrainingRun,
+        value: float,
+        dataset: str | None = None,
+        label_column: str | None = None,
+        normal_value: Any = None,
+    ) -> dict[str, Any]:
+        """What the threshold ``value`` would flag, without setting it: training rows and, with
+        ``dataset``, its rows, with precision, recall, F1 and confusion when ``label_column`` is named."""
+        if not math.isfinite(value):
+            raise InvalidInput("value must be a finite number", field="value")
+        training, labelled = self._scores_for_view(run, dataset, label_column, normal_value)
+        result: dict[str, Any] = {
+            "value": value,
+            "current": current_threshold(run, self._scoring.detector(run)),
+            "training": _flagged(training, value),
+            "dataset": dataset,
+            "label_column": label_column,
+            "evaluation": None,
+        }
+        if labelled is not None:
+            scores, truth = labelled
+            result["evaluation"] = {
+                **_flagged(scores, value),
+                **(
+                    {}
+                    if truth is None
+                    else {"anomalies": int(truth.sum()), **verdict_metrics(truth, scores, value)}
+                ),
+            }
+        return result
+
     # --- evaluation ---------------------------------------------------------------------------
     def baseline(self, run: TrainingRun, detector: AutoEncoderDetector) -> tuple[Baseline | None, str | None]:
         """The version's IsolationForest, refitted from its training data; or ``None`` and why not."""
@@ -223,3 +355,9 @@ class ThresholdService:
         if reason is not None:
             result["baseline_unavailable"] = reason
         return result
+
+
+def _flagged(scores: np.ndarray, value: float) -> dict[str, Any]:
+    """Rows and how many (and what share) score above ``value``."""
+    flagged = int(np.sum(scores > value))
+    return {"rows": len(scores), "flagged": flagged, "share": flagged / len(scores) if len(scores) else 0.0}

@@ -13,9 +13,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from sse_starlette import EventSourceResponse
 
-from aedetect.api.deps import JobsDep
+from aedetect.api.deps import BatchDep, JobsDep
 from aedetect.api.v2.problems import problem_responses
-from aedetect.api.v2.schemas import JobId, JobList, JobPublic
+from aedetect.api.v2.schemas import ExplainedRow, JobId, JobList, JobPublic, JobRows
 from aedetect.api.v2.views import job_public
 from aedetect.domain import JobStatus
 
@@ -118,3 +118,27 @@ def cancel_job(job_id: JobId, jobs: JobsDep) -> JobPublic:
 )
 def job_result(job_id: JobId, jobs: JobsDep) -> FileResponse:
     return FileResponse(jobs.result_file(job_id), media_type="text/csv", filename=f"scored-{job_id}.csv")
+
+
+@router.get(
+    "/{job_id}/rows",
+    summary="The highest-scoring rows of a scoring job, each with every column's part of its score",
+    responses=problem_responses(400, 404, 409),
+)
+def job_rows(
+    job_id: JobId,
+    batch: BatchDep,
+    limit: Annotated[int, Query(ge=1, le=1000, description="How many rows.", examples=[100])] = 100,
+) -> JobRows:
+    job, rows = batch.top_rows(job_id, limit)
+    result = job.result or {}
+    return JobRows(
+        job=job.job_id,
+        model=job.model or "",
+        version=result.get("version"),
+        threshold=result["threshold"],
+        rows=result["rows"],
+        anomalies=result["anomalies"],
+        items=[ExplainedRow(**r) for r in rows],
+        next=None,
+    )

@@ -190,7 +190,7 @@ class ThresholdPublic(Public):
     value: float = F("Scores above it are anomalies.", 3.2)
     strategy: str = F("How it was chosen: contamination, value, fpr or best_f1.", "fpr")
     inputs: dict[str, Any] = F("What the strategy used, and the previous value.", {"target": 0.01})
-    actor: str | None = F("Who set it (null until authentication exists).", None)
+    actor: str | None = F("Who set it: the API key's name and id (null with auth off).", "line 7 (k_3f9a)")
     note: str | None = F("Why it was set.", "fewer false alarms on line 7")
     created_at: datetime | None = F("When it was set (UTC).", WHEN)
 
@@ -236,7 +236,7 @@ class AliasMovePublic(Public):
     alias: str = F("Alias name.", "production")
     from_version: int | None = F("Version it named before (null: it was new).", 3)
     to_version: int | None = F("Version it names now (null: removed).", 2)
-    actor: str | None = F("Who moved it (null until authentication exists).", None)
+    actor: str | None = F("Who moved it: the API key's name and id (null with auth off).", None)
     note: str | None = F("Why.", None)
     moved_at: datetime | None = F("When (UTC).", WHEN)
 
@@ -304,6 +304,49 @@ class Confusion(Public):
     fp: int = F("Normal rows flagged.", 310)
     tn: int = F("Normal rows passed.", 9401)
     fn: int = F("Anomalies missed.", 3713)
+
+
+class HistogramPart(Public):
+    rows: int = F("Rows counted.", 1500)
+    counts: list[int] = F("Rows per bin (bin i spans edges[i] to edges[i+1]).", [12, 340, 101])
+    nonfinite: int = F("Rows without a finite score (in no bin).", 0)
+
+
+class ScoreHistogram(Public):
+    version: int | None = F("Model version.", 3)
+    threshold: float = F("The threshold in force.", 3.2)
+    spacing: Literal["linear", "log"] = F(
+        "How the edges are spaced: log (by ratio) when every score is positive with a long tail.", "log"
+    )
+    edges: list[float] = F("Bin edges, ascending (one more than bins).", [0.1, 1.0, 10.0, 100.0])
+    training: HistogramPart = F("The version's training scores.", {"rows": 3, "counts": [1, 1, 1]})
+    dataset: str | None = F("The dataset also counted, if any.", DATASET_EXAMPLE)
+    label_column: str | None = F("Its label column, if any.", "label")
+    normal: HistogramPart | None = F("The dataset's normal rows (all its rows without a label column).", None)
+    anomaly: HistogramPart | None = F("The dataset's known anomalies (with a label column).", None)
+
+
+class FlaggedRows(Public):
+    rows: int = F("Rows counted.", 1500)
+    flagged: int = F("Rows scoring above the threshold.", 31)
+    share: float = F("flagged / rows.", 0.0207)
+
+
+class FlaggedLabelled(FlaggedRows):
+    anomalies: int | None = F("Known anomalies among the rows (with a label column).", 120, None)
+    precision: float | None = F("Share of flagged rows that are anomalies (with a label column).", 0.9, None)
+    recall: float | None = F("Share of anomalies flagged (with a label column).", 0.7, None)
+    f1: float | None = F("Harmonic mean of precision and recall (with a label column).", 0.79, None)
+    confusion: Confusion | None = F("Confusion matrix at the threshold (with a label column).", None, None)
+
+
+class ThresholdPreview(Public):
+    value: float = F("The threshold looked at.", 4.0)
+    current: float = F("The threshold in force.", 3.2)
+    training: FlaggedRows = F("What it flags among the training rows.", {"rows": 1500, "flagged": 31})
+    dataset: str | None = F("The dataset also looked at, if any.", DATASET_EXAMPLE)
+    label_column: str | None = F("Its label column, if any.", "label")
+    evaluation: FlaggedLabelled | None = F("What it flags in the dataset.", None)
 
 
 class Quantiles(Public):
@@ -399,3 +442,19 @@ class ScoreResponse(Public):
     version: int | None = F("Model version that scored.", 3)
     threshold: float = F("The threshold in force.", 3.2)
     rows: list[ScoredRow] = F("One entry per row sent, in order.", [])
+
+
+class ExplainedRow(ScoredRow):
+    row: int = F("Row number in the scored file (1 = the first row below the header).", 17)
+    values: dict[str, Scalar] = F("Every value of the row, as read.", {"src_bytes": 5_000_000})
+
+
+class JobRows(Public):
+    job: str = F("The scoring job.", JOB_EXAMPLE)
+    model: str = F("Model name.", "plant-7")
+    version: int | None = F("Model version that scored.", 3)
+    threshold: float = F("The threshold the job judged by.", 3.2)
+    rows: int = F("Rows the job scored.", 22544)
+    anomalies: int = F("Rows it flagged.", 512)
+    items: list[ExplainedRow] = F("The highest-scoring rows, highest first.", [])
+    next: str | None = F("Always null: the whole file is at the job's result_url.", None)

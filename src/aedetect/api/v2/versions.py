@@ -4,11 +4,15 @@ IsolationForest baseline; aliases (``production`` is what scoring and v1 use) an
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from dataclasses import dataclass
+from typing import Annotated
 
-from aedetect.api.deps import ModelsDep, ThresholdsDep
+from fastapi import APIRouter, Depends, Query
+
+from aedetect.api.deps import ActorDep, ModelsDep, ThresholdsDep
 from aedetect.api.v2.problems import problem_responses
 from aedetect.api.v2.schemas import (
+    DATASET_EXAMPLE,
     AliasList,
     AliasName,
     AliasPublic,
@@ -16,7 +20,9 @@ from aedetect.api.v2.schemas import (
     EvaluateRequest,
     Evaluation,
     ModelName,
+    ScoreHistogram,
     ThresholdList,
+    ThresholdPreview,
     ThresholdPublic,
     ThresholdSet,
     VersionList,
@@ -26,6 +32,27 @@ from aedetect.api.v2.schemas import (
 from aedetect.api.v2.views import move_public, threshold_public, version_public
 
 router = APIRouter(prefix="/models/{name}", tags=["versions and aliases"])
+
+
+@dataclass
+class CountedOn:
+    """The dataset a histogram or a threshold preview also counts (query parameters)."""
+
+    dataset: Annotated[
+        str | None,
+        Query(
+            description="A dataset to count as well (e.g. the evaluation data).", examples=[DATASET_EXAMPLE]
+        ),
+    ] = None
+    label_column: Annotated[
+        str | None, Query(description="The dataset's column marking known anomalies.", examples=["label"])
+    ] = None
+    normal_value: Annotated[
+        str | None, Query(description="The label column's value on normal rows.", examples=["normal"])
+    ] = None
+
+
+CountedOnDep = Annotated[CountedOn, Depends()]
 
 
 @router.get("/versions", summary="The model's versions, oldest first", responses=problem_responses(400, 404))
@@ -49,10 +76,54 @@ def get_version(name: ModelName, version: VersionNumber, models: ModelsDep) -> V
     responses=problem_responses(400, 404, 409),
 )
 def set_threshold(
-    name: ModelName, version: VersionNumber, body: ThresholdSet, models: ModelsDep, thresholds: ThresholdsDep
+    name: ModelName,
+    version: VersionNumber,
+    body: ThresholdSet,
+    models: ModelsDep,
+    thresholds: ThresholdsDep,
+    actor: ActorDep,
 ) -> ThresholdPublic:
     run = models.version(name, version)
-    return threshold_public(thresholds.set(run, body.model_dump(exclude_none=True), note=body.note))
+    revision = thresholds.set(run, body.model_dump(exclude_none=True), actor=actor, note=body.note)
+    return threshold_public(revision)
+
+
+@router.get(
+    "/versions/{version}/threshold/preview",
+    summary="What a threshold would flag (training rows; a dataset's rows with precision, recall and F1), "
+    "without setting it",
+    responses=problem_responses(400, 404, 409),
+)
+def preview_threshold(
+    name: ModelName,
+    version: VersionNumber,
+    value: Annotated[float, Query(description="The threshold to look at.", examples=[4.0])],
+    counted: CountedOnDep,
+    models: ModelsDep,
+    thresholds: ThresholdsDep,
+) -> ThresholdPreview:
+    run = models.version(name, version)
+    preview = thresholds.preview(run, value, counted.dataset, counted.label_column, counted.normal_value)
+    return ThresholdPreview(**preview)
+
+
+@router.get(
+    "/versions/{version}/histogram",
+    summary="Histogram of the version's training scores (and of a dataset's scores per class) with the "
+    "threshold in force",
+    responses=problem_responses(400, 404, 409),
+)
+def score_histogram(
+    name: ModelName,
+    version: VersionNumber,
+    models: ModelsDep,
+    thresholds: ThresholdsDep,
+    counted: CountedOnDep,
+    bins: Annotated[int, Query(ge=1, le=200, description="Number of bins.", examples=[40])] = 40,
+) -> ScoreHistogram:
+    run = models.version(name, version)
+    histogram = thresholds.histogram(run, bins, counted.dataset, counted.label_column, counted.normal_value)
+    return ScoreHistogram(**histogram)
 
 
 @router.get(
@@ -119,14 +190,16 @@ def get_alias(name: ModelName, alias: AliasName, models: ModelsDep) -> AliasPubl
     summary="Point an alias at a version (production: what scoring and v1 use; point it back to roll back)",
     responses=problem_responses(400, 404, 409),
 )
-def set_alias(name: ModelName, alias: AliasName, body: AliasSet, models: ModelsDep) -> AliasPublic:
-    models.set_alias(name, alias, body.version, note=body.note)
+def set_alias(
+    name: ModelName, alias: AliasName, body: AliasSet, models: ModelsDep, actor: ActorDep
+) -> AliasPublic:
+    models.set_alias(name, alias, body.version, actor=actor, note=body.note)
     return get_alias(name, alias, models)
 
 
 @router.delete(
     "/aliases/{alias}", summary="Remove an alias (not production)", responses=problem_responses(400, 404)
 )
-def delete_alias(name: ModelName, alias: AliasName, models: ModelsDep) -> AliasPublic:
-    models.delete_alias(name, alias)
+def delete_alias(name: ModelName, alias: AliasName, models: ModelsDep, actor: ActorDep) -> AliasPublic:
+    models.delete_alias(name, alias, actor=actor)
     return get_alias(name, alias, models)

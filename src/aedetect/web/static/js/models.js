@@ -1,0 +1,85 @@
+// Page 1: every model with its production version, status (a live progress bar while it
+// trains), when it last trained, and the rows its scoring jobs scored in the last 7 days.
+import { api, followJob, guarded, h, num, pct, progressBar, trainingProgress, when } from "./api.js";
+
+const RECENT_DAYS = 7;
+
+async function allModels() {
+  const items = [];
+  let cursor = null;
+  do {
+    const page = await api(`/models?limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+    items.push(...page.items);
+    cursor = page.next;
+  } while (cursor);
+  return items;
+}
+
+function statusCell(model, train) {
+  const cell = h("td", { class: "status" });
+  if (train && (train.status === "queued" || train.status === "running")) {
+    const bar = progressBar();
+    cell.append(bar);
+    const update = (job) => {
+      const [fraction, label] = trainingProgress(job);
+      bar.set(fraction, label);
+    };
+    update(train);
+    followJob(train.id, update).then((job) => {
+      if (job && job.status === "succeeded") setTimeout(() => location.reload(), 500);
+      else if (job) cell.replaceChildren(...failure(job));
+    }).catch((err) => cell.replaceChildren(h("span", { class: "badge bad" }, "unknown"), " ", err.message));
+    return cell;
+  }
+  if (train && (train.status === "failed" || train.status === "cancelled") && !(model.latest_version > train.version)) {
+    cell.append(...failure(train));
+    if (model.latest_version) cell.append(h("div", { class: "note" }, `version ${model.latest_version} keeps serving`));
+    return cell;
+  }
+  cell.append(model.latest_version ? h("span", { class: "badge ok" }, "ready") : h("span", { class: "badge" }, "not trained"));
+  return cell;
+}
+
+function failure(job) {
+  return [h("span", { class: "badge bad" }, job.status), " ", h("span", { class: "reason" }, job.error || "")];
+}
+
+function recentScoring(jobs) {
+  const since = Date.now() - RECENT_DAYS * 86400e3;
+  let rows = 0;
+  let anomalies = 0;
+  for (const job of jobs) {
+    if (job.kind !== "score" || job.status !== "succeeded" || !job.result) continue;
+    if (new Date(job.finished_at || job.created_at).getTime() < since) continue;
+    rows += job.result.rows || 0;
+    anomalies += job.result.anomalies || 0;
+  }
+  return { rows, anomalies };
+}
+
+async function render() {
+  const [models, jobs] = await Promise.all([allModels(), api("/jobs?limit=500")]);
+  const body = document.querySelector("#models tbody");
+  body.replaceChildren();
+  document.getElementById("empty").hidden = models.length > 0;
+  for (const model of models) {
+    const own = jobs.items.filter((j) => j.model === model.name);
+    const train = own.find((j) => j.kind === "train");
+    const lastTrained = own.find((j) => j.kind === "train" && j.status === "succeeded");
+    const production = model.aliases.production;
+    const scored = recentScoring(own);
+    const link = production || model.latest_version;
+    body.append(h("tr", { dataset: { model: model.name } },
+      h("td", {}, link ? h("a", { href: `/models/${encodeURIComponent(model.name)}/versions/${link}` }, model.name) : model.name,
+        model.description ? h("div", { class: "note" }, model.description) : null),
+      h("td", { class: "num" }, production ? `v${production}` : "–"),
+      statusCell(model, train),
+      h("td", {}, lastTrained ? when(lastTrained.finished_at) : "–"),
+      h("td", { class: "num" }, scored.rows ? num(scored.rows) : "–"),
+      h("td", { class: "num" }, scored.rows ? pct(scored.anomalies / scored.rows) : "–"),
+      h("td", {}, model.latest_version ? h("a", { href: `/models/${encodeURIComponent(model.name)}/score` }, "score a file") : null),
+    ));
+  }
+}
+
+guarded(render);
