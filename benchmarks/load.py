@@ -8,7 +8,8 @@ one-row predictions, batch predictions and ``/healthz`` from concurrent clients 
   (150,000 rows by default) again and again.
 
 8 clients send one-row v1 predictions, 2 send batches (one v1, one v2 with the top 3 reasons per
-row), 1 polls ``/healthz``; each loops until the phase's time is up. Errors are answers other than
+row), 1 polls ``/healthz``; each is a process of its own (so no client waits on another's
+interpreter lock) and loops until the phase's time is up. Errors are answers other than
 200 and failed connections. The load average is recorded, since a busy machine slows every figure.
 Run ``python -m benchmarks.load --help``.
 """
@@ -17,12 +18,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,28 +41,43 @@ BATCH_CLIENTS = 2
 QUEUE = 2
 """AEDETECT_MAX_QUEUED_TRAININGS of the server under load."""
 LONG_EPOCHS = 10_000
-Request = Callable[[requests.Session], requests.Response]
+Sample = tuple[str, float, bool]
 
 
-def _client(
-    kind: str, send: Request, deadline: float, pause_s: float, out: list[tuple[str, float, bool]]
-) -> None:
-    """Send requests until ``deadline``; record (kind, seconds, ok) for each."""
+@dataclass(frozen=True)
+class ClientSpec:
+    """What one client sends, again and again: ``body`` is sent as-is (JSON already encoded)."""
+
+    kind: str
+    method: str
+    url: str
+    body: bytes | None = None
+    content_type: str = "application/json"
+    pause_s: float = 0.0
+
+
+def _client(spec: ClientSpec, seconds: float, out: Any) -> None:
+    """Send ``spec``'s request for ``seconds``; put the (kind, seconds, ok) of each on ``out``. Each
+    client is a process of its own, so no client waits on another's interpreter lock."""
+    samples: list[Sample] = []
+    deadline = time.monotonic() + seconds
+    headers = {"Content-Type": spec.content_type}
     with requests.Session() as session:
         while time.monotonic() < deadline:
             started = time.perf_counter()
             try:
-                resp = send(session)
+                resp = session.request(spec.method, spec.url, data=spec.body, headers=headers, timeout=600)
                 ok = resp.status_code == 200
                 resp.close()
             except requests.RequestException:
                 ok = False
-            out.append((kind, time.perf_counter() - started, ok))
-            if pause_s:
-                time.sleep(pause_s)
+            samples.append((spec.kind, time.perf_counter() - started, ok))
+            if spec.pause_s:
+                time.sleep(spec.pause_s)
+    out.put(samples)
 
 
-def _stats(samples: Sequence[tuple[str, float, bool]]) -> dict[str, dict[str, Any]]:
+def _stats(samples: Sequence[Sample]) -> dict[str, dict[str, Any]]:
     by_kind: dict[str, dict[str, Any]] = {}
     for kind in dict.fromkeys(k for k, _, _ in samples):
         ms = np.asarray([s for k, s, _ in samples if k == kind]) * 1000.0
@@ -83,35 +100,29 @@ def run_phase(
     score = f"{url}/api/v2/models/{nn_id}/score"
     rng = np.random.default_rng(0)
     batch = [rows[int(i)] for i in rng.integers(len(rows), size=batch_rows)]
-    deadline = time.monotonic() + seconds
-    samples: list[tuple[str, float, bool]] = []
 
-    def one_row(i: int) -> Request:
-        return lambda s: s.post(predict, json={"input_data": rows[i % len(rows)]}, timeout=REQUEST_TIMEOUT_S)
+    def encoded(value: Any) -> bytes:
+        return json.dumps(value).encode()
 
-    clients: list[tuple[str, Request, float]] = [
-        ("one row (v1)", one_row(i), 0.0) for i in range(ONE_ROW_CLIENTS)
+    clients = [
+        ClientSpec("one row (v1)", "POST", predict, encoded({"input_data": rows[i % len(rows)]}))
+        for i in range(ONE_ROW_CLIENTS)
     ]
-    clients.append(
-        (f"{batch_rows} rows (v1)", lambda s: s.post(predict, json={"input_data": batch}, timeout=600), 0.0)
-    )
-    clients.append(
-        (f"{batch_rows} rows (v2, reasons)", lambda s: s.post(score, json={"rows": batch}, timeout=600), 0.0)
-    )
-    clients.append(("/healthz", lambda s: s.get(f"{url}/healthz", timeout=REQUEST_TIMEOUT_S), 0.05))
+    clients.append(ClientSpec(f"{batch_rows} rows (v1)", "POST", predict, encoded({"input_data": batch})))
+    clients.append(ClientSpec(f"{batch_rows} rows (v2, reasons)", "POST", score, encoded({"rows": batch})))
+    clients.append(ClientSpec("/healthz", "GET", f"{url}/healthz", pause_s=0.05))
     if large_csv is not None:
-        headers = {"Content-Type": "text/csv"}
-        clients.append(
-            ("large CSV (v2)", lambda s: s.post(score, data=large_csv, headers=headers, timeout=600), 0.0)
-        )
-    threads = [
-        threading.Thread(target=_client, args=(kind, send, deadline, pause, samples), daemon=True)
-        for kind, send, pause in clients
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(seconds + 660)
+        clients.append(ClientSpec("large CSV (v2)", "POST", score, large_csv, content_type="text/csv"))
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    processes = [context.Process(target=_client, args=(spec, seconds, results)) for spec in clients]
+    for process in processes:
+        process.start()
+    samples: list[Sample] = []
+    for _ in processes:
+        samples.extend(results.get(timeout=seconds + 900))
+    for process in processes:
+        process.join(60)
     return _stats(samples)
 
 

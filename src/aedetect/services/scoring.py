@@ -19,7 +19,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -43,6 +43,7 @@ batch becomes JSON-ready values only when asked for, so a large answer can be st
 is never held whole as Python objects."""
 
 Row = Mapping[str, Any]
+T = TypeVar("T")
 
 
 class ModelCache:
@@ -177,7 +178,7 @@ def checked_rows(rows: Sequence[Row], columns: Sequence[str]) -> list[Row]:
             f"{len(columns)} columns: {listed(columns)}",
             field="input_data",
         )
-    return list(rows)
+    return rows if isinstance(rows, list) else list(rows)  # a list stays the caller's, to consume
 
 
 def json_value(value: Any) -> Any:
@@ -209,7 +210,7 @@ def native_rows(rows: Sequence[Any], columns: Sequence[str]) -> list[Row]:
                 field=f"rows[{i}]",
                 column=missing[0],
             )
-    return list(rows)
+    return rows if isinstance(rows, list) else list(rows)  # a list stays the caller's, to consume
 
 
 class ScoringService:
@@ -250,13 +251,14 @@ class ScoringService:
 
     def similarity(self, nn_id: str, version: str | int, rows: Sequence[Row]) -> list[float | None]:
         """The v1 similarity of each row (:func:`judged_similarity`; higher = more normal)."""
-        return [value for batch in self.similarity_batches(nn_id, version, rows) for value in batch]
+        return [value for batch in self.similarity_batches(nn_id, version, list(rows)) for value in batch]
 
     def similarity_batches(
         self, nn_id: str, version: str | int, rows: Sequence[Row], batch_rows: int = BATCH_ROWS
     ) -> Iterator[list[float | None]]:
         """:meth:`similarity`, ``batch_rows`` rows at a time (see :data:`BATCH_ROWS`): every check
-        and all the scoring happen now, with the model and threshold in force now."""
+        and all the scoring happen now, with the model and threshold in force now. A list of
+        ``rows`` is consumed (see :func:`_batches`)."""
         run, model, checked = self._model_and_rows(nn_id, version, rows)
         threshold, scale = current_threshold(run, model), similarity_scale(model.threshold_)
         scored = [
@@ -271,7 +273,7 @@ class ScoringService:
         """Per row: score, verdict against ``threshold`` (default: the current one), the v1 and
         the cosine similarity, and the ``top`` columns contributing most with their share of the
         score, the value sent and the value the model expected (its reconstruction)."""
-        return [row for batch in self.explain_batches(run, rows, top, threshold) for row in batch]
+        return [row for batch in self.explain_batches(run, list(rows), top, threshold) for row in batch]
 
     def explain_batches(
         self,
@@ -282,7 +284,8 @@ class ScoringService:
         batch_rows: int = BATCH_ROWS,
     ) -> Iterator[list[dict[str, Any]]]:
         """:meth:`explain`, ``batch_rows`` rows at a time (see :data:`BATCH_ROWS`): every check and
-        all the scoring happen now; each batch's answer is built when asked for."""
+        all the scoring happen now; each batch's answer is built when asked for, and its rows then
+        freed. A list of ``rows`` is consumed (see :func:`_batches`)."""
         check_rows(len(rows), self._limits, "rows")
         detector = self.detector(run)
         checked = native_rows(rows, detector.columns_)
@@ -291,27 +294,29 @@ class ScoringService:
             (batch, detector.score(batch), detector.reconstruct(batch) if top > 0 else None)
             for batch in _batches(checked, batch_rows)
         ]
-        return (_explained(detector, *batch, top, limit) for batch in scored)
+        return (_explained(detector, *batch, top, limit) for batch in _drained(scored))
 
     def encode(self, nn_id: str, version: str | int, rows: Sequence[Row]) -> list[list[float | None]]:
         """The bottleneck code of each row."""
-        return [code for batch in self.encode_batches(nn_id, version, rows) for code in batch]
+        return [code for batch in self.encode_batches(nn_id, version, list(rows)) for code in batch]
 
     def encode_batches(
         self, nn_id: str, version: str | int, rows: Sequence[Row], batch_rows: int = BATCH_ROWS
     ) -> Iterator[list[list[float | None]]]:
-        """:meth:`encode`, ``batch_rows`` rows at a time (all checked and scored now)."""
+        """:meth:`encode`, ``batch_rows`` rows at a time (all checked and scored now; a list of
+        ``rows`` is consumed)."""
         _, model, checked = self._model_and_rows(nn_id, version, rows)
         return map(_matrix, [model.encode(batch) for batch in _batches(checked, batch_rows)])
 
     def reconstruct(self, nn_id: str, version: str | int, rows: Sequence[Row]) -> list[list[float | None]]:
         """The reconstruction of each row in the model's encoded input space."""
-        return [vector for batch in self.reconstruct_batches(nn_id, version, rows) for vector in batch]
+        return [vector for batch in self.reconstruct_batches(nn_id, version, list(rows)) for vector in batch]
 
     def reconstruct_batches(
         self, nn_id: str, version: str | int, rows: Sequence[Row], batch_rows: int = BATCH_ROWS
     ) -> Iterator[list[list[float | None]]]:
-        """:meth:`reconstruct`, ``batch_rows`` rows at a time (all checked and scored now)."""
+        """:meth:`reconstruct`, ``batch_rows`` rows at a time (all checked and scored now; a list
+        of ``rows`` is consumed)."""
         _, model, checked = self._model_and_rows(nn_id, version, rows)
         return map(_matrix, [model.reconstruct_vector(batch) for batch in _batches(checked, batch_rows)])
 
@@ -358,13 +363,20 @@ def _explained(
 
 
 def _batches(rows: list[Row], size: int) -> Iterator[list[Row]]:
-    """Batches of ``rows`` (the service's own checked copy), each taken out of the list as it is
-    handed on, so the rows are freed a batch at a time once scored: freeing 200,000 rows at once
-    holds the interpreter lock, and so every other request, for a third of a second."""
+    """Batches of ``rows``, each taken out of the list as it is handed on, so the rows are freed a
+    batch at a time once scored (when no one else holds them): freeing 200,000 rows at once holds
+    the interpreter lock, and so every other request, for a third of a second or more."""
     while rows:
         batch = rows[:size]
         del rows[:size]
         yield batch
+
+
+def _drained(items: list[T]) -> Iterator[T]:
+    """The items in order, each dropped from ``items`` as it is handed on (freed once used)."""
+    items.reverse()
+    while items:
+        yield items.pop()
 
 
 def _matrix(values: np.ndarray) -> list[list[float | None]]:
