@@ -169,12 +169,12 @@ def run_cases(pid_of: Callable[[], int], url: str, stop: Callable[[], float]) ->
             ("upload", lambda: s.post(upload, files={"file": ("u.csv", csv)}, timeout=60)),
             (
                 "delete a network",
-                lambda: s.delete(f"{base}{V1}/common/target/nninfo/nnid/nndesc/", timeout=60),
+                lambda: s.delete(f"{base}{V1}/common/target/nninfo/nnid/nnspare/", timeout=60),
             ),
             ("100-row predict", lambda: s.post(predict, json={"input_data": rows[:100]}, timeout=60)),
         ):
             resp, took = timed_call(send)
-            record(f"wedge: {label}", resp, took, train_calls_refused_429=refused)
+            record(f"wedge: {label}", resp, took, train_calls_refused_429=refused, says=resp.text[:120])
         stopped = stop()
         cases.append({"case": "SIGTERM during the long training: seconds to exit", "s": round(stopped, 3)})
         print(json.dumps(cases[-1]), flush=True)
