@@ -17,7 +17,7 @@ from typing import Any
 from benchmarks.common import BENCHMARKS_MD, RESULTS_DIR, describe_machine, fmt, markdown_table, read_json
 from benchmarks.quality import WINS_REFERENCE, summarize
 
-PARTS = ("quality", "speed", "service")
+PARTS = ("quality", "speed", "service", "load")
 DETECTOR_LABELS = {
     "aedetect": "aedetect AutoEncoderDetector",
     "iforest": "scikit-learn IsolationForest",
@@ -32,6 +32,11 @@ PART_SUMMARIES = (
     ),
     ("speed", "training/scoring throughput vs PyOD's AutoEncoder (quiet and loaded), peak memory, growth"),
     ("service", "v1 anomaly predict latency (p50/p99), requests/s with concurrent clients, batch rows/s"),
+    (
+        "load",
+        "errors, p50/p99 of one-row and batch predicts and /healthz, quiet and with a long training, "
+        "a full queue and a large predict",
+    ),
 )
 PREAMBLE = "\n".join(
     [
@@ -504,7 +509,51 @@ def log_overhead_lines(overhead: dict[str, Any]) -> list[str]:
     ]
 
 
-_BUILDERS = {"quality": quality_section, "speed": speed_section, "service": service_section}
+def load_section(payload: dict[str, Any]) -> str:
+    """The load section: per kind of request, errors and latency in the quiet and the busy phase."""
+    config, refused, load = payload["config"], payload["refused_training"], payload["load_average"]
+    lines = ["## Load", "", *_header(payload)]
+    lines += [
+        f"A fresh `aedetect serve` (`AEDETECT_MAX_QUEUED_TRAININGS={config['max_queued_trainings']}`, "
+        "`OMP_NUM_THREADS=1`) serves a small v1-trained model to "
+        f"{config['one_row_clients']} clients sending one-row v1 predictions, {config['batch_clients']} "
+        f"sending {fmt(config['batch_rows'])}-row batches (v1, and v2 with the top 3 reasons) and one "
+        f"polling `/healthz`, each as fast as it is answered, for {fmt(config['seconds'])} s per phase. "
+        "*Busy*: the same while one training runs (10,000 epochs), "
+        f"{config['max_queued_trainings']} more wait (the queue is full: a further training got HTTP "
+        f"{refused['status']}, `Retry-After: {refused['retry_after']}`) and one more client scores a "
+        f"{fmt(config['large_rows'])}-row CSV again and again. Clients and server share the machine's "
+        f"CPUs (load average {load['before'][0]:.2f} before, {load['after'][0]:.2f} after, "
+        f"{load['cpus']} CPUs): the figures are for this machine under this load.",
+        "",
+    ]
+    rows = []
+    for phase in ("quiet", "busy"):
+        for kind, stats in payload[phase].items():
+            rows.append(
+                [
+                    phase,
+                    kind,
+                    fmt(stats["requests"]),
+                    fmt(stats["errors"]),
+                    fmt(stats["p50_ms"], 1),
+                    fmt(stats["p99_ms"], 1),
+                    fmt(stats["max_ms"], 1),
+                ]
+            )
+    lines += [
+        markdown_table(["phase", "request", "requests", "errors", "p50 ms", "p99 ms", "max ms"], rows, 2),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+_BUILDERS = {
+    "quality": quality_section,
+    "speed": speed_section,
+    "service": service_section,
+    "load": load_section,
+}
 
 
 def _marker(part: str, edge: str) -> str:
@@ -516,6 +565,7 @@ def update_markdown(
     quality: dict[str, Any] | None = None,
     speed: dict[str, Any] | None = None,
     service: dict[str, Any] | None = None,
+    load: dict[str, Any] | None = None,
 ) -> Path:
     """Replace (or add) the sections of the given parts in ``path``; other sections stay as they are."""
     text = path.read_text(encoding="utf-8") if path.exists() else PREAMBLE
@@ -528,7 +578,7 @@ def update_markdown(
             sections[part] = found.group(1).rstrip("\n")
     first = text.find("<!-- benchmarks:")
     preamble = (text if first < 0 else text[:first]).rstrip("\n")
-    for part, payload in (("quality", quality), ("speed", speed), ("service", service)):
+    for part, payload in (("quality", quality), ("speed", speed), ("service", service), ("load", load)):
         if payload is not None:
             sections[part] = _BUILDERS[part](payload).rstrip("\n")
     body = [preamble, ""]

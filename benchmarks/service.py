@@ -74,20 +74,22 @@ def _aedetect_command() -> list[str]:
 
 
 @contextmanager
-def running_server(startup_timeout_s: float = 60.0) -> Iterator[str]:
-    """Start ``aedetect serve`` on a free loopback port with a temporary data directory; yield its URL
-    with the admin key the first start prints as user info (``http://key:<KEY>@host:port``), the
-    way TensorMSA-era scripts carry it, so every request is authenticated as in production."""
-    with started_server(startup_timeout_s) as (url, _pid):
+def running_server(
+    startup_timeout_s: float = 60.0, settings: Mapping[str, str] | None = None
+) -> Iterator[str]:
+    """Start ``aedetect serve`` on a free loopback port with a temporary data directory (and the
+    ``AEDETECT_*`` ``settings`` given); yield its URL with the admin key the first start prints as
+    user info (``http://key:<KEY>@host:port``), the way TensorMSA-era scripts carry it, so every
+    request is authenticated as in production."""
+    with server_process(startup_timeout_s, settings) as (url, _):
         yield url
 
 
 @contextmanager
-def started_server(
+def server_process(
     startup_timeout_s: float = 60.0, settings: Mapping[str, str] | None = None
-) -> Iterator[tuple[str, int]]:
-    """:func:`running_server` with the ``AEDETECT_*`` ``settings`` given; yields its URL (with the
-    key) and process id."""
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """:func:`running_server`, yielding the server's process too."""
     with tempfile.TemporaryDirectory(prefix="aedetect-bench-") as tmp:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("AEDETECT_")}
@@ -104,7 +106,7 @@ def started_server(
                 keys = KEY_PATTERN.findall(log_path.read_text(errors="replace"))
                 if not keys:
                     raise RuntimeError(f"aedetect serve printed no API key:\n{_log_tail(log_path)}")
-                yield url.replace("http://", f"http://key:{keys[0]}@"), proc.pid
+                yield url.replace("http://", f"http://key:{keys[0]}@"), proc
             finally:
                 proc.terminate()
                 try:
@@ -413,7 +415,7 @@ def log_overhead(
     round_p50: dict[str, dict[str, list[float]]] = {name: {a: [] for a in apis} for name, _ in configs}
     cpu: dict[str, dict[str, float]] = {name: {a: 0.0 for a in apis} for name, _ in configs}
     with ExitStack() as stack:
-        servers = {name: stack.enter_context(started_server(startup_timeout_s, env)) for name, env in configs}
+        servers = {name: stack.enter_context(server_process(startup_timeout_s, env)) for name, env in configs}
         rows: list[dict[str, Any]] = []
         for url, _ in servers.values():
             rows, _ = train_model(url, nn_id, train_rows, train_iter)
@@ -436,12 +438,12 @@ def log_overhead(
         names = [name for name, _ in configs]
         for r in range(rounds):
             for name in names[r % len(names) :] + names[: r % len(names)]:
-                url, pid = servers[name]
+                url, proc = servers[name]
                 for api in apis:
-                    before = cpu_seconds(pid)
+                    before = cpu_seconds(proc.pid)
                     measured = send(url, api, block, (r * block) % len(rows))
                     time.sleep(SETTLE_S)
-                    after = cpu_seconds(pid)
+                    after = cpu_seconds(proc.pid)
                     latencies[name][api] += measured
                     round_p50[name][api].append(float(np.percentile(measured, 50)))
                     if before is not None and after is not None:

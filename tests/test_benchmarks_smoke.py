@@ -289,10 +289,34 @@ def test_service_measures_latency_and_throughput(service_results: dict[str, Any]
         assert on["cpu_ms_per_request"] is None or on["cpu_ms_per_request"] > 0  # None off Linux
 
 
+@pytest.fixture(scope="module")
+def load_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One tiny load run against a real server: 3 s per phase, small batches and trainings."""
+    out = tmp_path_factory.mktemp("load") / "load.json"
+    run_module(
+        "benchmarks.load",
+        "--seconds", "3", "--batch-rows", "50", "--large-rows", "2000", "--train-rows", "300", "--out", out,
+    )  # fmt: skip
+    results: dict[str, Any] = json.loads(out.read_text())
+    return results
+
+
+def test_load_measures_each_kind_of_request_quiet_and_busy(load_results: dict[str, Any]) -> None:
+    assert set(load_results["quiet"]) == {"one row (v1)", "50 rows (v1)", "50 rows (v2, reasons)", "/healthz"}
+    assert set(load_results["busy"]) == set(load_results["quiet"]) | {"large CSV (v2)"}
+    for phase in ("quiet", "busy"):
+        for stats in load_results[phase].values():
+            assert stats["requests"] >= 1 and 0 <= stats["errors"] <= stats["requests"]
+            assert 0 < stats["p50_ms"] <= stats["p99_ms"] <= stats["max_ms"]
+    assert load_results["refused_training"]["status"] == 429
+    assert int(load_results["refused_training"]["retry_after"]) >= 1
+
+
 def test_report_writes_every_section_with_command_and_machine(
     quality_results: dict[str, Any],
     speed_results: dict[str, Any],
     service_results: dict[str, Any],
+    load_results: dict[str, Any],
     tmp_path: Path,
 ) -> None:
     paths = {}
@@ -300,6 +324,7 @@ def test_report_writes_every_section_with_command_and_machine(
         ("quality", quality_results),
         ("speed", speed_results),
         ("service", service_results),
+        ("load", load_results),
     ):
         paths[part] = tmp_path / f"{part}.json"
         paths[part].write_text(json.dumps(payload))
@@ -314,9 +339,10 @@ def test_report_writes_every_section_with_command_and_machine(
         "### NSL-KDD",
         "### Growth",
         "### Scoring log overhead",
+        "## Load",
     ):
         assert heading in text
-    assert text.count("- Machine: ") == 3
+    assert text.count("- Machine: ") == 4
     assert "`python -m benchmarks.quality " in text
 
 
@@ -334,6 +360,7 @@ def test_report_update_keeps_other_sections_and_the_preamble(
         f"--quality={quality_path}",
         f"--speed={missing}",
         f"--service={missing}",
+        f"--load={missing}",
         "--md",
         md,
     )
@@ -342,6 +369,7 @@ def test_report_update_keeps_other_sections_and_the_preamble(
         f"--quality={missing}",
         f"--speed={speed_path}",
         f"--service={missing}",
+        f"--load={missing}",
         "--md",
         md,
     )

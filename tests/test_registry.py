@@ -603,6 +603,17 @@ def test_create_job_is_queued_with_a_fresh_id(registry: SqlRegistry) -> None:
     assert got.created_at is not None and got.started_at is None
 
 
+def test_count_jobs_by_status_and_kind(registry: SqlRegistry) -> None:
+    queued = [registry.create_job("train", {}) for _ in range(3)]
+    registry.create_job("score", {})
+    registry.start_job(queued[0].job_id)
+    registry.request_cancel(queued[1].job_id)
+    assert registry.count_jobs([JobStatus.QUEUED], kind="train") == 1
+    assert registry.count_jobs([JobStatus.QUEUED]) == 2
+    assert registry.count_jobs([JobStatus.QUEUED, JobStatus.RUNNING], kind="train") == 2
+    assert registry.count_jobs([JobStatus.SUCCEEDED]) == 0
+
+
 def test_create_job_without_kind_is_invalid(registry: SqlRegistry) -> None:
     with pytest.raises(InvalidInput, match="job kind must be a non-empty string"):
         registry.create_job("", {})

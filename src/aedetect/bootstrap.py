@@ -69,7 +69,7 @@ class Container:
     drift: DriftService
 
     def close(self) -> None:
-        """Stop running trainings at their next epoch, wait for the runner, write what the
+        """Stop running trainings before their next batch, wait for the runner, write what the
         scoring log holds, release the database."""
         self.trainer.stop()
         self.runner.shutdown()
@@ -86,6 +86,8 @@ def service_limits(settings: Settings) -> Limits:
         max_network_weights=settings.max_network_weights,
         max_network_layers=settings.max_network_layers,
         max_epochs=settings.max_epochs,
+        max_queued_trainings=settings.max_queued_trainings,
+        train_retry_after_s=settings.train_retry_after_s,
     )
 
 

@@ -106,6 +106,27 @@ class Settings(BaseSettings):
         10_000, gt=0, description="Longest free-text field (network and version descriptions, config)."
     )
 
+    # --- a server that never wedges: bounded queues and pools ------------------------------------
+    max_queued_trainings: int = Field(
+        8,
+        ge=1,
+        description="Most training jobs waiting for a worker, counted in the registry (so over every "
+        "process and job runner); a training asked for beyond it is refused with 429 and Retry-After.",
+    )
+    train_retry_after_s: int = Field(
+        30,
+        ge=1,
+        le=86_400,
+        description="Retry-After of a refused training when no running training has an estimated "
+        "end yet (otherwise the soonest estimated end is given).",
+    )
+    scoring_threads: int = Field(
+        2,
+        ge=1,
+        description="Threads that score large prediction requests (more than 64 rows) off the event "
+        "loop; further large requests wait for a free one, so small requests and reads stay prompt.",
+    )
+
     # --- access -------------------------------------------------------------------------------
     auth: bool = Field(
         True,

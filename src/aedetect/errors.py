@@ -106,6 +106,17 @@ class Forbidden(AedetectError):
     code = "forbidden"
 
 
+class TooManyRequests(AedetectError):
+    """A bounded queue is full (e.g. trainings waiting for a worker): nothing was queued; send the
+    request again after ``retry_after`` seconds."""
+
+    code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: int, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.retry_after = retry_after
+
+
 class InsufficientStorage(AedetectError):
     """The data directory is full: nothing was changed, and the request works once space is freed."""
 

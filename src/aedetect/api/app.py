@@ -19,6 +19,7 @@ from aedetect.api.errors import install_error_handlers
 from aedetect.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from aedetect.api.openapi import install_openapi
 from aedetect.api.security import LOGIN_PATH, AccessMiddleware
+from aedetect.api.streaming import ScoringPool
 from aedetect.api.v1 import v1_router
 from aedetect.api.v2 import v2_router
 from aedetect.bootstrap import build_services
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         container = await run_in_threadpool(build_services, chosen)
         app.state.container = container
+        app.state.scoring_pool = ScoringPool(chosen.scoring_threads)
         if chosen.auth:
             secret = await run_in_threadpool(container.access.ensure_first_key)
             if secret is not None:
@@ -100,7 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_openapi(app)
 
     @app.get("/healthz", tags=["health"], summary="Liveness: the service is up and its services are built")
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:  # on the event loop: answers whatever the threads do
         return {"status": "ok", "version": __version__}
 
     return app

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from aedetect.api.principal import actor
+from aedetect.api.streaming import ScoringPool
 from aedetect.bootstrap import Container
 from aedetect.services.batch import BatchScoring
 from aedetect.services.catalog import DatasetCatalog
@@ -79,6 +80,12 @@ async def get_batch(container: ContainerDep) -> BatchScoring:
     return container.batch
 
 
+async def get_scoring_pool(request: Request) -> ScoringPool:
+    """The bounded pool of large scoring requests, made at start-up."""
+    pool: ScoringPool = request.app.state.scoring_pool
+    return pool
+
+
 async def get_scorelog(container: ContainerDep) -> ScoreLog:
     return container.scorelog
 
@@ -105,6 +112,7 @@ DatasetsDep = Annotated[DatasetService, Depends(get_datasets)]
 TrainingDep = Annotated[TrainingService, Depends(get_training)]
 EvaluationDep = Annotated[EvaluationService, Depends(get_evaluation)]
 ScoringDep = Annotated[ScoringService, Depends(get_scoring)]
+ScoringPoolDep = Annotated[ScoringPool, Depends(get_scoring_pool)]
 
 
 async def get_actor(request: Request) -> str | None:

@@ -38,6 +38,7 @@ from aedetect.errors import (
     NotFound,
     PayloadTooLarge,
     StorageUnavailable,
+    TooManyRequests,
     Unauthorized,
     UnsupportedMediaType,
     quoted,
@@ -56,6 +57,7 @@ HTTP_STATUS: dict[str, int] = {
     Cancelled.code: 409,
     PayloadTooLarge.code: 413,
     UnsupportedMediaType.code: 415,
+    TooManyRequests.code: 429,
     JobFailed.code: 500,
     ArtifactError.code: 500,
     StorageUnavailable.code: 503,
@@ -151,7 +153,10 @@ async def handle_domain_error(request: Request, exc: Exception) -> Response:
         )
         if exc.code not in SAFE_5XX_CODES:
             message = internal_message(request, f"{exc.code.replace('_', ' ')} while handling this request")
-    return error_response(request, status, exc.code, message, exc.field, column=exc.column, node=exc.node)
+    response = error_response(request, status, exc.code, message, exc.field, column=exc.column, node=exc.node)
+    if isinstance(exc, TooManyRequests):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 async def handle_validation_error(request: Request, exc: Exception) -> Response:

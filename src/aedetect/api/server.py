@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from types import FrameType
 
 import uvicorn
@@ -13,9 +14,14 @@ from aedetect.config import get_settings
 GRACEFUL_SHUTDOWN_S = 10
 """How long requests in progress may still run after a stop signal."""
 
+SWITCH_INTERVAL_S = 0.001
+"""How long a thread running Python code (a training, a large scoring) keeps the interpreter lock
+when another wants it; Python's default is 5 ms, which a request on the event loop pays at every
+step while such a thread runs."""
+
 
 class _Server(uvicorn.Server):
-    """uvicorn's server, which on a stop signal also stops running trainings at their next epoch,
+    """uvicorn's server, which on a stop signal also stops running trainings before their next batch,
     so requests waiting for them are answered (with the interruption) instead of holding the
     shutdown for the rest of the training."""
 
@@ -38,6 +44,7 @@ def run_server(host: str | None = None, port: int | None = None) -> None:
             update={"host": host or settings.host, "port": port if port is not None else settings.port}
         )
     app = create_app(settings)
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     config = uvicorn.Config(
         app,
         host=settings.host,

@@ -177,7 +177,7 @@ class Job:
     """A unit of background work. Only ``job_id``, ``kind`` and JSON ``params`` cross a queue.
 
     ``model`` names the model (network) the job works on; ``cancel_requested`` asks a running job
-    to stop at its next epoch."""
+    to stop before its next batch."""
 
     job_id: str
     kind: str

@@ -9,7 +9,9 @@ is dropped.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
@@ -24,6 +26,17 @@ if TYPE_CHECKING:
     from aedetect.registry.base import Registry
 
 logger = logging.getLogger(__name__)
+
+
+JOB_NICENESS = 10
+"""How much lower than the rest of the process job threads run (Linux ``nice`` of the thread)."""
+
+
+def _yield_to_requests() -> None:
+    """Lower the CPU priority of this job thread (Linux, where a thread has its own niceness), so
+    that on a busy machine the threads answering requests run first; elsewhere a no-op."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), JOB_NICENESS)
 
 
 def error_message(exc: BaseException) -> str:
@@ -51,7 +64,9 @@ class EmbeddedJobRunner(JobRunner):
             raise InvalidInput(f"max_workers must be at least 1, got {max_workers}", field="max_workers")
         self._registry = registry
         self._handlers = dict(handlers)
-        self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="aedetect-job")
+        self._executor = ThreadPoolExecutor(
+            max_workers=max_workers, thread_name_prefix="aedetect-job", initializer=_yield_to_requests
+        )
         self._futures: dict[str, Future[None]] = {}
         self._lock = threading.Lock()
         self._closed = False

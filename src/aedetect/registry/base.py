@@ -237,6 +237,10 @@ class Registry(ABC):
         """Jobs, newest first, optionally filtered; ``before`` (a job id) pages on from that job."""
 
     @abstractmethod
+    def count_jobs(self, statuses: Sequence[JobStatus], kind: str | None = None) -> int:
+        """How many jobs are in one of ``statuses`` (of ``kind``, if given): one indexed count."""
+
+    @abstractmethod
     def start_job(self, job_id: str) -> bool:
         """Queued -> running; ``False`` (nothing changed) when it is no longer queued."""
 

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from aedetect.domain import Job, JobStatus
@@ -116,6 +116,18 @@ class JobStore(SqlStore):
 
         return self._read(work)
 
+    def count_jobs(self, statuses: Sequence[JobStatus], kind: str | None = None) -> int:
+        """How many jobs are in one of ``statuses`` (of ``kind``, if given), in every process."""
+        wanted = [_status(s, "statuses") for s in statuses]
+
+        def work(session: Session) -> int:
+            stmt = select(func.count()).select_from(JobRow).where(JobRow.status.in_(wanted))
+            if kind is not None:
+                stmt = stmt.where(JobRow.kind == kind)
+            return int(session.scalar(stmt) or 0)
+
+        return self._read(work)
+
     def start_job(self, job_id: str) -> bool:
         """Mark a queued job running (with ``started_at``); ``False`` when it is no longer queued
         (cancelled before a worker took it), in which case nothing is changed."""
@@ -133,7 +145,7 @@ class JobStore(SqlStore):
 
     def request_cancel(self, job_id: str) -> Job:
         """Cancel a job: a queued one (and its training run) is cancelled at once, a running one
-        gets ``cancel_requested`` and stops at its next epoch. ``Conflict`` once it has finished."""
+        gets ``cancel_requested`` and stops before its next batch. ``Conflict`` once it has finished."""
 
         def work(session: Session) -> Job:
             row = self._job_row(session, job_id)

@@ -4,7 +4,7 @@ process: a request that waits polls the job row asynchronously and holds no work
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import anyio
@@ -25,13 +25,20 @@ MAX_PAGE = 500
 
 
 async def wait_for_job(
-    registry: Registry, job_id: str, timeout: float | None = None, poll: float = JOB_POLL_S
+    registry: Registry,
+    job_id: str,
+    timeout: float | None = None,
+    poll: float = JOB_POLL_S,
+    abandoned: Callable[[], Awaitable[bool]] | None = None,
 ) -> Job:
-    """The job once it has finished, or as it is when ``timeout`` seconds have passed."""
+    """The job once it has finished, or as it is when ``timeout`` seconds have passed or
+    ``abandoned`` says the waiter has gone (checked at every poll)."""
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         job = await to_thread.run_sync(registry.get_job, job_id)
         if job.status.finished or (deadline is not None and time.monotonic() >= deadline):
+            return job
+        if abandoned is not None and await abandoned():
             return job
         await anyio.sleep(poll)
 
@@ -64,7 +71,7 @@ class JobService:
         return jobs[:limit], following
 
     def cancel(self, job_id: str) -> Job:
-        """Cancel a queued job at once; a running one stops at its next epoch."""
+        """Cancel a queued job at once; a running one within a second (before its next batch)."""
         return self._registry.request_cancel(check_job_id(job_id))
 
     async def wait(self, job_id: str, seconds: float) -> Job:

@@ -7,6 +7,7 @@ is about size (rows, text, network weights and layers), an ``InvalidInput`` (400
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -16,7 +17,7 @@ import pandas as pd
 
 from aedetect.data.schema import infer_column_specs
 from aedetect.domain import ColumnKind
-from aedetect.errors import InvalidInput, PayloadTooLarge
+from aedetect.errors import InvalidInput, PayloadTooLarge, TooManyRequests
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,22 @@ class Limits:
     max_network_weights: int = 20_000_000
     max_network_layers: int = 16
     max_epochs: int = 10_000
+    max_queued_trainings: int = 8
+    train_retry_after_s: int = 30
+
+
+def check_training_queue(queued: int, limits: Limits, retry_after: float | None) -> None:
+    """Refuse a training while ``queued`` trainings already wait for a worker (``TooManyRequests``,
+    429), saying when to try again: ``retry_after`` seconds (the soonest estimated end of a running
+    training) when known, else the configured default."""
+    if queued < limits.max_queued_trainings:
+        return
+    wait = limits.train_retry_after_s if retry_after is None else max(1, min(86_400, math.ceil(retry_after)))
+    raise TooManyRequests(
+        f"{queued} trainings already wait for a worker, the limit of {limits.max_queued_trainings} "
+        f"(AEDETECT_MAX_QUEUED_TRAININGS): nothing was queued; send the request again in {wait} s",
+        retry_after=wait,
+    )
 
 
 def check_rows(n_rows: int, limits: Limits, field: str = "input_data") -> None:

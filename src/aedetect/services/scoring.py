@@ -20,9 +20,9 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -42,7 +42,14 @@ ACTIVE = "active"
 
 DEFAULT_CACHED_MODELS = 16
 
+BATCH_ROWS = 10_000
+"""Rows scored at a time by the ``*_batches`` methods. Every batch is scored when the method is
+called (so a bad value anywhere is refused before any answer starts), into compact arrays; each
+batch becomes JSON-ready values only when asked for, so a large answer can be streamed out and
+is never held whole as Python objects."""
+
 Row = Mapping[str, Any]
+T = TypeVar("T")
 
 
 class ModelCache:
@@ -184,7 +191,7 @@ def checked_rows(rows: Sequence[Row], columns: Sequence[str]) -> list[Row]:
             f"{len(columns)} columns: {listed(columns)}",
             field="input_data",
         )
-    return list(rows)
+    return rows if isinstance(rows, list) else list(rows)  # a list stays the caller's, to consume
 
 
 def json_value(value: Any) -> Any:
@@ -216,7 +223,7 @@ def native_rows(rows: Sequence[Any], columns: Sequence[str]) -> list[Row]:
                 field=f"rows[{i}]",
                 column=missing[0],
             )
-    return list(rows)
+    return rows if isinstance(rows, list) else list(rows)  # a list stays the caller's, to consume
 
 
 class ScoringService:
@@ -267,32 +274,44 @@ class ScoringService:
 
     def _model_and_rows(
         self, nn_id: str, version: str | int, rows: Sequence[Row]
-    ) -> tuple[AutoEncoderDetector, list[Row]]:
-        check_rows(len(rows), self._limits)
-        model = self.detector(self.serving_run(nn_id, version))
-        return model, checked_rows(rows, model.columns_)
-
-    def similarity(self, nn_id: str, version: str | int, rows: Sequence[Row]) -> list[float | None]:
-        """The v1 similarity of each row (:func:`judged_similarity`; higher = more normal)."""
+    ) -> tuple[TrainingRun, AutoEncoderDetector, list[Row]]:
         check_rows(len(rows), self._limits)
         run = self.serving_run(nn_id, version)
         model = self.detector(run)
-        checked = checked_rows(rows, model.columns_)
-        threshold = current_threshold(run, model)
-        scores = np.asarray(model.decision_function(checked), dtype=np.float64)
-        if self._log is not None:  # the log's writer works out the top columns, for many rows at once
-            self._log.record(
-                run, scores, scores > threshold, threshold, None, model.columns_, checked, "v1",
-                explain=lambda batch: model.score(batch).contributions,
-            )  # fmt: skip
-        values, _ = judged_similarity(scores, threshold, similarity_scale(model.threshold_))
-        return [finite_or_none(v) for v in values]
+        return run, model, checked_rows(rows, model.columns_)
+
+    def similarity(self, nn_id: str, version: str | int, rows: Sequence[Row]) -> list[float | None]:
+        """The v1 similarity of each row (:func:`judged_similarity`; higher = more normal)."""
+        return [value for batch in self.similarity_batches(nn_id, version, list(rows)) for value in batch]
+
+    def similarity_batches(
+        self, nn_id: str, version: str | int, rows: Sequence[Row], batch_rows: int = BATCH_ROWS
+    ) -> Iterator[list[float | None]]:
+        """:meth:`similarity`, ``batch_rows`` rows at a time (see :data:`BATCH_ROWS`): every check
+        and all the scoring happen now, with the model and threshold in force now. A list of
+        ``rows`` is consumed (see :func:`_batches`)."""
+        run, model, checked = self._model_and_rows(nn_id, version, rows)
+        threshold, scale = current_threshold(run, model), similarity_scale(model.threshold_)
+        scored = []
+        for batch in _batches(checked, batch_rows):
+            scores = np.asarray(model.decision_function(batch), dtype=np.float64)
+            if self._log is not None:  # the log's writer works out the top columns, many rows at once
+                self._log.record(
+                    run, scores, scores > threshold, threshold, None, model.columns_, batch, "v1",
+                    explain=lambda rows: model.score(rows).contributions,
+                )  # fmt: skip
+            scored.append(judged_similarity(scores, threshold, scale)[0])
+        return ([finite_or_none(v) for v in values] for values in scored)
 
     def score_rows(self, run: TrainingRun, rows: Sequence[Row], top: int) -> list[dict[str, Any]]:
         """:meth:`explain` for rows sent to be scored (the v2 score route): they are logged."""
-        explained, result, threshold, checked = self._explained(run, rows, top, None)
-        self._logged(run, result, threshold, checked, "v2")
-        return explained
+        return [row for batch in self.score_rows_batches(run, list(rows), top) for row in batch]
+
+    def score_rows_batches(
+        self, run: TrainingRun, rows: Sequence[Row], top: int, batch_rows: int = BATCH_ROWS
+    ) -> Iterator[list[dict[str, Any]]]:
+        """:meth:`explain_batches` for rows sent to be scored: they are logged."""
+        return self._explain_batches(run, rows, top, None, batch_rows, "v2")
 
     def explain(
         self, run: TrainingRun, rows: Sequence[Row], top: int, threshold: float | None = None
@@ -301,48 +320,42 @@ class ScoringService:
         the cosine similarity, and the ``top`` columns contributing most with their share of the
         score, the value sent and the value the model expected (its reconstruction). Not logged:
         it also explains rows of stored data again."""
-        return self._explained(run, rows, top, threshold)[0]
+        return [row for batch in self.explain_batches(run, list(rows), top, threshold) for row in batch]
 
-    def _explained(
-        self, run: TrainingRun, rows: Sequence[Row], top: int, threshold: float | None
-    ) -> tuple[list[dict[str, Any]], ScoreResult, float, list[Row]]:
+    def explain_batches(
+        self,
+        run: TrainingRun,
+        rows: Sequence[Row],
+        top: int,
+        threshold: float | None = None,
+        batch_rows: int = BATCH_ROWS,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """:meth:`explain`, ``batch_rows`` rows at a time (see :data:`BATCH_ROWS`): every check and
+        all the scoring happen now; each batch's answer is built when asked for, and its rows then
+        freed. A list of ``rows`` is consumed (see :func:`_batches`)."""
+        return self._explain_batches(run, rows, top, threshold, batch_rows, None)
+
+    def _explain_batches(
+        self,
+        run: TrainingRun,
+        rows: Sequence[Row],
+        top: int,
+        threshold: float | None,
+        batch_rows: int,
+        source: str | None,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """:meth:`explain_batches`, each scored batch logged as from ``source`` when one is given."""
         check_rows(len(rows), self._limits, "rows")
         detector = self.detector(run)
         checked = native_rows(rows, detector.columns_)
-        result = detector.score(checked)
-        expected = detector.reconstruct(checked) if top > 0 else None
-        if threshold is None:
-            threshold = current_threshold(run, detector)
-        similarity, _ = judged_similarity(result.scores, threshold, similarity_scale(detector.threshold_))
-        names = result.columns
-        scores = np.asarray(result.scores, dtype=np.float64)
-        parts = np.nan_to_num(np.asarray(result.contributions, dtype=np.float64), nan=-np.inf)
-        order = np.argsort(-parts, axis=1, kind="stable")[:, :top]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            shares = np.take_along_axis(parts, order, axis=1) / scores[:, None]
-        guesses = None if expected is None else expected.to_numpy(dtype=object)
-        out = []
-        for i, row in enumerate(checked):
-            contributions = [
-                {
-                    "column": names[j],
-                    "share": finite_or_none(share) if scores[i] > 0 else None,
-                    "value": json_value(row[names[j]]),
-                    "expected": None if guesses is None else json_value(guesses[i, j]),
-                }
-                for j, share in zip(order[i], shares[i], strict=True)
-            ]
-            out.append(
-                {
-                    "score": finite_or_none(scores[i]),
-                    "is_anomaly": bool(scores[i] > threshold),
-                    "threshold": threshold,
-                    "similarity": finite_or_none(similarity[i]),
-                    "cosine_similarity": finite_or_none(result.similarity[i]),
-                    "contributions": contributions,
-                }
-            )
-        return out, result, threshold, checked
+        limit = current_threshold(run, detector) if threshold is None else threshold
+        scored = []
+        for batch in _batches(checked, batch_rows):
+            result = detector.score(batch)
+            if source is not None:
+                self._logged(run, result, limit, batch, source)
+            scored.append((batch, result, detector.reconstruct(batch) if top > 0 else None))
+        return (_explained(detector, *batch, top, limit) for batch in _drained(scored))
 
     def scored_csv_chunk(
         self, run: TrainingRun, frame: pd.DataFrame, top: int, threshold: float
@@ -354,13 +367,85 @@ class ScoringService:
 
     def encode(self, nn_id: str, version: str | int, rows: Sequence[Row]) -> list[list[float | None]]:
         """The bottleneck code of each row."""
-        model, frame = self._model_and_rows(nn_id, version, rows)
-        return _matrix(model.encode(frame))
+        return [code for batch in self.encode_batches(nn_id, version, list(rows)) for code in batch]
+
+    def encode_batches(
+        self, nn_id: str, version: str | int, rows: Sequence[Row], batch_rows: int = BATCH_ROWS
+    ) -> Iterator[list[list[float | None]]]:
+        """:meth:`encode`, ``batch_rows`` rows at a time (all checked and scored now; a list of
+        ``rows`` is consumed)."""
+        _, model, checked = self._model_and_rows(nn_id, version, rows)
+        return map(_matrix, [model.encode(batch) for batch in _batches(checked, batch_rows)])
 
     def reconstruct(self, nn_id: str, version: str | int, rows: Sequence[Row]) -> list[list[float | None]]:
         """The reconstruction of each row in the model's encoded input space."""
-        model, frame = self._model_and_rows(nn_id, version, rows)
-        return _matrix(model.reconstruct_vector(frame))
+        return [vector for batch in self.reconstruct_batches(nn_id, version, list(rows)) for vector in batch]
+
+    def reconstruct_batches(
+        self, nn_id: str, version: str | int, rows: Sequence[Row], batch_rows: int = BATCH_ROWS
+    ) -> Iterator[list[list[float | None]]]:
+        """:meth:`reconstruct`, ``batch_rows`` rows at a time (all checked and scored now; a list
+        of ``rows`` is consumed)."""
+        _, model, checked = self._model_and_rows(nn_id, version, rows)
+        return map(_matrix, [model.reconstruct_vector(batch) for batch in _batches(checked, batch_rows)])
+
+
+def _explained(
+    detector: AutoEncoderDetector,
+    checked: Sequence[Row],
+    result: ScoreResult,
+    expected: pd.DataFrame | None,
+    top: int,
+    threshold: float,
+) -> list[dict[str, Any]]:
+    """The answer rows of a scored batch (see :meth:`ScoringService.explain`)."""
+    similarity, _ = judged_similarity(result.scores, threshold, similarity_scale(detector.threshold_))
+    names = result.columns
+    scores = np.asarray(result.scores, dtype=np.float64)
+    parts = np.nan_to_num(np.asarray(result.contributions, dtype=np.float64), nan=-np.inf)
+    order = np.argsort(-parts, axis=1, kind="stable")[:, :top]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shares = np.take_along_axis(parts, order, axis=1) / scores[:, None]
+    guesses = None if expected is None else expected.to_numpy(dtype=object)
+    out = []
+    for i, row in enumerate(checked):
+        contributions = [
+            {
+                "column": names[j],
+                "share": finite_or_none(share) if scores[i] > 0 else None,
+                "value": json_value(row[names[j]]),
+                "expected": None if guesses is None else json_value(guesses[i, j]),
+            }
+            for j, share in zip(order[i], shares[i], strict=True)
+        ]
+        out.append(
+            {
+                "score": finite_or_none(scores[i]),
+                "is_anomaly": bool(scores[i] > threshold),
+                "threshold": threshold,
+                "similarity": finite_or_none(similarity[i]),
+                "cosine_similarity": finite_or_none(result.similarity[i]),
+                "contributions": contributions,
+            }
+        )
+    return out
+
+
+def _batches(rows: list[Row], size: int) -> Iterator[list[Row]]:
+    """Batches of ``rows``, each taken out of the list as it is handed on, so the rows are freed a
+    batch at a time once scored (when no one else holds them): freeing 200,000 rows at once holds
+    the interpreter lock, and so every other request, for a third of a second or more."""
+    while rows:
+        batch = rows[:size]
+        del rows[:size]
+        yield batch
+
+
+def _drained(items: list[T]) -> Iterator[T]:
+    """The items in order, each dropped from ``items`` as it is handed on (freed once used)."""
+    items.reverse()
+    while items:
+        yield items.pop()
 
 
 def _matrix(values: np.ndarray) -> list[list[float | None]]:

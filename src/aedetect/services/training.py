@@ -13,8 +13,8 @@ feedback added and removed), its loss history and training time, its first thres
 the IsolationForest baseline fitted on the same rows. Its model directory holds the training
 profile beside the detector (:mod:`aedetect.data.profile`), which drift reports compare with. Progress
 (epoch, losses so far, elapsed and estimated remaining seconds) is written to the job row at most
-once a second, and the job's ``cancel_requested`` flag is read as often, so any process can follow
-or stop a training.
+once a second, and the job's ``cancel_requested`` flag is read before a batch at most every
+:data:`CANCEL_POLL_S`, so any process can follow a training and stop it within a second.
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ from anyio import to_thread
 
 from aedetect.artifacts import save_detector, save_profile
 from aedetect.data.profile import TrainingProfile, profile_frame
-from aedetect.detectors.autoencoder import AutoEncoderDetector, EpochCallback
+from aedetect.detectors.autoencoder import AutoEncoderDetector, EpochCallback, StopCheck
 from aedetect.domain import Job, JobStatus, TrainingRun, VersionCondition
 from aedetect.errors import (
     AedetectError,
@@ -58,7 +59,13 @@ from aedetect.services.datasets import DatasetService
 from aedetect.services.evaluation import EvaluationService, anomaly_labels, assessment
 from aedetect.services.feedback import feedback_frame
 from aedetect.services.jobs import wait_for_job
-from aedetect.services.limits import Limits, check_epochs, check_network, encoded_width
+from aedetect.services.limits import (
+    Limits,
+    check_epochs,
+    check_network,
+    check_training_queue,
+    encoded_width,
+)
 from aedetect.services.paths import TEMP_PREFIX, DataPaths, check_nn_id
 from aedetect.services.scoring import ModelCache, finite_or_none, similarity_scale, v1_similarity
 from aedetect.services.workflow import (
@@ -84,9 +91,13 @@ NATIVE_PARAMS = "params"
 STOPPED = "interrupted: the service stopped during this training run; train again"
 
 PROGRESS_INTERVAL_S = 1.0
-"""Least time between two progress writes (and two cancellation checks) of a running job."""
+"""Least time between two progress writes of a running job."""
 
-CANCELLED = "cancelled: stopped at an epoch end on request; the previous version keeps serving"
+CANCEL_POLL_S = 0.25
+"""Least time between two reads of a running job's cancellation flag (checked before every batch,
+so a cancelled or stopped training ends within about this long plus one batch)."""
+
+CANCELLED = "cancelled: stopped on request {where}; the previous version keeps serving"
 
 
 def utcnow() -> datetime:
@@ -109,6 +120,17 @@ def _failure(exc: BaseException, job_id: str) -> tuple[str, str]:
     """``(code, message)`` recorded on a failed run."""
     failure = _as_failure(exc, job_id)
     return failure.code, failure.message
+
+
+@dataclass
+class _Position:
+    """Where a training is: the epoch under way and the batches it has done (for stop messages)."""
+
+    epoch: int = 1
+    batches: int = 0
+
+    def within(self) -> str:
+        return f"during epoch {self.epoch}, after {self.batches} of its batches"
 
 
 class TrainingExecutor:
@@ -134,13 +156,13 @@ class TrainingExecutor:
         self._stopping = threading.Event()
 
     def stop(self) -> None:
-        """Make running and queued trainings end at their next epoch, marked failed, so the
+        """Make running and queued trainings end before their next batch, marked failed, so the
         service can shut down without waiting for them; the previous models keep serving."""
         self._stopping.set()
 
-    def _check_not_stopped(self) -> None:
+    def _check_not_stopped(self, where: str = "") -> None:
         if self._stopping.is_set():
-            raise JobFailed(STOPPED)
+            raise JobFailed(f"{STOPPED} ({where})" if where else STOPPED)
 
     def execute(self, job_id: str) -> None:
         """Run the training job ``job_id``; raises (after recording the failure) if it fails."""
@@ -153,7 +175,9 @@ class TrainingExecutor:
         try:
             started = time.monotonic()
             detector, frame, metrics, result = self._fit(job_id, run)
+            self._check_not_stopped("after its epochs, before its baseline was fitted")
             baseline = self._baseline(detector, frame, metrics)
+            self._check_not_stopped("after its epochs, before it was saved")
             metrics["training_time_s"] = round(time.monotonic() - started, 3)
             metrics["evaluation"] = self._assess(run, detector, baseline)
             scores = detector.decision_function(frame)
@@ -199,7 +223,7 @@ class TrainingExecutor:
         self, job_id: str, run: TrainingRun
     ) -> tuple[AutoEncoderDetector, pd.DataFrame, dict[str, Any], Any]:
         """Train on the version's training data and evaluate on its evaluation data."""
-        self._check_not_stopped()
+        self._check_not_stopped("before its training began")
         frame = self._datasets.load_frame(run.nn_id, run.version, TRAIN_DATA)
         params = run.params["detector"]
         columns = params["columns"]
@@ -210,7 +234,13 @@ class TrainingExecutor:
         hidden = params.get("n_hidden") or AutoEncoderDetector.default_hidden(len(columns))
         check_network(hidden, self._limits, n_input=width, inputs=f"{width} encoded inputs")
         detector = AutoEncoderDetector(**{**params, "n_threads": self._train_threads})
-        detector.fit(frame, callback=self._progress_writer(job_id))
+        position = _Position()
+        detector.fit(
+            frame,
+            callback=self._progress_writer(job_id, position),
+            should_stop=self._stop_check(job_id, position),
+        )
+        self._check_cancelled(job_id, "after the last epoch")
         threshold = float(detector.threshold_)
         result = self._evaluation.evaluate(run.nn_id, run.version, detector, threshold)
         history = {
@@ -268,15 +298,38 @@ class TrainingExecutor:
             baseline.threshold,
         )  # fmt: skip
 
-    def _progress_writer(self, job_id: str) -> EpochCallback:
-        """An epoch callback recording progress on the job, and stopping the training when the job
-        was cancelled, at most every ``PROGRESS_INTERVAL_S`` (and always at the last epoch)."""
+    def _check_cancelled(self, job_id: str, where: str) -> None:
+        """Raise ``JobFailed`` if the service is stopping, ``Cancelled`` if the job was cancelled."""
+        self._check_not_stopped(where)
+        if self._registry.cancel_requested(job_id):
+            raise Cancelled(CANCELLED.format(where=where))
+
+    def _stop_check(self, job_id: str, position: _Position) -> StopCheck:
+        """The check the detector makes before every batch: raises ``JobFailed`` once the service
+        is stopping, ``Cancelled`` once the job was cancelled (read every ``CANCEL_POLL_S``)."""
+        last = [time.monotonic()]
+
+        def should_stop() -> bool:
+            now = time.monotonic()
+            if now - last[0] >= CANCEL_POLL_S:
+                last[0] = now
+                self._check_cancelled(job_id, position.within())
+            else:
+                self._check_not_stopped(position.within())
+            position.batches += 1
+            return False
+
+        return should_stop
+
+    def _progress_writer(self, job_id: str, position: _Position) -> EpochCallback:
+        """An epoch callback recording progress on the job at most every ``PROGRESS_INTERVAL_S``
+        (and always at the last epoch); stopping is the stop check's (before every batch)."""
         started = time.monotonic()
         last = [0.0]
         history: dict[str, list[float | None]] = {"train_loss": [], "val_loss": []}
 
         def record(epoch: int, epochs: int, train_loss: float, val_loss: float | None) -> None:
-            self._check_not_stopped()
+            position.epoch, position.batches = epoch + 1, 0
             history["train_loss"].append(finite_or_none(train_loss))
             if val_loss is not None:
                 history["val_loss"].append(finite_or_none(val_loss))
@@ -284,8 +337,6 @@ class TrainingExecutor:
             if epoch < epochs and now - last[0] < PROGRESS_INTERVAL_S:
                 return
             last[0] = now
-            if self._registry.cancel_requested(job_id):
-                raise Cancelled(CANCELLED)
             elapsed = now - started
             progress = {
                 "epoch": epoch,
@@ -469,6 +520,9 @@ class TrainingService:
                     f"{busy[0].status.value}); wait until it finishes",
                     field="ver",
                 )
+            queued = self._registry.count_jobs([JobStatus.QUEUED], kind=TRAIN_JOB)
+            if queued >= self._workflow.limits.max_queued_trainings:
+                check_training_queue(queued, self._workflow.limits, self._soonest_end())
             job = self._registry.create_job(TRAIN_JOB, {"nn_id": nn_id, "version": version}, model=nn_id)
             run = self._registry.create_run(nn_id, version, plan, job.job_id)
         try:
@@ -481,17 +535,46 @@ class TrainingService:
             raise
         return run
 
-    async def train(self, nn_id: str, version: int) -> TrainingRun:
+    def _soonest_end(self) -> float | None:
+        """Seconds until the first running training is estimated to end (``None``: no estimate yet)."""
+        running = self._registry.list_jobs([JobStatus.RUNNING], kind=TRAIN_JOB)
+        etas = [job.progress.get("eta_s") for job in running if isinstance(job.progress, dict)]
+        known = [float(eta) for eta in etas if isinstance(eta, int | float) and not isinstance(eta, bool)]
+        return min(known) if known else None
+
+    async def train(
+        self, nn_id: str, version: int, abandoned: Callable[[], Awaitable[bool]] | None = None
+    ) -> TrainingRun:
         """Run a training to its end, waiting by polling the registry (no thread is held while it
-        trains); a failed run raises its error (a domain error keeps its kind)."""
+        trains); a failed run raises its error (a domain error keeps its kind).
+
+        ``abandoned`` tells whether the caller has gone (a client that hung up): a training still
+        queued then is withdrawn, so a client that gave up does not have its training run later;
+        one already running goes on and becomes a version as usual."""
         run = await to_thread.run_sync(self.start, nn_id, version)
         if run.job_id is not None:
-            await wait_for_job(self._registry, run.job_id)
+            job = await wait_for_job(self._registry, run.job_id, abandoned=abandoned)
+            if not job.status.finished:
+                withdrawn = await to_thread.run_sync(self._withdraw, job.job_id)
+                raise Cancelled(
+                    f"training run {run.run_id} "
+                    + ("withdrawn before it started" if withdrawn else "goes on without a waiting client")
+                    + ": the client went away"
+                )
         run = await to_thread.run_sync(self._registry.get_run, run.run_id)
         if run.status is not JobStatus.SUCCEEDED:
             error = error_type(str(run.metrics.get("error_code")))
             raise error(f"training run {run.run_id} {run.status.value}: {run.error}")
         return run
+
+    def _withdraw(self, job_id: str) -> bool:
+        """Cancel the job if it is still queued; ``True`` when it was."""
+        if self._registry.get_job(job_id).status is not JobStatus.QUEUED:
+            return False
+        try:
+            return self._registry.request_cancel(job_id).status is JobStatus.CANCELLED
+        except Conflict:  # finished meanwhile
+            return False
 
     def unfinished_runs(self, nn_id: str, version: int) -> list[TrainingRun]:
         """The version's queued or running runs."""

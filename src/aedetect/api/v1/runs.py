@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi import Request
+
 from aedetect.api.deps import EvaluationDep, TrainingDep, VersionDep, WorkflowDep
-from aedetect.api.v1.envelope import V1Router
+from aedetect.api.v1.envelope import ERROR_ENVELOPE, V1Router, double_encoded
+from aedetect.api.v2.problems import RETRY_AFTER_HEADER
 from aedetect.domain import JobStatus
 from aedetect.errors import InvalidInput, quoted
 from aedetect.services.workflow import EVAL, NETCONF
@@ -17,9 +20,26 @@ SINGLE = "/runmanager/state/single/nnid/{nnid}/ver/{ver}/node/{node}/"
 RESULT = "/result/nnid/{nnid}/ver/{ver}/"
 
 
-@router.post(TRAIN, summary="Train the version's workflow and answer when it is done")
-async def train(nnid: str, ver: VersionDep, training: TrainingDep) -> list[Any]:
-    run = await training.train(nnid, ver)
+QUEUE_FULL: dict[int | str, dict[str, Any]] = {
+    429: {
+        **double_encoded(
+            "AEDETECT_MAX_QUEUED_TRAININGS trainings already wait: nothing was queued; send the request "
+            "again after the Retry-After header's seconds.",
+            ERROR_ENVELOPE,
+        ),
+        "headers": RETRY_AFTER_HEADER,
+    }
+}
+
+
+@router.post(
+    TRAIN,
+    summary="Train the version's workflow and answer when it is done (a training still queued when the "
+    "client hangs up is withdrawn)",
+    responses=QUEUE_FULL,
+)
+async def train(nnid: str, ver: VersionDep, training: TrainingDep, request: Request) -> list[Any]:
+    run = await training.train(nnid, ver, abandoned=request.is_disconnected)
     results: list[Any] = [None, None, f"{nnid}_{ver}_{NETCONF}", None, None]
     if run.result is not None:
         results.append(run.result)

@@ -103,7 +103,7 @@ async def job_events(job_id: JobId, jobs: JobsDep) -> EventSourceResponse:
 
 @router.post(
     "/{job_id}/cancel",
-    summary="Cancel a job: a queued one at once, a running one at its next epoch",
+    summary="Cancel a job: a queued one at once, a running one within a second",
     responses=problem_responses(400, 404, 409),
 )
 def cancel_job(job_id: JobId, jobs: JobsDep) -> JobPublic:

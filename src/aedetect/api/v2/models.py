@@ -90,8 +90,9 @@ def delete_model(name: ModelName, models: ModelsDep) -> Response:
 @router.post(
     "/{name}/train",
     status_code=202,
-    summary="Start training; answers the job at once (follow it at /api/v2/jobs/{id})",
-    responses=problem_responses(400, 404, 409),
+    summary="Start training; answers the job at once (follow it at /api/v2/jobs/{id}); 429 while "
+    "AEDETECT_MAX_QUEUED_TRAININGS trainings wait",
+    responses=problem_responses(400, 404, 409, 429),
 )
 def train_model(
     name: ModelName, models: ModelsDep, body: Annotated[TrainRequest | None, Body()] = None

@@ -31,11 +31,20 @@ TITLES = {
     "cancelled": "Cancelled",
     "payload_too_large": "Payload too large",
     "unsupported_media_type": "Unsupported media type",
+    "too_many_requests": "Queue full, try again later",
     "method_not_allowed": "Method not allowed",
     "job_failed": "Job failed",
     "bad_artifact": "Unreadable model artifact",
     "internal_error": "Internal error",
 }
+
+RETRY_AFTER_HEADER = {
+    "Retry-After": {
+        "description": "Seconds after which the request may succeed.",
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
+"""The header of every 429 answer (both APIs)."""
 
 EXPECTED = {
     "list_type": "a list",
@@ -203,6 +212,12 @@ EXAMPLES: dict[int, tuple[str, str, dict[str, Any]]] = {
         {"field": "body"},
     ),
     422: ("invalid_request", "The body or a parameter has the wrong shape", {"field": "rows"}),
+    429: (
+        "too_many_requests",
+        "AEDETECT_MAX_QUEUED_TRAININGS trainings already wait: nothing was queued; try again after "
+        "the Retry-After header's seconds",
+        {},
+    ),
 }
 DETAILS = {
     400: "columns names column(s) that dataset ds_0123456789ab does not have: tmp",
@@ -211,6 +226,8 @@ DETAILS = {
     413: "the upload is over the limit of 209715200 bytes (AEDETECT_MAX_UPLOAD_BYTES)",
     415: "send the CSV as multipart/form-data (field 'file') or as a text/csv body",
     422: "`rows` must be a list of objects (one per row, column name to value), got a string",
+    429: "8 trainings already wait for a worker, the limit of 8 (AEDETECT_MAX_QUEUED_TRAININGS): nothing "
+    "was queued; send the request again in 30 s",
 }
 
 
@@ -225,4 +242,6 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
             "description": description,
             "content": {PROBLEM_MEDIA_TYPE: {"example": example}},
         }
+        if status == 429:
+            documented[status]["headers"] = RETRY_AFTER_HEADER
     return documented

@@ -428,10 +428,10 @@ class Evaluation(Metrics):
 # --- scoring -------------------------------------------------------------------------------------
 class ScoreRequest(Request):
     rows: list[dict[str, Any]] | None = F(
-        "Rows to score, each an object of column values (every model column).",
+        "Rows to score, each an object of column values (every model column); at most "
+        "AEDETECT_MAX_PREDICT_ROWS (413 above).",
         [{"protocol_type": "tcp", "service": "http", "src_bytes": 181}],
         None,
-        max_length=100_000,
     )
     dataset: str | None = F("Instead of rows: a stored dataset to score as a job (answers 202).", None, None)
     top: int = F("How many top contributing columns to give per row.", 3, 3, ge=0, le=1000)
