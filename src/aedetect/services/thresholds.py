@@ -28,6 +28,7 @@ from aedetect.services.evaluation import anomaly_labels, assessment
 from aedetect.services.paths import DataPaths
 from aedetect.services.scoring import ScoringService, current_threshold
 from aedetect.services.workflow import TRAIN_DATA
+from aedetect.storage import ArtifactStore
 
 STRATEGIES = ("contamination", "value", "fpr", "best_f1")
 
@@ -61,12 +62,14 @@ class ThresholdService:
         self,
         registry: Registry,
         paths: DataPaths,
+        store: ArtifactStore,
         catalog: DatasetCatalog,
         datasets: DatasetService,
         scoring: ScoringService,
     ) -> None:
         self._registry = registry
         self._paths = paths
+        self._store = store
         self._catalog = catalog
         self._datasets = datasets
         self._scoring = scoring
@@ -107,14 +110,15 @@ class ThresholdService:
 
     def training_scores(self, run: TrainingRun) -> np.ndarray:
         """The version's training scores, kept at training time."""
-        path = self._paths.training_scores(run.nn_id, run.version, run.run_id)
-        if not path.is_file():
+        key = self._paths.training_scores(run.nn_id, run.version, run.run_id)
+        try:
+            return np.asarray(np.load(self._store.local_file(key), allow_pickle=False), dtype=np.float64)
+        except FileNotFoundError:
             raise Conflict(
                 f"model version {run.model_version} was trained before training scores were kept: "
                 "train the model again to use the contamination strategy",
                 field="strategy",
-            )
-        return np.asarray(np.load(path, allow_pickle=False), dtype=np.float64)
+            ) from None
 
     # --- thresholds ---------------------------------------------------------------------------
     def set(
