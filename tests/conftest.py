@@ -162,12 +162,10 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         log.close()
 
 
-@pytest.fixture
-def s3_bucket(s3_server: str) -> S3Endpoint:
-    """A fresh, empty bucket on the session's S3 server."""
+def _new_bucket(server: str) -> S3Endpoint:
     import boto3
 
-    endpoint = S3Endpoint(url=s3_server, bucket=f"test-{uuid.uuid4().hex[:12]}")
+    endpoint = S3Endpoint(url=server, bucket=f"test-{uuid.uuid4().hex[:12]}")
     client = boto3.client(
         "s3",
         endpoint_url=endpoint.url,
@@ -177,6 +175,18 @@ def s3_bucket(s3_server: str) -> S3Endpoint:
     )
     client.create_bucket(Bucket=endpoint.bucket)
     return endpoint
+
+
+@pytest.fixture
+def s3_bucket(s3_server: str) -> S3Endpoint:
+    """A fresh, empty bucket on the session's S3 server."""
+    return _new_bucket(s3_server)
+
+
+@pytest.fixture(scope="module")
+def s3_bucket_module(s3_server: str) -> S3Endpoint:
+    """A fresh, empty bucket for a whole module."""
+    return _new_bucket(s3_server)
 
 
 @pytest.fixture(scope="module")

@@ -112,7 +112,6 @@ def make_celery_app(options: CeleryOptions) -> Celery:
         worker_prefetch_multiplier=1,
         worker_max_tasks_per_child=options.max_tasks_per_child,
         worker_concurrency=options.concurrency,
-        worker_hijack_root_logger=False,
         worker_proc_alive_timeout=PROCESS_START_S,
         broker_transport_options={"visibility_timeout": options.visibility_timeout_s},
         broker_connection_retry_on_startup=True,
