@@ -151,7 +151,7 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             try:
                 requests.get(url, timeout=2)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 if time.monotonic() > deadline:
                     pytest.fail(f"moto's S3 server did not answer within {S3_START_TIMEOUT_S}s")
                 time.sleep(0.2)

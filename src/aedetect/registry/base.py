@@ -96,8 +96,12 @@ class Registry(ABC):
 
     # --- training runs --------------------------------------------------------------------
     @abstractmethod
-    def create_run(self, nn_id: str, version: int, params: dict[str, Any], job_id: str | None) -> TrainingRun:
-        """Insert a queued run with the next ``seq`` and ``run_id = <nn_id>_<version>_<seq>``."""
+    def create_run(
+        self, nn_id: str, version: int, params: dict[str, Any], job_id: str | None, *, exclusive: bool = False
+    ) -> TrainingRun:
+        """Insert a queued run with the next ``seq`` and ``run_id = <nn_id>_<version>_<seq>``; with
+        ``exclusive``, ``Conflict`` when the version has a queued or running run (checked under the
+        version's lock, so two processes never both start one)."""
 
     @abstractmethod
     def get_run(self, run_id: str) -> TrainingRun:

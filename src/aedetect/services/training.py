@@ -437,7 +437,11 @@ class TrainingService:
                     field="ver",
                 )
             job = self._registry.create_job(TRAIN_JOB, {"nn_id": nn_id, "version": version}, model=nn_id)
-            run = self._registry.create_run(nn_id, version, plan, job.job_id)
+            try:  # checked again under the version's lock: another API process may have just started one
+                run = self._registry.create_run(nn_id, version, plan, job.job_id, exclusive=True)
+            except Conflict as exc:
+                self._registry.finish_job(job.job_id, JobStatus.FAILED, exc.message)
+                raise
         try:
             self._runner.submit(job.job_id, TRAIN_JOB)
         except Exception as exc:
