@@ -302,3 +302,19 @@ def test_report_update_keeps_other_sections_and_the_preamble(
     assert text.startswith("# Our benchmarks\n\nHand-written notes.\n")
     assert text.count("## Quality") == 1
     assert text.index("## Quality") < text.index("## Speed")
+
+
+def test_cluster_measures_trainings_and_scoring_per_worker_count(tmp_path: Path, redis_url: str) -> None:
+    out = tmp_path / "cluster.json"
+    run_module(
+        "benchmarks.cluster", "--trainings", "2", "--train-rows", "300", "--epochs", "1",
+        "--score-rows", "2000", "--broker-url", redis_url, "--out", out,
+    )  # fmt: skip
+    results = json.loads(out.read_text())
+    assert set(results["phases"]) == {"1", "2"}
+    for count, phase in results["phases"].items():
+        assert phase["training"]["jobs"] == 2 and phase["training"]["jobs_per_min"] > 0
+        assert 1 <= phase["training"]["workers_used"] <= int(count)
+        assert phase["scoring"]["rows"] == 2000 and phase["scoring"]["jobs"] == 2
+        assert phase["scoring"]["rows_per_s"] > 0
+    assert results["ratios"]["training"] > 0 and len(results["load_average_before"]) == 3

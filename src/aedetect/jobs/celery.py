@@ -187,6 +187,7 @@ def _on_process_init(**_: Any) -> None:
         raise RuntimeError("no worker runtime factory was installed (start workers with 'aedetect worker')")
     _runtime = _factory()
     _runtime.lease.start()
+    logger.info("worker process %s is ready to run jobs", _runtime.lease.worker)
 
 
 def _on_process_shutdown(**_: Any) -> None:
