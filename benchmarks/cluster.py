@@ -277,6 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--database-url", default=None, help="registry URL (default: a temporary SQLite file)"
     )
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "cluster.json", help="results JSON")
+    parser.add_argument("--write-md", action="store_true", help="update the cluster section of BENCHMARKS.md")
     args = parser.parse_args(args_list)
     workers = sorted({int(w) for w in args.workers.split(",")})
     if min(workers) < 1 or min(args.trainings, args.train_rows, args.epochs, args.score_rows) < 1:

@@ -198,3 +198,10 @@ def test_s3_urls_are_parsed_and_refused_when_malformed() -> None:
     assert parse_s3_url("s3://bucket/a/b/") == ("bucket", "a/b/")
     with pytest.raises(InvalidInput, match="AEDETECT_ARTIFACT_URL"):
         parse_s3_url("s3:///no-bucket")
+
+
+def test_exists_tells_a_key_from_keys_that_merely_start_like_it(store: ArtifactStore) -> None:
+    for key in ("models/n-x/a", "models/n-y/b", "models/n/c", "models/nn"):
+        write(store, key, b"x")
+    assert store.exists("models/n") and store.exists("models/n/c") and store.exists("models/nn")
+    assert not store.exists("models/m") and not store.exists("models/n/c.d") and not store.exists("models/n-")

@@ -152,11 +152,15 @@ class S3Store(ArtifactStore):
 
     def exists(self, key: str) -> bool:
         name = self._name(key)
+        try:
+            with self._reported(f"looking up {key}"):
+                self._client.head_object(Bucket=self._bucket, Key=name)
+            return True
+        except FileNotFoundError:
+            pass
         with self._reported(f"looking up {key}"):
-            answer = self._client.list_objects_v2(Bucket=self._bucket, Prefix=name, MaxKeys=2)
-        return any(
-            item["Key"] == name or item["Key"].startswith(name + "/") for item in answer.get("Contents", [])
-        )
+            answer = self._client.list_objects_v2(Bucket=self._bucket, Prefix=name + "/", MaxKeys=1)
+        return bool(answer.get("Contents"))
 
     def local_file(self, key: str) -> Path:
         """The cached copy of ``key`` for its current content (downloaded when missing)."""
