@@ -317,6 +317,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
     }
     write_json(args.out, payload)
+    if args.write_md:
+        from benchmarks.report import update_markdown
+
+        print(f"updated {display_path(update_markdown(cluster=payload))}")
     print(
         f"ratios {workers[-1]}/{workers[0]} workers: {payload['ratios']}; load {load_before} -> {load_after}"
     )

@@ -420,6 +420,10 @@ def cluster_section(payload: dict[str, Any]) -> str:
     before, after = payload["load_average_before"], payload["load_average_after"]
     busy = max(before[0], after[0]) > cores
     counts = sorted(phases, key=int)
+    slower = {
+        part: phases[counts[-1]][part]["mean_job_s"] / phases[counts[0]][part]["mean_job_s"]
+        for part in ("training", "scoring")
+    }
     rows = [
         [
             str(phases[c]["workers"]),
@@ -467,14 +471,17 @@ def cluster_section(payload: dict[str, Any]) -> str:
         ),
         "",
         f"Ratios {counts[-1]} workers / {counts[0]}: trainings {fmt(payload['ratios']['training'], 2)}×, "
-        f"scoring {fmt(payload['ratios']['scoring'], 2)}×. {load}",
+        f"scoring {fmt(payload['ratios']['scoring'], 2)}×. With {counts[-1]} workers a training took "
+        f"{fmt(slower['training'], 2)}× and a scoring job {fmt(slower['scoring'], 2)}× as long as with "
+        f"{counts[0]}: a job running beside another got less than a core (other processes on the machine "
+        f"take their share of the cores; the shared disk and memory bandwidth may add to it). {load}",
         "",
         "What limits the ratios on a 2-core machine: each job runs on one thread (`OMP_NUM_THREADS=1`, "
         "so N workers use N cores without oversubscribing them), so two workers can at best double what "
         "one does, and only while both cores are free for them. The API process, Redis, the registry and "
         "the benchmark's client run on the same two cores (they do little: a progress write a second per "
-        "job), and any other work on the machine takes its share; what is missing from 2× is that CPU "
-        "time. Scoring also reads and writes CSV files in the one artifact directory, so both jobs share "
+        "job), and any other work on the machine takes its share. Scoring also reads and writes CSV "
+        "files in the one artifact directory, so both jobs share "
         "its disk. More workers than cores only add contention: beyond that, add hosts.",
         "",
     ]
