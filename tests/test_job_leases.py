@@ -197,3 +197,25 @@ def test_an_exclusive_run_is_refused_while_the_version_has_one_unfinished(regist
     assert sum("already training (run nn1_1_1 is queued)" in r for r in results) == 3
     registry.update_run("nn1_1_1", {"status": JobStatus.SUCCEEDED})
     assert registry.create_run("nn1", 1, {}, None, exclusive=True).run_id == "nn1_1_2"
+
+
+def test_a_worker_runs_its_kinds_under_its_name_and_fails_others(registry: SqlRegistry) -> None:
+    pytest.importorskip("celery")
+    from aedetect.jobs.celery import WorkerRuntime
+
+    seen: list[tuple[str, str | None]] = []
+    lease = Lease(registry, "host-w:7", lease_s=60.0)
+    runtime = WorkerRuntime(
+        registry,
+        {"train": lambda job_id: seen.append((job_id, registry.get_job(job_id).worker))},
+        lease,
+        close=lambda: None,
+    )
+    train, other = registry.create_job("train", {}), registry.create_job("evaluate", {})
+    runtime.run(train.job_id, "train")
+    runtime.run(other.job_id, "evaluate")
+    assert (
+        seen == [(train.job_id, "host-w:7")] and registry.get_job(train.job_id).status is JobStatus.SUCCEEDED
+    )
+    failed = registry.get_job(other.job_id)
+    assert failed.status is JobStatus.FAILED and "cannot run jobs of kind 'evaluate'" in (failed.error or "")

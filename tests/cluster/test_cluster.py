@@ -5,6 +5,8 @@ batch scoring run on the workers; what one API process changes, the other serves
 from __future__ import annotations
 
 import io
+import os
+import signal
 from collections.abc import Iterator
 from typing import Any
 
@@ -210,3 +212,19 @@ def test_a_worker_killed_mid_training_fails_the_job_and_the_previous_model_keeps
     assert model["aliases"] == {"production": 1} and not model["training"]
     assert scores(a.score("kdd-k", rows)) == before == scores(b.score("kdd-k", rows))
     victim.start()  # the cluster keeps two workers for whatever runs next
+
+
+def test_a_worker_child_killed_mid_training_fails_the_job_and_the_worker_goes_on(
+    cluster: Cluster, clients: tuple[Client, Client], dataset: str
+) -> None:
+    a, b = clients
+    a.create_model("kdd-o", dataset=dataset, columns=FEATURES, params=LONG)
+    job = running(a, a.train("kdd-o")["id"])
+    child = int(str(job["worker"]).rsplit(":", 1)[1])
+    worker = cluster.worker_of(child)
+    os.kill(child, signal.SIGKILL)  # as the kernel's out-of-memory killer would: the parent lives on
+    failed = wait_for(lambda: (j := b.job(job["id"]))["status"] == "failed" and j, "the lease to expire", 60)
+    assert "worker lost" in failed["error"] and b.versions("kdd-o") == []
+    assert worker.process is not None and worker.process.poll() is None
+    a.update_model("kdd-o", params=FAST)
+    assert b.train("kdd-o", wait=True, progress=False)["status"] == "succeeded"  # the cluster goes on

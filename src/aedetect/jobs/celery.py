@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from celery import Celery, signals
 
+from aedetect.domain import JobStatus
 from aedetect.errors import InvalidInput, StorageUnavailable
 from aedetect.jobs.base import JobHandler, JobRunner
 from aedetect.jobs.lifecycle import execute_job
@@ -76,9 +77,12 @@ class WorkerRuntime:
 
     def run(self, job_id: str, kind: str) -> None:
         handler = self.handlers.get(kind)
-        if handler is None:
-            known = ", ".join(sorted(self.handlers))
-            logger.error("job %s has unknown kind %r (known: %s)", job_id, kind, known)
+        if handler is None:  # a message from another release of aedetect on the same queue
+            error = (
+                f"this worker cannot run jobs of kind '{kind}' (known: {', '.join(sorted(self.handlers))})"
+            )
+            logger.error("job %s: %s", job_id, error)
+            self.registry.finish_job(job_id, JobStatus.FAILED, error)
             return
         execute_job(self.registry, handler, job_id, kind, worker=self.lease.worker, lease=self.lease)
 
