@@ -254,6 +254,7 @@ def test_report_writes_every_section_with_command_and_machine(
     quality_results: dict[str, Any],
     speed_results: dict[str, Any],
     service_results: dict[str, Any],
+    cluster_results: dict[str, Any],
     tmp_path: Path,
 ) -> None:
     paths = {}
@@ -261,15 +262,17 @@ def test_report_writes_every_section_with_command_and_machine(
         ("quality", quality_results),
         ("speed", speed_results),
         ("service", service_results),
+        ("cluster", cluster_results),
     ):
         paths[part] = tmp_path / f"{part}.json"
         paths[part].write_text(json.dumps(payload))
     md = tmp_path / "BENCHMARKS.md"
     run_module("benchmarks.report", *(f"--{p}={path}" for p, path in paths.items()), "--md", md)
     text = md.read_text()
-    for heading in ("## Quality", "## Speed", "## Service", "### NSL-KDD", "### Growth"):
+    for heading in ("## Quality", "## Speed", "## Service", "## Cluster", "### NSL-KDD", "### Growth"):
         assert heading in text
-    assert text.count("- Machine: ") == 3
+    assert text.count("- Machine: ") == 4
+    assert "| 2 | " in text and "Ratios 2 workers / 1: trainings" in text
     assert "`python -m benchmarks.quality " in text
 
 
@@ -287,6 +290,7 @@ def test_report_update_keeps_other_sections_and_the_preamble(
         f"--quality={quality_path}",
         f"--speed={missing}",
         f"--service={missing}",
+        f"--cluster={missing}",
         "--md",
         md,
     )
@@ -295,6 +299,7 @@ def test_report_update_keeps_other_sections_and_the_preamble(
         f"--quality={missing}",
         f"--speed={speed_path}",
         f"--service={missing}",
+        f"--cluster={missing}",
         "--md",
         md,
     )
@@ -304,17 +309,23 @@ def test_report_update_keeps_other_sections_and_the_preamble(
     assert text.index("## Quality") < text.index("## Speed")
 
 
-def test_cluster_measures_trainings_and_scoring_per_worker_count(tmp_path: Path, redis_url: str) -> None:
-    out = tmp_path / "cluster.json"
+@pytest.fixture(scope="module")
+def cluster_results(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> dict[str, Any]:
+    """One tiny cluster run: two trainings and 2,000 scored rows with 1 and with 2 workers."""
+    out = tmp_path_factory.mktemp("cluster") / "cluster.json"
     run_module(
         "benchmarks.cluster", "--trainings", "2", "--train-rows", "300", "--epochs", "1",
         "--score-rows", "2000", "--broker-url", redis_url, "--out", out,
     )  # fmt: skip
-    results = json.loads(out.read_text())
-    assert set(results["phases"]) == {"1", "2"}
-    for count, phase in results["phases"].items():
+    results: dict[str, Any] = json.loads(out.read_text())
+    return results
+
+
+def test_cluster_measures_trainings_and_scoring_per_worker_count(cluster_results: dict[str, Any]) -> None:
+    assert set(cluster_results["phases"]) == {"1", "2"}
+    for count, phase in cluster_results["phases"].items():
         assert phase["training"]["jobs"] == 2 and phase["training"]["jobs_per_min"] > 0
         assert 1 <= phase["training"]["workers_used"] <= int(count)
         assert phase["scoring"]["rows"] == 2000 and phase["scoring"]["jobs"] == 2
         assert phase["scoring"]["rows_per_s"] > 0
-    assert results["ratios"]["training"] > 0 and len(results["load_average_before"]) == 3
+    assert cluster_results["ratios"]["training"] > 0 and len(cluster_results["load_average_before"]) == 3
