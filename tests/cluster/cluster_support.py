@@ -68,15 +68,6 @@ class WorkerProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    def pids(self) -> set[int]:
-        """The worker's processes: the parent and its pool children."""
-        assert self.process is not None
-        found = {self.process.pid}
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        if children.exists():
-            found.update(int(p) for p in children.read_text().split())
-        return found
-
     def kill(self) -> None:
         """SIGKILL the parent and its children at once (nothing is cleaned up or acknowledged)."""
         if self.process is not None and self.process.poll() is None:
@@ -103,5 +94,6 @@ class Cluster:
     env: dict[str, str]
 
     def worker_of(self, pid: int) -> WorkerProcess:
-        """The worker one of whose processes has ``pid``."""
-        return next(w for w in self.workers if pid in w.pids())
+        """The worker one of whose pool children has (or had: children are recycled) ``pid``; each
+        child logs its name when it is ready to run jobs."""
+        return next(w for w in self.workers if f":{pid} is ready to run jobs" in w.log())
