@@ -17,7 +17,7 @@ from typing import Any
 from benchmarks.common import BENCHMARKS_MD, RESULTS_DIR, describe_machine, fmt, markdown_table, read_json
 from benchmarks.quality import WINS_REFERENCE, summarize
 
-PARTS = ("quality", "speed", "service", "load")
+PARTS = ("quality", "speed", "service", "load", "cluster")
 DETECTOR_LABELS = {
     "aedetect": "aedetect AutoEncoderDetector",
     "iforest": "scikit-learn IsolationForest",
@@ -37,6 +37,7 @@ PART_SUMMARIES = (
         "errors, p50/p99 of one-row and batch predicts and /healthz, quiet and with a long training, "
         "a full queue and a large predict",
     ),
+    ("cluster", "queued trainings per minute and batch-scored rows/s with 1 and 2 Celery workers"),
 )
 PREAMBLE = "\n".join(
     [
@@ -548,11 +549,88 @@ def load_section(payload: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def cluster_section(payload: dict[str, Any]) -> str:
+    """The cluster section: trainings per minute and scored rows per second per worker count,
+    their ratios, the machine's load, and what limits the ratios."""
+    config, phases = payload["config"], payload["phases"]
+    cores = payload["machine"].get("usable_cores") or 1
+    before, after = payload["load_average_before"], payload["load_average_after"]
+    busy = max(before[0], after[0]) > cores
+    counts = sorted(phases, key=int)
+    slower = {
+        part: phases[counts[-1]][part]["mean_job_s"] / phases[counts[0]][part]["mean_job_s"]
+        for part in ("training", "scoring")
+    }
+    rows = [
+        [
+            str(phases[c]["workers"]),
+            fmt(phases[c]["training"]["jobs_per_min"], 2),
+            fmt(phases[c]["training"]["mean_job_s"], 2),
+            fmt(phases[c]["training"]["wall_s"], 1),
+            fmt(phases[c]["scoring"]["rows_per_s"], 0),
+            fmt(phases[c]["scoring"]["mean_job_s"], 1),
+            fmt(phases[c]["scoring"]["wall_s"], 1),
+        ]
+        for c in counts
+    ]
+    load = (
+        f"Load average (1, 5, 15 min) {', '.join(fmt(v, 2) for v in before)} before and "
+        f"{', '.join(fmt(v, 2) for v in after)} after, on {cores} usable cores: "
+        + (
+            "the machine was busy with other work, which took CPU time from the workers, so every figure "
+            "and the ratios are lower than on an idle machine."
+            if busy
+            else "the machine was otherwise idle."
+        )
+    )
+    lines = ["## Cluster", "", *_header(payload)]
+    lines += [
+        f"One `aedetect serve` with the `celery` job runner ({config['registry']} registry, Redis broker, "
+        "a directory artifact store) and 1, then 2, `aedetect worker` processes (one job at a time each, "
+        f"one PyTorch thread). Each phase queues {config['trainings']} trainings at once "
+        f"({fmt(config['train_rows'])} rows × {config['columns']} mixed columns, {config['epochs']} epochs, "
+        f"with the IsolationForest baseline and the model saved), then scores {fmt(config['score_rows'])} "
+        "stored rows split into one dataset per worker of the larger phase (top 3 contributions per row, "
+        "the scored CSV written to the store). Times come from the registry: first job queued to last "
+        "job finished. Every new worker first runs a short warm-up training.",
+        "",
+        markdown_table(
+            [
+                "workers",
+                "trainings/min",
+                "mean training s",
+                "wall s",
+                "scored rows/s",
+                "mean scoring job s",
+                "wall s",
+            ],
+            rows,
+        ),
+        "",
+        f"Ratios {counts[-1]} workers / {counts[0]}: trainings {fmt(payload['ratios']['training'], 2)}×, "
+        f"scoring {fmt(payload['ratios']['scoring'], 2)}×. With {counts[-1]} workers a training took "
+        f"{fmt(slower['training'], 2)}× and a scoring job {fmt(slower['scoring'], 2)}× as long as with "
+        f"{counts[0]}: a job running beside another got less than a core (other processes on the machine "
+        f"take their share of the cores; the shared disk and memory bandwidth may add to it). {load}",
+        "",
+        "What limits the ratios on a 2-core machine: each job runs on one thread (`OMP_NUM_THREADS=1`, "
+        "so N workers use N cores without oversubscribing them), so two workers can at best double what "
+        "one does, and only while both cores are free for them. The API process, Redis, the registry and "
+        "the benchmark's client run on the same two cores (they do little: a progress write a second per "
+        "job), and any other work on the machine takes its share. Scoring also reads and writes CSV "
+        "files in the one artifact directory, so both jobs share "
+        "its disk. More workers than cores only add contention: beyond that, add hosts.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
 _BUILDERS = {
     "quality": quality_section,
     "speed": speed_section,
     "service": service_section,
     "load": load_section,
+    "cluster": cluster_section,
 }
 
 
@@ -566,6 +644,7 @@ def update_markdown(
     speed: dict[str, Any] | None = None,
     service: dict[str, Any] | None = None,
     load: dict[str, Any] | None = None,
+    cluster: dict[str, Any] | None = None,
 ) -> Path:
     """Replace (or add) the sections of the given parts in ``path``; other sections stay as they are."""
     text = path.read_text(encoding="utf-8") if path.exists() else PREAMBLE
@@ -578,7 +657,13 @@ def update_markdown(
             sections[part] = found.group(1).rstrip("\n")
     first = text.find("<!-- benchmarks:")
     preamble = (text if first < 0 else text[:first]).rstrip("\n")
-    for part, payload in (("quality", quality), ("speed", speed), ("service", service), ("load", load)):
+    for part, payload in (
+        ("quality", quality),
+        ("speed", speed),
+        ("service", service),
+        ("load", load),
+        ("cluster", cluster),
+    ):
         if payload is not None:
             sections[part] = _BUILDERS[part](payload).rstrip("\n")
     body = [preamble, ""]

@@ -317,6 +317,7 @@ def test_report_writes_every_section_with_command_and_machine(
     speed_results: dict[str, Any],
     service_results: dict[str, Any],
     load_results: dict[str, Any],
+    cluster_results: dict[str, Any],
     tmp_path: Path,
 ) -> None:
     paths = {}
@@ -325,6 +326,7 @@ def test_report_writes_every_section_with_command_and_machine(
         ("speed", speed_results),
         ("service", service_results),
         ("load", load_results),
+        ("cluster", cluster_results),
     ):
         paths[part] = tmp_path / f"{part}.json"
         paths[part].write_text(json.dumps(payload))
@@ -340,9 +342,11 @@ def test_report_writes_every_section_with_command_and_machine(
         "### Growth",
         "### Scoring log overhead",
         "## Load",
+        "## Cluster",
     ):
         assert heading in text
-    assert text.count("- Machine: ") == 4
+    assert text.count("- Machine: ") == 5
+    assert "| 2 | " in text and "Ratios 2 workers / 1: trainings" in text
     assert "`python -m benchmarks.quality " in text
 
 
@@ -361,6 +365,7 @@ def test_report_update_keeps_other_sections_and_the_preamble(
         f"--speed={missing}",
         f"--service={missing}",
         f"--load={missing}",
+        f"--cluster={missing}",
         "--md",
         md,
     )
@@ -370,6 +375,7 @@ def test_report_update_keeps_other_sections_and_the_preamble(
         f"--speed={speed_path}",
         f"--service={missing}",
         f"--load={missing}",
+        f"--cluster={missing}",
         "--md",
         md,
     )
@@ -404,3 +410,25 @@ def test_quality_combines_suites_run_in_separate_processes(
         check=False,
     )
     assert proc.returncode != 0 and "seeds" in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def cluster_results(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> dict[str, Any]:
+    """One tiny cluster run: two trainings and 2,000 scored rows with 1 and with 2 workers."""
+    out = tmp_path_factory.mktemp("cluster") / "cluster.json"
+    run_module(
+        "benchmarks.cluster", "--trainings", "2", "--train-rows", "300", "--epochs", "1",
+        "--score-rows", "2000", "--broker-url", redis_url, "--out", out,
+    )  # fmt: skip
+    results: dict[str, Any] = json.loads(out.read_text())
+    return results
+
+
+def test_cluster_measures_trainings_and_scoring_per_worker_count(cluster_results: dict[str, Any]) -> None:
+    assert set(cluster_results["phases"]) == {"1", "2"}
+    for count, phase in cluster_results["phases"].items():
+        assert phase["training"]["jobs"] == 2 and phase["training"]["jobs_per_min"] > 0
+        assert 1 <= phase["training"]["workers_used"] <= int(count)
+        assert phase["scoring"]["rows"] == 2000 and phase["scoring"]["jobs"] == 2
+        assert phase["scoring"]["rows_per_s"] > 0
+    assert cluster_results["ratios"]["training"] > 0 and len(cluster_results["load_average_before"]) == 3

@@ -1,19 +1,26 @@
-"""The one place that builds the concrete registry, job runner and services from ``Settings``.
+"""The one place that builds the concrete registry, artifact store, job runner and services from
+``Settings``.
 
-:func:`build_services` also prepares storage at start-up: it migrates the database, marks work
-left queued or running by a stopped process as failed, and removes half-written models and uploads.
+:func:`build_services` also prepares storage at start-up: it migrates the database, fails work
+that a stopped process left unfinished, and removes half-written models and uploads. Embedded
+(the default), the process owns every job and every temporary file, so all of them are cleaned.
+With the ``celery`` runner other hosts work at the same time: only jobs whose worker lease has
+expired are failed, and only temporary files older than the longest job are removed.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aedetect.artifacts import load_detector
 from aedetect.config import Settings, get_settings
-from aedetect.errors import InvalidInput
-from aedetect.jobs.base import JobRunner
+from aedetect.errors import ARTIFACT_URL_SETTING, DATA_DIR_SETTING, InvalidInput
+from aedetect.jobs.base import JobHandler, JobRunner
 from aedetect.jobs.embedded import EmbeddedJobRunner
+from aedetect.jobs.lease import Lease, lost_reason
 from aedetect.registry.access import AccessStore
 from aedetect.registry.sql import SqlRegistry
 from aedetect.services.access import AccessService
@@ -33,13 +40,19 @@ from aedetect.services.scoring import ModelCache, ScoringService
 from aedetect.services.thresholds import ThresholdService
 from aedetect.services.training import TRAIN_JOB, TrainingExecutor, TrainingService
 from aedetect.services.workflow import WorkflowService
+from aedetect.storage import ArtifactStore, LocalStore
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+    from aedetect.jobs.celery import WorkerRuntime
 
 logger = logging.getLogger(__name__)
 
 INTERRUPTED = "interrupted: the service stopped while this job was queued or running; train again"
 """Error recorded on work that a stopped process left unfinished."""
 
-JOB_RUNNERS = ("embedded",)
+JOB_RUNNERS = ("embedded", "celery")
 
 
 @dataclass
@@ -48,6 +61,7 @@ class Container:
 
     settings: Settings
     paths: DataPaths
+    store: ArtifactStore
     registry: SqlRegistry
     runner: JobRunner
     trainer: TrainingExecutor
@@ -91,6 +105,76 @@ def service_limits(settings: Settings) -> Limits:
     )
 
 
+def open_store(settings: Settings) -> ArtifactStore:
+    """The artifact store ``AEDETECT_ARTIFACT_URL`` names: ``s3://bucket/prefix`` (the ``s3``
+    extra), a directory, or by default the data directory."""
+    url = settings.artifact_url
+    if url is None:
+        return LocalStore(settings.data_dir, DATA_DIR_SETTING)
+    if url.startswith("s3://"):
+        try:
+            from aedetect.storage.s3 import S3Store, make_s3_client, parse_s3_url
+        except ImportError as exc:
+            raise InvalidInput(
+                f"{ARTIFACT_URL_SETTING} names an S3 store, which needs boto3: pip install 'aedetect[s3]'",
+                field="artifact_url",
+            ) from exc
+        bucket, prefix = parse_s3_url(url)
+        secret = settings.s3_secret_access_key
+        client = make_s3_client(
+            settings.s3_endpoint_url,
+            settings.s3_region,
+            settings.s3_access_key_id,
+            None if secret is None else secret.get_secret_value(),
+        )
+        return S3Store(client, bucket, prefix, settings.resolved_cache_dir())
+    if "://" in url:
+        raise InvalidInput(
+            f"{ARTIFACT_URL_SETTING} must be a directory or s3://bucket/prefix, not a "
+            f"{url.split('://')[0]}:// URL",
+            field="artifact_url",
+        )
+    return LocalStore(Path(url), ARTIFACT_URL_SETTING)
+
+
+def celery_app(settings: Settings) -> Celery:
+    """The Celery app of the ``celery`` job runner (the ``celery`` extra), from the settings."""
+    if not settings.broker_url:
+        raise InvalidInput(
+            "AEDETECT_JOB_RUNNER=celery needs AEDETECT_BROKER_URL (e.g. redis://localhost:6379/0)",
+            field="broker_url",
+        )
+    try:
+        from aedetect.jobs.celery import CeleryOptions, make_celery_app
+    except ImportError as exc:
+        raise InvalidInput(
+            "AEDETECT_JOB_RUNNER=celery needs Celery: pip install 'aedetect[celery]'", field="job_runner"
+        ) from exc
+    return make_celery_app(
+        CeleryOptions(
+            broker_url=settings.broker_url,
+            queue=settings.job_queue,
+            visibility_timeout_s=settings.job_visibility_timeout_s,
+            max_tasks_per_child=settings.worker_max_tasks,
+            concurrency=settings.job_workers,
+        )
+    )
+
+
+def _recover(settings: Settings, registry: SqlRegistry, store: ArtifactStore) -> None:
+    """Fail work a stopped process left behind and remove partial writes (see the module)."""
+    if settings.job_runner == "embedded":
+        interrupted = registry.fail_interrupted(INTERRUPTED)
+        stale = store.sweep()
+    else:
+        interrupted = len(registry.fail_stale_jobs(settings.job_lease_s, lost_reason(settings.job_lease_s)))
+        stale = store.sweep(older_than_s=settings.job_visibility_timeout_s)
+    if interrupted or stale:
+        logger.warning(
+            "start-up: %d interrupted job(s) failed, %d partial write(s) removed", interrupted, stale
+        )
+
+
 def build_services(settings: Settings | None = None) -> Container:
     """Build and start every service for ``settings`` (default: from the environment)."""
     settings = settings or get_settings()
@@ -99,17 +183,14 @@ def build_services(settings: Settings | None = None) -> Container:
             f"job_runner {settings.job_runner!r} is not available; use one of: {', '.join(JOB_RUNNERS)}",
             field="job_runner",
         )
-    paths = DataPaths(settings.data_dir)
-    paths.root.mkdir(parents=True, exist_ok=True)
+    app = celery_app(settings) if settings.job_runner == "celery" else None
+    store = open_store(settings)
+    store.check()
+    paths = DataPaths()
     registry = SqlRegistry.from_url(settings.resolved_database_url())
-    interrupted = registry.fail_interrupted(INTERRUPTED)
-    stale = paths.remove_partial_writes()
-    if interrupted or stale:
-        logger.warning(
-            "start-up: %d interrupted job(s) failed, %d partial model(s) removed", interrupted, stale
-        )
+    _recover(settings, registry, store)
 
-    models = ModelCache(load_detector)
+    models = ModelCache(lambda key: load_detector(store.local_dir(str(key))))
     scorelog = ScoreLog(
         registry,
         enabled=settings.log_enabled,
@@ -121,24 +202,34 @@ def build_services(settings: Settings | None = None) -> Container:
     limits = service_limits(settings)
     workflow = WorkflowService(registry, paths, limits)
     csv_limits = CsvLimits(settings.max_upload_bytes, settings.max_csv_columns, settings.max_csv_line_bytes)
-    catalog = DatasetCatalog(registry, paths, csv_limits)
-    datasets = DatasetService(workflow, paths, catalog, csv_limits)
+    catalog = DatasetCatalog(registry, paths, store, csv_limits)
+    datasets = DatasetService(workflow, paths, store, catalog, csv_limits)
     scoring = ScoringService(registry, paths, models, limits, scorelog)
     evaluation = EvaluationService(registry, workflow, datasets, scoring)
     executor = TrainingExecutor(
-        registry, datasets, evaluation, paths, models, limits, train_threads=settings.train_threads
+        registry, datasets, evaluation, paths, store, models, limits, train_threads=settings.train_threads
     )
     batch: BatchScoring  # built after the runner it submits to; the handler looks it up when called
-    handlers = {TRAIN_JOB: executor.execute, SCORE_JOB: lambda job_id: batch.execute(job_id)}
-    runner = EmbeddedJobRunner(registry, handlers, max_workers=settings.job_workers)
-    batch = BatchScoring(registry, runner, catalog, scoring, paths)
-    training = TrainingService(registry, runner, workflow, datasets, evaluation, paths)
-    networks = NetworkService(registry, paths, training, models, limits)
+    handlers: dict[str, JobHandler] = {
+        TRAIN_JOB: executor.execute,
+        SCORE_JOB: lambda job_id: batch.execute(job_id),
+    }
+    runner: JobRunner
+    if app is None:
+        runner = EmbeddedJobRunner(registry, handlers, max_workers=settings.job_workers)
+    else:
+        from aedetect.jobs.celery import CeleryJobRunner
+
+        runner = CeleryJobRunner(app, registry, handlers)
+    batch = BatchScoring(registry, runner, catalog, scoring, paths, store)
+    training = TrainingService(registry, runner, workflow, datasets, evaluation, paths, store)
+    networks = NetworkService(registry, paths, store, training, models, limits)
     feedback = FeedbackService(registry, scoring)
-    thresholds = ThresholdService(registry, paths, catalog, datasets, scoring, feedback)
+    thresholds = ThresholdService(registry, paths, store, catalog, datasets, scoring, feedback)
     return Container(
         settings=settings,
         paths=paths,
+        store=store,
         registry=registry,
         runner=runner,
         trainer=executor,
@@ -152,10 +243,24 @@ def build_services(settings: Settings | None = None) -> Container:
         catalog=catalog,
         models_v2=ModelService(registry, workflow, datasets, catalog, networks, training),
         thresholds=thresholds,
-        jobs=JobService(registry, paths),
+        jobs=JobService(registry, paths, store),
         batch=batch,
         access=AccessService(AccessStore(registry.engine)),
         scorelog=scorelog,
         feedback=feedback,
-        drift=DriftService(registry, paths, scoring, thresholds),
+        drift=DriftService(registry, paths, store, scoring, thresholds),
     )
+
+
+def worker_runtime(settings: Settings) -> WorkerRuntime:
+    """What one ``aedetect worker`` child runs jobs with: the services of this host, the training
+    and scoring handlers, and a lease that keeps its jobs alive and fails those of dead workers."""
+    from aedetect.jobs.celery import WorkerRuntime, worker_name
+
+    container = build_services(settings)
+    handlers: dict[str, JobHandler] = {
+        TRAIN_JOB: container.trainer.execute,
+        SCORE_JOB: container.batch.execute,
+    }
+    lease = Lease(container.registry, worker_name(), settings.job_lease_s)
+    return WorkerRuntime(container.registry, handlers, lease, container.close)

@@ -10,7 +10,7 @@ import ipaddress
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIB = 1024 * 1024
@@ -51,8 +51,15 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         200 * 1024 * 1024, gt=0, description="Largest accepted upload, in bytes (HTTP 413 above)."
     )
-    job_runner: str = Field("embedded", description="Where training runs: 'embedded' (in-process threads).")
-    job_workers: int = Field(1, ge=1, description="Concurrent training runs of the embedded runner.")
+    job_runner: str = Field(
+        "embedded",
+        description="Where training and batch scoring run: 'embedded' (threads in the server process) or "
+        "'celery' (queued on AEDETECT_BROKER_URL for 'aedetect worker' processes on any host).",
+    )
+    job_workers: int = Field(
+        1, ge=1, description="Concurrent jobs of the embedded runner, or of one 'aedetect worker'."
+    )
+
     train_threads: int | None = Field(
         None,
         ge=1,
@@ -85,6 +92,44 @@ class Settings(BaseSettings):
         description="Rows waiting to be written to the scoring log; beyond it rows are not logged "
         "(counted as a gap) rather than slowing predictions.",
     )
+
+    # --- scale-out: the job queue, worker leases and the artifact store --------------------------
+    broker_url: str | None = Field(
+        None, description="Celery broker of the 'celery' job runner, e.g. redis://redis-host:6379/0."
+    )
+    job_queue: str = Field("aedetect", description="Name of the broker queue jobs go to.")
+    job_visibility_timeout_s: float = Field(
+        86_400.0,
+        gt=0,
+        description="Seconds before the broker hands an unacknowledged job to another worker; must be "
+        "longer than the longest job (default one day).",
+    )
+    job_lease_s: float = Field(
+        120.0,
+        ge=1,
+        description="Seconds a running job may go without its worker's heartbeat before it is failed as "
+        "'worker lost' (heartbeats come six times a lease).",
+    )
+    worker_max_tasks: int = Field(
+        20, ge=1, description="Jobs a worker child process runs before it is replaced by a fresh one."
+    )
+    artifact_url: str | None = Field(
+        None,
+        description="Where uploads, models and scored files live: a directory (local or a shared mount) "
+        "or s3://bucket/prefix; default: data_dir.",
+    )
+    artifact_cache_dir: Path | None = Field(
+        None,
+        description="Local directory for copies of stored files read from S3; default: data_dir/cache.",
+    )
+    s3_endpoint_url: str | None = Field(
+        None, description="S3 endpoint for a non-AWS store (MinIO, Ceph), e.g. http://minio:9000."
+    )
+    s3_region: str | None = Field(None, description="S3 region (default: boto3's own configuration).")
+    s3_access_key_id: str | None = Field(
+        None, description="S3 access key id (default: boto3's own sources: environment, files, roles)."
+    )
+    s3_secret_access_key: SecretStr | None = Field(None, description="S3 secret access key.")
 
     # --- bounded cost: every request is checked against these before its work starts ---------
     max_json_bytes: int = Field(
@@ -157,6 +202,10 @@ class Settings(BaseSettings):
     def origin_names(self) -> frozenset[str]:
         """Extra origins allowed to send state-changing requests (lower case, no trailing slash)."""
         return frozenset(name.rstrip("/") for name in _names(self.allowed_origins))
+
+    def resolved_cache_dir(self) -> Path:
+        """Where copies of S3 objects are kept on this host."""
+        return self.artifact_cache_dir or self.data_dir / "cache"
 
     def resolved_database_url(self) -> str:
         """The configured database URL, or the embedded SQLite file inside ``data_dir``."""

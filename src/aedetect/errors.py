@@ -118,13 +118,16 @@ class TooManyRequests(AedetectError):
 
 
 class InsufficientStorage(AedetectError):
-    """The data directory is full: nothing was changed, and the request works once space is freed."""
+    """The data directory or artifact store is full: nothing was changed, and the request works
+    once space is freed."""
 
     code = "insufficient_storage"
 
 
 class StorageUnavailable(AedetectError):
-    """The data directory cannot be written (permissions, read-only file system)."""
+    """The data directory, the artifact store or the job queue cannot be written or reached
+    (permissions, read-only file system, an object store or broker that is down); the request
+    works once that is fixed."""
 
     code = "storage_unavailable"
 
@@ -166,19 +169,24 @@ _DENIED = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
 DATA_DIR_SETTING = "AEDETECT_DATA_DIR"
 """The setting that names the directory of uploads and models (named in storage errors, never its path)."""
 
+ARTIFACT_URL_SETTING = "AEDETECT_ARTIFACT_URL"
+"""The setting that names the artifact store when it is not the data directory."""
 
-def storage_error(exc: OSError, doing: str) -> AedetectError | None:
-    """The domain error for a full or unwritable data directory met while ``doing`` something
-    (e.g. "storing the upload"), or ``None`` for any other OS error. The message names the setting,
-    never the path, so a client learns what to fix without learning the server's layout."""
+
+def storage_error(exc: OSError, doing: str, setting: str = DATA_DIR_SETTING) -> AedetectError | None:
+    """The domain error for a full or unwritable data directory (or artifact store directory,
+    named by ``setting``) met while ``doing`` something (e.g. "storing the upload"), or ``None``
+    for any other OS error. The message names the setting, never the path, so a client learns
+    what to fix without learning the server's layout."""
+    place = "the data directory" if setting == DATA_DIR_SETTING else "the artifact store"
     if exc.errno in _FULL:
         return InsufficientStorage(
-            f"no space left in the data directory ({DATA_DIR_SETTING}) while {doing}: nothing was "
+            f"no space left in {place} ({setting}) while {doing}: nothing was "
             "changed; free space there, then send the request again"
         )
     if exc.errno in _DENIED:
         return StorageUnavailable(
-            f"the data directory ({DATA_DIR_SETTING}) is not writable by the service while {doing}: "
+            f"{place} ({setting}) is not writable by the service while {doing}: "
             "nothing was changed; make it writable, then send the request again"
         )
     return None

@@ -150,7 +150,7 @@ class ServerProcess:
                         printed = KEY_PATTERN.findall(self.log())
                         self.key = printed[-1] if printed else self.make_key()
                     return self
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not up yet, or a busy machine
                 pass
             time.sleep(0.2)
         self.stop()

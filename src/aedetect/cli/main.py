@@ -1,5 +1,5 @@
 """The ``aedetect`` command: train a model on a CSV file, score another with it, inspect a saved
-model, or start the HTTP service.
+model, start the HTTP service, or start a worker of its job queue.
 
 Thin dispatch over the library (:func:`aedetect.data.read_csv`, :class:`aedetect.AutoEncoderDetector`,
 :mod:`aedetect.artifacts`). Every aedetect error is printed as ``error: <message>`` on stderr with
@@ -339,6 +339,47 @@ def serve(
             )
             raise typer.Exit(code=EXIT_ERROR) from None
         run_server(host=host, port=port)
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int | None,
+        typer.Option(min=1, help="Jobs run at once, one child process each (default: AEDETECT_JOB_WORKERS)."),
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Celery node name (default: aedetect@<host name>).")
+    ] = None,
+) -> None:
+    """Run training and batch-scoring jobs from the queue (AEDETECT_JOB_RUNNER=celery,
+    AEDETECT_BROKER_URL); the settings of the API processes apply (registry, artifact store)."""
+    with _reported_errors():
+        import socket
+
+        from aedetect.config import get_settings
+
+        settings = get_settings()
+        if settings.job_runner != "celery":
+            raise InvalidInput(
+                f"'aedetect worker' runs the jobs of AEDETECT_JOB_RUNNER=celery, but it is "
+                f"{quoted(settings.job_runner)}: set AEDETECT_JOB_RUNNER=celery and AEDETECT_BROKER_URL "
+                "for the API processes and the workers",
+                field="job_runner",
+            )
+        from aedetect.bootstrap import celery_app, worker_runtime
+        from aedetect.jobs.celery import run_worker
+
+        app = celery_app(settings)
+        argv = [
+            "--loglevel=INFO",
+            "--pool=prefork",
+            f"--concurrency={concurrency or settings.job_workers}",
+            f"--hostname={name or f'aedetect@{socket.gethostname()}'}",
+            f"--queues={settings.job_queue}",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+        run_worker(app, lambda: worker_runtime(settings), argv)
 
 
 keys_app = typer.Typer(

@@ -55,6 +55,7 @@ class JobInfo(TypedDict):
     created_at: str | None
     started_at: str | None
     finished_at: str | None
+    worker: str | None
 
 
 class ThresholdInfo(TypedDict):

@@ -177,7 +177,8 @@ class Job:
     """A unit of background work. Only ``job_id``, ``kind`` and JSON ``params`` cross a queue.
 
     ``model`` names the model (network) the job works on; ``cancel_requested`` asks a running job
-    to stop before its next batch."""
+    to stop before its next batch. ``worker`` names the process that claimed it, and
+    ``heartbeat_at`` is when that worker last renewed its lease (job runners with leases only)."""
 
     job_id: str
     kind: str
@@ -191,6 +192,8 @@ class Job:
     created_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    worker: str | None = None
+    heartbeat_at: datetime | None = None
 
 
 @dataclass

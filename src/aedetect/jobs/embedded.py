@@ -1,32 +1,26 @@
 """The default job runner: jobs run on a thread pool inside the service process.
 
-The runner owns the job's life cycle in the registry: RUNNING with ``started_at`` before the
-handler (a job cancelled while it waited in the queue is skipped), SUCCEEDED after it (unless the
-handler wrote a final status itself), CANCELLED when the handler stopped on request, FAILED with
-the error message when it raises anything else. Every failure is logged with its traceback; none
-is dropped.
+Each job goes through :func:`aedetect.jobs.lifecycle.execute_job`: RUNNING with ``started_at``
+before the handler (a job cancelled while it waited in the queue is skipped), SUCCEEDED after it
+(unless the handler wrote a final status itself), CANCELLED when the handler stopped on request,
+FAILED with the error message when it raises anything else.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from aedetect.domain import JobStatus
-from aedetect.errors import AedetectError, Cancelled, Conflict, InvalidInput
+from aedetect.errors import Conflict, InvalidInput
 from aedetect.jobs.base import JobHandler, JobRunner
+from aedetect.jobs.lifecycle import execute_job
 
 if TYPE_CHECKING:
     from aedetect.registry.base import Registry
-
-logger = logging.getLogger(__name__)
-
 
 JOB_NICENESS = 10
 """How much lower than the rest of the process job threads run (Linux ``nice`` of the thread)."""
@@ -37,13 +31,6 @@ def _yield_to_requests() -> None:
     that on a busy machine the threads answering requests run first; elsewhere a no-op."""
     with contextlib.suppress(AttributeError, OSError):
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), JOB_NICENESS)
-
-
-def error_message(exc: BaseException) -> str:
-    """What a failed job records: a domain error's own message, otherwise ``<ExcType>: <message>``."""
-    if isinstance(exc, AedetectError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"
 
 
 class EmbeddedJobRunner(JobRunner):
@@ -112,38 +99,4 @@ class EmbeddedJobRunner(JobRunner):
             self._futures.pop(job_id, None)
 
     def _execute(self, job_id: str, kind: str, handler: JobHandler) -> None:
-        """Run one job in a worker thread and record how it ended. Only an interpreter-exit
-        exception (``SystemExit``, ``KeyboardInterrupt``) propagates, after it is recorded."""
-        try:
-            if not self._registry.start_job(job_id):
-                logger.info("job %s (%s) was cancelled before it started", job_id, kind)
-                return
-            handler(job_id)
-        except Cancelled as exc:
-            logger.info("job %s (%s) cancelled: %s", job_id, kind, exc)
-            self._record(job_id, JobStatus.CANCELLED, error_message(exc))
-            return
-        except BaseException as exc:
-            logger.exception("job %s (%s) failed", job_id, kind)
-            self._record(job_id, JobStatus.FAILED, error_message(exc))
-            if not isinstance(exc, Exception):
-                raise
-            return
-        try:
-            finished = self._registry.get_job(job_id).status.finished
-        except Exception:
-            logger.exception("job %s (%s) succeeded but its status could not be read", job_id, kind)
-            return
-        if not finished:
-            self._record(job_id, JobStatus.SUCCEEDED)
-        logger.info("job %s (%s) finished", job_id, kind)
-
-    def _record(self, job_id: str, status: JobStatus, error: str | None = None) -> None:
-        """Write a final status with ``finished_at``; a registry failure here is logged, not lost."""
-        fields: dict[str, Any] = {"status": status, "finished_at": datetime.now(UTC)}
-        if error is not None:
-            fields["error"] = error
-        try:
-            self._registry.update_job(job_id, fields)
-        except Exception:
-            logger.exception("could not record the end of job %s (%s)", job_id, status.value)
+        execute_job(self._registry, handler, job_id, kind)

@@ -101,8 +101,12 @@ class Registry(ABC):
 
     # --- training runs --------------------------------------------------------------------
     @abstractmethod
-    def create_run(self, nn_id: str, version: int, params: dict[str, Any], job_id: str | None) -> TrainingRun:
-        """Insert a queued run with the next ``seq`` and ``run_id = <nn_id>_<version>_<seq>``."""
+    def create_run(
+        self, nn_id: str, version: int, params: dict[str, Any], job_id: str | None, *, exclusive: bool = False
+    ) -> TrainingRun:
+        """Insert a queued run with the next ``seq`` and ``run_id = <nn_id>_<version>_<seq>``; with
+        ``exclusive``, ``Conflict`` when the version has a queued or running run (checked under the
+        version's lock, so two processes never both start one)."""
 
     @abstractmethod
     def get_run(self, run_id: str) -> TrainingRun:
@@ -241,8 +245,24 @@ class Registry(ABC):
         """How many jobs are in one of ``statuses`` (of ``kind``, if given): one indexed count."""
 
     @abstractmethod
-    def start_job(self, job_id: str) -> bool:
-        """Queued -> running; ``False`` (nothing changed) when it is no longer queued."""
+    def start_job(self, job_id: str, worker: str | None = None) -> bool:
+        """Claim a job atomically: queued -> running (recording ``worker`` and a first heartbeat);
+        ``False`` (nothing changed) when it is no longer queued, e.g. a second delivery."""
+
+    @abstractmethod
+    def heartbeat(self, job_id: str, worker: str) -> bool:
+        """Renew ``worker``'s lease on a running job; ``False`` when the job is no longer running
+        under that worker (its lease expired and it was failed, or it finished)."""
+
+    @abstractmethod
+    def finish_job(self, job_id: str, status: JobStatus, error: str | None = None) -> bool:
+        """Give an unfinished job its final ``status`` (with ``finished_at``); ``False`` when it had
+        finished already (a final status is never overwritten)."""
+
+    @abstractmethod
+    def fail_stale_jobs(self, lease_s: float, reason: str) -> list[str]:
+        """Fail every running job whose lease (last heartbeat) is older than ``lease_s`` seconds,
+        with its training run and version, and ask it to stop; returns their ids."""
 
     @abstractmethod
     def request_cancel(self, job_id: str) -> Job:

@@ -5,15 +5,24 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from datetime import timedelta
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
-from aedetect.domain import Job, JobStatus
+from aedetect.domain import Job, JobStatus, VersionCondition
 from aedetect.errors import Conflict, InvalidInput, quoted
-from aedetect.registry.orm import JobRow, RunRow, utcnow
-from aedetect.registry.store import SqlStore, _check_fields, _json_value, _status, _text, _timestamp
+from aedetect.registry.orm import JobRow, RunRow, VersionRow, utcnow
+from aedetect.registry.store import (
+    UNFINISHED,
+    SqlStore,
+    _check_fields,
+    _json_value,
+    _status,
+    _text,
+    _timestamp,
+)
 
 JOB_FIELDS = frozenset({"status", "progress", "result", "error", "started_at", "finished_at"})
 
@@ -32,6 +41,8 @@ def _job(row: JobRow) -> Job:
         created_at=row.created_at,
         started_at=row.started_at,
         finished_at=row.finished_at,
+        worker=row.worker,
+        heartbeat_at=row.heartbeat_at,
     )
 
 
@@ -128,18 +139,102 @@ class JobStore(SqlStore):
 
         return self._read(work)
 
-    def start_job(self, job_id: str) -> bool:
-        """Mark a queued job running (with ``started_at``); ``False`` when it is no longer queued
-        (cancelled before a worker took it), in which case nothing is changed."""
+    def start_job(self, job_id: str, worker: str | None = None) -> bool:
+        """Claim a queued job: one conditional ``UPDATE ... WHERE status = 'queued'``, so of two
+        deliveries of the same job (on any hosts) exactly one gets ``True``. ``False`` when it is
+        no longer queued (already claimed, or cancelled before a worker took it): nothing changes."""
+        _text(worker, "worker", nullable=True)
 
         def work(session: Session) -> bool:
-            row = self._job_row(session, job_id)
-            if row.status != JobStatus.QUEUED.value:
-                return False
-            row.status = JobStatus.RUNNING.value
-            row.started_at = utcnow()
+            now = utcnow()
+            claimed = session.execute(
+                update(JobRow)
+                .where(JobRow.job_id == job_id, JobRow.status == JobStatus.QUEUED.value)
+                .values(status=JobStatus.RUNNING.value, started_at=now, worker=worker, heartbeat_at=now)
+            )
+            if cast(CursorResult[Any], claimed).rowcount == 1:
+                return True
+            self._job_row(session, job_id)  # NotFound for an unknown id
+            return False
+
+        return self._write(work)
+
+    def heartbeat(self, job_id: str, worker: str) -> bool:
+        def work(session: Session) -> bool:
+            renewed = session.execute(
+                update(JobRow)
+                .where(
+                    JobRow.job_id == job_id,
+                    JobRow.status == JobStatus.RUNNING.value,
+                    JobRow.worker == worker,
+                )
+                .values(heartbeat_at=utcnow())
+            )
+            return cast(CursorResult[Any], renewed).rowcount == 1
+
+        return self._write(work)
+
+    def finish_job(self, job_id: str, status: JobStatus, error: str | None = None) -> bool:
+        final = JobStatus(status)
+        if not final.finished:
+            raise InvalidInput(f"{final.value} is not a final job status", field="status")
+        _text(error, "error", nullable=True)
+
+        def work(session: Session) -> bool:
+            values: dict[str, Any] = {"status": final.value, "finished_at": utcnow()}
+            if error is not None:
+                values["error"] = error
+            done = session.execute(
+                update(JobRow).where(JobRow.job_id == job_id, JobRow.status.in_(UNFINISHED)).values(**values)
+            )
+            if cast(CursorResult[Any], done).rowcount == 1:
+                return True
+            self._job_row(session, job_id)
+            return False
+
+        return self._write(work)
+
+    def fail_stale_jobs(self, lease_s: float, reason: str) -> list[str]:
+        def work(session: Session) -> list[str]:
+            now = utcnow()
+            cutoff = now - timedelta(seconds=lease_s)
+            stale = list(
+                session.scalars(
+                    select(JobRow.job_id).where(
+                        JobRow.status == JobStatus.RUNNING.value,
+                        JobRow.heartbeat_at.is_not(None),
+                        JobRow.heartbeat_at < cutoff,
+                    )
+                )
+            )
+            if not stale:
+                return []
+            failed = {"status": JobStatus.FAILED.value, "error": reason, "finished_at": now}
+            session.execute(
+                update(JobRow)
+                .where(
+                    JobRow.job_id.in_(stale),
+                    JobRow.status == JobStatus.RUNNING.value,
+                    JobRow.heartbeat_at < cutoff,
+                )
+                .values(**failed, cancel_requested=True)
+            )
+            runs = session.scalars(
+                select(RunRow).where(RunRow.job_id.in_(stale), RunRow.status.in_(UNFINISHED))
+            ).all()
+            for run in runs:
+                run.status, run.error, run.finished_at = JobStatus.FAILED.value, reason, now
+                session.execute(
+                    update(VersionRow)
+                    .where(
+                        VersionRow.nn_id == run.nn_id,
+                        VersionRow.version == run.version,
+                        VersionRow.condition == VersionCondition.PROGRESS.value,
+                    )
+                    .values(condition=VersionCondition.ERROR.value, updated_at=now)
+                )
             session.flush()
-            return True
+            return stale
 
         return self._write(work)
 

@@ -14,6 +14,7 @@ from aedetect.errors import Conflict, InvalidInput, NotFitted, NotFound
 from aedetect.registry.networks import NetworkStore
 from aedetect.registry.orm import AliasMoveRow, AliasRow, RunRow, ThresholdRow, VersionRow, utcnow
 from aedetect.registry.store import (
+    UNFINISHED,
     _check_fields,
     _json_value,
     _optional_text,
@@ -69,12 +70,26 @@ def _run_values(fields: dict[str, Any]) -> dict[str, Any]:
 class RunStore(NetworkStore):
     """Training runs, model versions and aliases (over the networks and versions they belong to)."""
 
-    def create_run(self, nn_id: str, version: int, params: dict[str, Any], job_id: str | None) -> TrainingRun:
+    def create_run(
+        self, nn_id: str, version: int, params: dict[str, Any], job_id: str | None, *, exclusive: bool = False
+    ) -> TrainingRun:
         stored = _json_value(params, "params")
         _text(job_id, "job_id", nullable=True)
 
         def work(session: Session) -> TrainingRun:
             self._version_row(session, nn_id, version, lock=True)
+            if exclusive:
+                busy = session.scalars(
+                    select(RunRow)
+                    .where(RunRow.nn_id == nn_id, RunRow.version == version, RunRow.status.in_(UNFINISHED))
+                    .limit(1)
+                ).first()
+                if busy is not None:
+                    raise Conflict(
+                        f"version {version} of network {nn_id} is already training (run {busy.run_id} is "
+                        f"{busy.status}); wait until it finishes",
+                        field="ver",
+                    )
             latest = session.scalar(
                 select(func.max(RunRow.seq)).where(RunRow.nn_id == nn_id, RunRow.version == version)
             )

@@ -5,7 +5,6 @@ with every column's part of their score (what a person reviews first)."""
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
@@ -25,6 +24,7 @@ from aedetect.services.scoring import (
     current_threshold,
     scored_frame,
 )
+from aedetect.storage import ArtifactStore
 
 SCORE_JOB = "score"
 """Job kind of a batch scoring."""
@@ -56,12 +56,14 @@ class BatchScoring:
         catalog: DatasetCatalog,
         scoring: ScoringService,
         paths: DataPaths,
+        store: ArtifactStore,
     ) -> None:
         self._registry = registry
         self._runner = runner
         self._catalog = catalog
         self._scoring = scoring
         self._paths = paths
+        self._store = store
 
     def start(self, run: TrainingRun, dataset: str, top: int) -> Job:
         """Check that the dataset has the model's columns, then queue the job."""
@@ -79,34 +81,29 @@ class BatchScoring:
         return job
 
     def execute(self, job_id: str) -> None:
-        """Score the dataset and publish the CSV (written under a temporary name, then renamed)."""
+        """Score the dataset and publish the CSV (written under a temporary name, published whole)."""
         job = self._registry.get_job(job_id)
         params = job.params
         run = self._registry.get_model_version(params["nn_id"], int(params["model_version"]))
         detector = self._scoring.detector(run)
         threshold = current_threshold(run, detector)
         total = self._catalog.get(params["dataset"]).rows
-        final = self._paths.job_result(job_id)
-        temp = self._paths.temp_beside(final)
         done = flagged = 0
         last = time.monotonic()
-        try:
-            with temp.open("w", encoding="utf-8", newline="") as sink:
-                for chunk in self._catalog.chunks(params["dataset"], CHUNK_ROWS):
-                    scored = scored_frame(detector, chunk, int(params["top"]), threshold)
-                    scored.to_csv(sink, index=False, header=done == 0)
-                    done += len(scored)
-                    flagged += int(scored[LABEL_COLUMN].sum())
-                    if time.monotonic() - last >= PROGRESS_INTERVAL_S:
-                        last = time.monotonic()
-                        if self._registry.cancel_requested(job_id):
-                            raise Cancelled("cancelled on request; no result file was kept")
-                        self._registry.update_job(
-                            job_id, {"progress": {"rows_done": done, "rows_total": total}}
-                        )
-            os.replace(temp, final)
-        finally:
-            temp.unlink(missing_ok=True)
+        with (
+            self._store.writing_file(self._paths.job_result(job_id)) as temp,
+            temp.open("w", encoding="utf-8", newline="") as sink,
+        ):
+            for chunk in self._catalog.chunks(params["dataset"], CHUNK_ROWS):
+                scored = scored_frame(detector, chunk, int(params["top"]), threshold)
+                scored.to_csv(sink, index=False, header=done == 0)
+                done += len(scored)
+                flagged += int(scored[LABEL_COLUMN].sum())
+                if time.monotonic() - last >= PROGRESS_INTERVAL_S:
+                    last = time.monotonic()
+                    if self._registry.cancel_requested(job_id):
+                        raise Cancelled("cancelled on request; no result file was kept")
+                    self._registry.update_job(job_id, {"progress": {"rows_done": done, "rows_total": total}})
         self._registry.update_job(
             job_id,
             {
@@ -137,7 +134,8 @@ class BatchScoring:
         params = job.params
         best: tuple[np.ndarray, np.ndarray] = (np.empty(0, dtype=np.int64), np.empty(0))
         offset = 0
-        result = pd.read_csv(self._paths.job_result(job_id), usecols=[SCORE_COLUMN], chunksize=CHUNK_ROWS)
+        path = self._store.local_file(self._paths.job_result(job_id))
+        result = pd.read_csv(path, usecols=[SCORE_COLUMN], chunksize=CHUNK_ROWS)
         with result as chunks:
             for chunk in chunks:
                 scores = pd.to_numeric(chunk[SCORE_COLUMN], errors="coerce").to_numpy(dtype=np.float64)

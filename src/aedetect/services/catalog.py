@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -27,6 +28,7 @@ from aedetect.domain import Dataset
 from aedetect.errors import Conflict, InvalidInput, PayloadTooLarge, listed, quoted, storage_error
 from aedetect.registry.base import Registry
 from aedetect.services.paths import DataPaths, check_dataset_id, check_file_name
+from aedetect.storage import ArtifactStore
 
 EXAMPLES = 3
 """Distinct example values shown per column."""
@@ -125,9 +127,10 @@ def read_upload(name: str, content: BinaryIO, limits: CsvLimits) -> tuple[pd.Dat
 class DatasetCatalog:
     """Upload, describe, read and delete datasets."""
 
-    def __init__(self, registry: Registry, paths: DataPaths, limits: CsvLimits) -> None:
+    def __init__(self, registry: Registry, paths: DataPaths, store: ArtifactStore, limits: CsvLimits) -> None:
         self._registry = registry
         self._paths = paths
+        self._store = store
         self.limits = limits
         self.max_bytes = limits.max_bytes
 
@@ -137,13 +140,13 @@ class DatasetCatalog:
         frame, size = read_upload(label, content, self.limits)
         columns = column_profile(frame)
         dataset_id = f"ds_{uuid.uuid4().hex[:12]}"
-        final = self._paths.dataset_file(dataset_id)
-        temp = self._paths.temp_beside(final)
+        key = self._paths.dataset_file(dataset_id)
+        written = False
         try:
             content.seek(0)
-            with temp.open("wb") as out:
+            with self._store.writing_file(key) as temp, temp.open("wb") as out:
                 shutil.copyfileobj(content, out, length=1024 * 1024)
-            os.replace(temp, final)
+            written = True
             return self._registry.create_dataset(
                 Dataset(
                     dataset_id=dataset_id,
@@ -151,14 +154,17 @@ class DatasetCatalog:
                     bytes=size,
                     rows=len(frame),
                     columns=columns,
-                    path=self._paths.relative(final),
+                    path=key,
                     created_at=datetime.now(UTC),
                 )
             )
         except BaseException as exc:
-            temp.unlink(missing_ok=True)
-            final.unlink(missing_ok=True)
-            if isinstance(exc, OSError) and (error := storage_error(exc, "storing the dataset")) is not None:
+            if written:
+                self._store.remove([key])
+            if (
+                isinstance(exc, OSError)
+                and (error := storage_error(exc, "storing the dataset", self._store.setting)) is not None
+            ):
                 raise error from exc
             raise
 
@@ -182,17 +188,21 @@ class DatasetCatalog:
 
     def preview(self, dataset_id: str, rows: int = PREVIEW_ROWS) -> list[dict[str, Any]]:
         """The first ``rows`` rows, typed as training reads them."""
-        path = self._paths.dataset_file(self.get(dataset_id).dataset_id)
+        path = self._file(dataset_id)
         first = next(iter(iter_csv_chunks(path, chunk_rows=rows)), None)
         return [] if first is None else records(first)
 
     def frame(self, dataset_id: str) -> pd.DataFrame:
         """The whole dataset as a typed table."""
-        return read_csv(self._paths.dataset_file(self.get(dataset_id).dataset_id))
+        return read_csv(self._file(dataset_id))
 
     def chunks(self, dataset_id: str, rows: int) -> Iterator[pd.DataFrame]:
         """The dataset in chunks of ``rows`` rows (bounded memory)."""
-        return iter_csv_chunks(self._paths.dataset_file(self.get(dataset_id).dataset_id), chunk_rows=rows)
+        return iter_csv_chunks(self._file(dataset_id), chunk_rows=rows)
+
+    def _file(self, dataset_id: str) -> Path:
+        """A local copy of the dataset's file (the file itself in a directory store)."""
+        return self._store.local_file(self._paths.dataset_file(self.get(dataset_id).dataset_id))
 
     def column_names(self, dataset_id: str) -> list[str]:
         return [c["name"] for c in self.get(dataset_id).columns]
@@ -207,13 +217,13 @@ class DatasetCatalog:
                 field="dataset",
             )
         # the file is set aside first, so a failure at any step leaves the dataset as it was
-        moved = self._paths.move_aside(
+        moved = self._store.move_aside(
             [self._paths.dataset_file(dataset_id)], f"deleting dataset {dataset_id}"
         )
         try:
             gone = self._registry.delete_dataset(dataset_id)
         except BaseException:
-            self._paths.restore(moved)
+            self._store.restore(moved)
             raise
-        self._paths.purge(moved)
+        self._store.purge(moved)
         return gone

@@ -12,12 +12,8 @@ such a node over v1 replaces the link with the uploaded files.
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, BinaryIO
 
 import pandas as pd
@@ -26,8 +22,9 @@ from aedetect.data import read_csv
 from aedetect.errors import InvalidInput, listed, quoted, storage_error
 from aedetect.services.catalog import CsvLimits, DatasetCatalog, read_upload
 from aedetect.services.limits import check_text_sizes
-from aedetect.services.paths import TEMP_PREFIX, DataPaths, check_file_name
+from aedetect.services.paths import DataPaths, check_file_name
 from aedetect.services.workflow import DATA_NODE, WorkflowService
+from aedetect.storage import ArtifactStore, SetAside
 
 FILES_KEY = "files"
 """Key of the node settings that lists the node's files (name, bytes, rows, columns)."""
@@ -86,10 +83,16 @@ class DatasetService:
     """Uploads, source settings and reading of a version's data nodes."""
 
     def __init__(
-        self, workflow: WorkflowService, paths: DataPaths, catalog: DatasetCatalog, limits: CsvLimits
+        self,
+        workflow: WorkflowService,
+        paths: DataPaths,
+        store: ArtifactStore,
+        catalog: DatasetCatalog,
+        limits: CsvLimits,
     ) -> None:
         self._workflow = workflow
         self._paths = paths
+        self._store = store
         self._catalog = catalog
         self._limits = limits
 
@@ -117,7 +120,9 @@ class DatasetService:
             replaced.extend(f["name"] for f in config.get(FILES_KEY, []) if f["name"] in checked)
             new = [info for _, info in checked.values()]
             self._check_same_columns([*kept.values()], new)
-            self._store_all([(upload.content, info.name) for upload, info in checked.values()], directory)
+            self._store_all(
+                [(f"{directory}/{info.name}", upload.content) for upload, info in checked.values()]
+            )
             rest = {k: v for k, v in config.items() if k != DATASET_KEY}
             return {**rest, FILES_KEY: [*kept.values(), *(info.as_dict() for info in new)]}
 
@@ -144,29 +149,16 @@ class DatasetService:
                     field="file",
                 )
 
-    @staticmethod
-    def _store_all(files: Sequence[tuple[BinaryIO, str]], directory: Path) -> None:
-        """Write every file to a temporary file in ``directory`` first, then rename them all into
-        place: a full or unwritable disk (507/503) leaves the node's earlier files as they were."""
-        temps: list[str] = []
+    def _store_all(self, files: Sequence[tuple[str, BinaryIO]]) -> None:
+        """Store every file or none (the store writes them all under temporary names first): a
+        full or unwritable disk (507/503) leaves the node's earlier files as they were."""
         try:
-            directory.mkdir(parents=True, exist_ok=True)
-            for content, _ in files:
-                content.seek(0)
-                handle, temp = tempfile.mkstemp(dir=directory, prefix=TEMP_PREFIX)
-                temps.append(temp)
-                with os.fdopen(handle, "wb") as out:
-                    shutil.copyfileobj(content, out, length=1024 * 1024)
-            for temp, (_, name) in zip(temps, files, strict=True):
-                os.replace(temp, directory / name)
+            self._store.put_files(files)
         except OSError as exc:
-            error = storage_error(exc, "storing the upload")
+            error = storage_error(exc, "storing the upload", self._store.setting)
             if error is None:
                 raise
             raise error from exc
-        finally:
-            for temp in temps:
-                Path(temp).unlink(missing_ok=True)
 
     def dataset_of(self, nn_id: str, version: int, node: str) -> str | None:
         """The catalogue dataset the node reads, if it reads one."""
@@ -210,19 +202,20 @@ class DatasetService:
         aside first, so a failure at any step leaves the files and their record as they were."""
         directory = self._paths.node_dir(nn_id, version, node)
         removed: list[str] = []
-        moved: list[tuple[Path, Path]] = []
+        aside = SetAside()
 
         def change(config: dict[str, Any]) -> dict[str, Any]:
             removed.extend(f["name"] for f in config.get(FILES_KEY, []))
-            moved.extend(self._paths.move_aside([directory], f"deleting the files of node {node}"))
+            moved = self._store.move_aside([directory], f"deleting the files of node {node}")
+            aside.entries.extend(moved.entries)
             return {k: v for k, v in config.items() if k not in (FILES_KEY, DATASET_KEY)}
 
         try:
             self._workflow.update_config(nn_id, version, node, DATA_NODE, change)
         except BaseException:
-            self._paths.restore(moved)
+            self._store.restore(aside)
             raise
-        self._paths.purge(moved)
+        self._store.purge(aside)
         return len(removed)
 
     def load_frame(self, nn_id: str, version: int, node: str) -> pd.DataFrame:
@@ -233,7 +226,10 @@ class DatasetService:
         files = self.files(nn_id, version, node)
         if not files:
             raise InvalidInput(f"node {quoted(node)} holds no data file", field=node)
-        frames = [read_csv(self._paths.node_file(nn_id, version, node, f.name)) for f in files]
+        frames = [
+            read_csv(self._store.local_file(self._paths.node_file(nn_id, version, node, f.name)))
+            for f in files
+        ]
         if len(frames) == 1:
             return frames[0]
         order = list(frames[0].columns)
@@ -262,7 +258,7 @@ class DatasetService:
             "source_parse_type": form,
             "source_server": body.get("source_server"),
             "source_sql": body.get("source_sql"),
-            "source_path": self._paths.relative(self._paths.node_dir(nn_id, version, node)),
+            "source_path": self._paths.node_dir(nn_id, version, node),
         }
         if "preprocess" in body:
             values["preprocess"] = self._check_preprocess(body["preprocess"])
@@ -278,7 +274,7 @@ class DatasetService:
 
     def set_store(self, nn_id: str, version: int, node: str) -> str:
         """Record and return where the node's data is kept (relative to the data directory)."""
-        store = self._paths.relative(self._paths.node_dir(nn_id, version, node))
+        store = self._paths.node_dir(nn_id, version, node)
         self._workflow.update_config(nn_id, version, node, DATA_NODE, lambda c: {**c, "store_path": store})
         return store
 

@@ -26,6 +26,7 @@ from aedetect.registry.base import Registry
 from aedetect.services.paths import DataPaths
 from aedetect.services.scoring import ScoringService, current_threshold
 from aedetect.services.thresholds import ThresholdService
+from aedetect.storage import ArtifactStore
 
 WINDOW_PATTERN = re.compile(r"([1-9][0-9]{0,5})([smhdw])")
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -72,10 +73,16 @@ class DriftService:
     """Drift reports and training profiles of model versions."""
 
     def __init__(
-        self, registry: Registry, paths: DataPaths, scoring: ScoringService, thresholds: ThresholdService
+        self,
+        registry: Registry,
+        paths: DataPaths,
+        store: ArtifactStore,
+        scoring: ScoringService,
+        thresholds: ThresholdService,
     ) -> None:
         self._registry = registry
         self._paths = paths
+        self._store = store
         self._scoring = scoring
         self._thresholds = thresholds
         self._profiles: OrderedDict[str, TrainingProfile] = OrderedDict()
@@ -89,7 +96,7 @@ class DriftService:
             return cached
         if run.model_path is None:
             raise Conflict(f"model version {run.model_version} has no model", field="version")
-        profile = load_profile(self._paths.resolve_model(run.model_path))
+        profile = load_profile(self._store.local_dir(self._paths.model_key(run.model_path)))
         if profile is None:
             raise Conflict(
                 f"model version {run.model_version} was trained before training profiles were kept: "

@@ -14,6 +14,7 @@ from aedetect.domain import Job, JobStatus
 from aedetect.errors import Conflict, InvalidInput
 from aedetect.registry.base import Registry
 from aedetect.services.paths import DataPaths, check_job_id, check_nn_id
+from aedetect.storage import ArtifactStore
 
 JOB_POLL_S = 0.25
 """How often a waiting request or an event stream reads the job row."""
@@ -46,9 +47,10 @@ async def wait_for_job(
 class JobService:
     """Jobs as the native API shows them."""
 
-    def __init__(self, registry: Registry, paths: DataPaths) -> None:
+    def __init__(self, registry: Registry, paths: DataPaths, store: ArtifactStore) -> None:
         self._registry = registry
         self._paths = paths
+        self._store = store
 
     def get(self, job_id: str) -> Job:
         """The job, or ``NotFound``."""
@@ -98,7 +100,7 @@ class JobService:
             job = await to_thread.run_sync(self._registry.get_job, job_id)
 
     def result_file(self, job_id: str) -> Path:
-        """The CSV a succeeded scoring job wrote; ``Conflict`` while it is not there."""
+        """A local copy of the CSV a succeeded scoring job wrote; ``Conflict`` while it is not there."""
         job = self.get(job_id)
         if not isinstance(job.result, dict) or "rows" not in job.result:
             raise Conflict(
@@ -106,4 +108,4 @@ class JobService:
                 "scoring job has one",
                 field="job_id",
             )
-        return self._paths.job_result(job_id)
+        return self._store.local_file(self._paths.job_result(job_id))

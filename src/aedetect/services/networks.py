@@ -13,6 +13,7 @@ from aedetect.services.limits import Limits
 from aedetect.services.paths import DataPaths, check_nn_id, check_run_id
 from aedetect.services.scoring import ModelCache
 from aedetect.services.training import TrainingService
+from aedetect.storage import ArtifactStore
 
 NEW_ID = "new"
 """Network id asking the service to generate one (``nn%08d``)."""
@@ -132,12 +133,14 @@ class NetworkService:
         self,
         registry: Registry,
         paths: DataPaths,
+        store: ArtifactStore,
         training: TrainingService,
         cache: ModelCache,
         limits: Limits,
     ) -> None:
         self._registry = registry
         self._paths = paths
+        self._store = store
         self._training = training
         self._cache = cache
         self._limits = limits
@@ -205,13 +208,13 @@ class NetworkService:
                     run_ids.append(run.run_id)
             # files first, set aside under a temporary name: a failure here changes nothing, a
             # failure of the registry delete puts them back, so a retry always completes
-            moved = self._paths.move_aside(self._paths.network_dirs(nn_id), f"deleting network {nn_id}")
+            moved = self._store.move_aside(self._paths.network_dirs(nn_id), f"deleting network {nn_id}")
             try:
                 self._registry.delete_network(nn_id)
             except BaseException:
-                self._paths.restore(moved)
+                self._store.restore(moved)
                 raise
-            self._paths.purge(moved)
+            self._store.purge(moved)
             self._cache.invalidate(run_ids)
 
     # --- versions -----------------------------------------------------------------------------

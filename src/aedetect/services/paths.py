@@ -1,7 +1,9 @@
-"""Where the service keeps files, and the checks that keep user-supplied ids inside it.
+"""Where the service keeps files in the artifact store (``storage/``), and the checks that keep
+user-supplied ids inside it.
 
-Every id that ends up in a path (network id, node name, file name, run id) is checked against a
-strict pattern first; raw user strings are never joined into paths. Layout under ``data_dir``::
+Every id that ends up in a key (network id, node name, file name, run id) is checked against a
+strict pattern first; raw user strings are never joined into keys. The key layout (for the
+directory store, the layout under ``data_dir``)::
 
     networks/<nn_id>/<version>/<node>/<file>      uploaded CSV files of a data node
     datasets/<dataset_id>.csv                     an uploaded dataset (native API)
@@ -12,18 +14,10 @@ strict pattern first; raw user strings are never joined into paths. Layout under
 
 from __future__ import annotations
 
-import logging
-import os
 import re
-import shutil
-import tempfile
 import unicodedata
-import uuid
-from pathlib import Path
 
-from aedetect.errors import InvalidInput, quoted, storage_error
-
-logger = logging.getLogger(__name__)
+from aedetect.errors import InvalidInput, quoted
 
 NN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,49}")
 """Network ids: letters, digits, ``_`` and ``-``, at most 50 characters, starting alphanumeric."""
@@ -48,11 +42,6 @@ JOB_ID_PATTERN = re.compile(r"[0-9a-f]{32}")
 
 MAX_VERSION = 2**31 - 1
 """Largest version number (the registry stores 32-bit integers)."""
-
-TEMP_PREFIX = ".tmp-"
-"""Prefix of what is being written (a model directory, an uploaded file) before it is renamed
-into place, or of what is being deleted (renamed out of place first); anything left with it after
-a crash is partial and removed at start-up."""
 
 
 def check_nn_id(nn_id: str) -> str:
@@ -129,138 +118,49 @@ def check_job_id(job_id: str) -> str:
 
 
 class DataPaths:
-    """The directory layout under ``data_dir``; every method validates its ids first."""
+    """The key layout of the artifact store; every method validates its ids first, so a key is
+    built only from checked ids (the store checks the key's shape again)."""
 
-    def __init__(self, data_dir: Path) -> None:
-        self.root = data_dir.expanduser().resolve()
+    def network_data_dir(self, nn_id: str) -> str:
+        return f"networks/{check_nn_id(nn_id)}"
 
-    def relative(self, path: Path) -> str:
-        """``path`` relative to the data directory, as shown to clients (no machine paths)."""
-        return path.relative_to(self.root).as_posix()
+    def network_models_dir(self, nn_id: str) -> str:
+        return f"models/{check_nn_id(nn_id)}"
 
-    def network_data_dir(self, nn_id: str) -> Path:
-        return self.root / "networks" / check_nn_id(nn_id)
-
-    def network_models_dir(self, nn_id: str) -> Path:
-        return self.root / "models" / check_nn_id(nn_id)
-
-    def node_dir(self, nn_id: str, version: int, node: str) -> Path:
+    def node_dir(self, nn_id: str, version: int, node: str) -> str:
         """Directory holding the uploaded files of one data node."""
-        return self.network_data_dir(nn_id) / str(check_version(version)) / check_node_name(node)
+        return f"{self.network_data_dir(nn_id)}/{check_version(version)}/{check_node_name(node)}"
 
-    def node_file(self, nn_id: str, version: int, node: str, file_name: str) -> Path:
-        return self.node_dir(nn_id, version, node) / check_file_name(file_name)
+    def node_file(self, nn_id: str, version: int, node: str, file_name: str) -> str:
+        return f"{self.node_dir(nn_id, version, node)}/{check_file_name(file_name)}"
 
-    def version_models_dir(self, nn_id: str, version: int) -> Path:
-        return self.network_models_dir(nn_id) / str(check_version(version))
+    def version_models_dir(self, nn_id: str, version: int) -> str:
+        return f"{self.network_models_dir(nn_id)}/{check_version(version)}"
 
-    def model_dir(self, nn_id: str, version: int, run_id: str) -> Path:
+    def model_dir(self, nn_id: str, version: int, run_id: str) -> str:
         """Final directory of the model a run produces."""
-        return self.version_models_dir(nn_id, version) / check_run_id(run_id)
+        return f"{self.version_models_dir(nn_id, version)}/{check_run_id(run_id)}"
 
-    def training_scores(self, nn_id: str, version: int, run_id: str) -> Path:
+    def training_scores(self, nn_id: str, version: int, run_id: str) -> str:
         """File of a run's training scores (a float64 ``.npy``, read without pickle)."""
-        return self.version_models_dir(nn_id, version) / f"{check_run_id(run_id)}.scores.npy"
+        return f"{self.version_models_dir(nn_id, version)}/{check_run_id(run_id)}.scores.npy"
 
-    def dataset_file(self, dataset_id: str) -> Path:
+    def dataset_file(self, dataset_id: str) -> str:
         """The stored CSV file of a dataset."""
-        return self.root / "datasets" / f"{check_dataset_id(dataset_id)}.csv"
+        return f"datasets/{check_dataset_id(dataset_id)}.csv"
 
-    def job_result(self, job_id: str) -> Path:
+    def job_result(self, job_id: str) -> str:
         """The CSV a scoring job writes."""
-        return self.root / "results" / f"{check_job_id(job_id)}.csv"
-
-    def temp_beside(self, final: Path) -> Path:
-        """A temporary name in ``final``'s directory (created if missing), renamed into place when
-        complete; start-up removes what a crash leaves."""
-        final.parent.mkdir(parents=True, exist_ok=True)
-        return final.parent / f"{TEMP_PREFIX}{final.name}-{uuid.uuid4().hex[:8]}"
-
-    def resolve_model(self, relative_path: str) -> Path:
-        """The absolute directory of a stored model path, refusing anything outside ``models/``."""
-        path = (self.root / relative_path).resolve()
-        if not path.is_relative_to(self.root / "models"):
-            raise InvalidInput(f"model path {quoted(relative_path)} is outside the model store")
-        return path
-
-    def check_writable(self, directory: Path, doing: str) -> None:
-        """Create ``directory`` if needed and write and remove a probe file in it, so a run that
-        could not save its result is refused before it starts (503/507 naming the setting)."""
-        try:
-            directory.mkdir(parents=True, exist_ok=True)
-            handle, probe = tempfile.mkstemp(dir=directory, prefix=TEMP_PREFIX)
-            os.close(handle)
-            os.unlink(probe)
-        except OSError as exc:
-            error = storage_error(exc, doing)
-            if error is None:
-                raise
-            raise error from exc
-
-    def move_aside(self, directories: list[Path], doing: str) -> list[tuple[Path, Path]]:
-        """Rename each existing directory (or file) to a temporary name beside it, the first step
-        of a delete: on failure every rename is undone and nothing has changed. Returns the
-        ``(original, moved)`` pairs for :meth:`restore` or :meth:`purge`."""
-        moved: list[tuple[Path, Path]] = []
-        try:
-            for directory in directories:
-                if directory.exists():
-                    aside = directory.with_name(
-                        f"{TEMP_PREFIX}deleted-{directory.name}-{uuid.uuid4().hex[:8]}"
-                    )
-                    directory.rename(aside)
-                    moved.append((directory, aside))
-        except OSError as exc:
-            self.restore(moved)
-            error = storage_error(exc, doing)
-            if error is None:
-                raise
-            raise error from exc
-        return moved
+        return f"results/{check_job_id(job_id)}.csv"
 
     @staticmethod
-    def restore(moved: list[tuple[Path, Path]]) -> None:
-        """Undo :meth:`move_aside` (a later step of the delete failed)."""
-        for original, aside in reversed(moved):
-            aside.rename(original)
+    def model_key(recorded: str) -> str:
+        """The key of a model path recorded in the registry, refusing anything outside ``models/``."""
+        parts = recorded.split("/")
+        if len(parts) < 2 or parts[0] != "models" or any(p in ("", ".", "..") for p in parts):
+            raise InvalidInput(f"model path {quoted(recorded)} is outside the model store")
+        return recorded
 
-    @staticmethod
-    def purge(moved: list[tuple[Path, Path]]) -> None:
-        """Remove what :meth:`move_aside` set aside; what cannot be removed now is logged and
-        removed at the next start (its name marks it as partial)."""
-        for _, aside in moved:
-            try:
-                if aside.is_dir():
-                    shutil.rmtree(aside)
-                else:
-                    aside.unlink()
-            except OSError as exc:
-                logger.warning("could not remove %s yet (removed at the next start): %s", aside, exc)
-
-    def network_dirs(self, nn_id: str) -> list[Path]:
+    def network_dirs(self, nn_id: str) -> list[str]:
         """The directories of a network's uploaded files and models."""
         return [self.network_data_dir(nn_id), self.network_models_dir(nn_id)]
-
-    def remove_partial_writes(self) -> int:
-        """Delete half-written models and uploads, and deletes left half-done, by a crash;
-        returns how many. What cannot be removed is logged and left for the next start."""
-        stale = [
-            *self.root.glob(f"models/{TEMP_PREFIX}*"),
-            *self.root.glob(f"networks/{TEMP_PREFIX}*"),
-            *self.root.glob(f"models/*/*/{TEMP_PREFIX}*"),
-            *self.root.glob(f"networks/*/*/{TEMP_PREFIX}*"),
-            *self.root.glob(f"networks/*/*/*/{TEMP_PREFIX}*"),
-            *self.root.glob(f"datasets/{TEMP_PREFIX}*"),
-            *self.root.glob(f"results/{TEMP_PREFIX}*"),
-        ]
-        removed = 0
-        for path in stale:
-            try:
-                if path.is_dir():
-                    shutil.rmtree(path)
-                else:
-                    path.unlink()
-                removed += 1
-            except OSError as exc:
-                logger.warning("could not remove %s left by an earlier run: %s", path, exc)
-        return removed

@@ -2,7 +2,8 @@
 version's current threshold revision.
 
 Models are cached by run id: a run's model never changes once written, so the cache only has to
-drop entries when a model stops serving (another run activated, the network deleted). The
+drop entries when a model stops serving (another run activated, the network deleted), and check
+the run's stamp, which comes with the serving read, against a run id made again elsewhere. The
 threshold is not part of the cached model: every request reads the current revision with the
 serving run (one registry read), so a threshold change takes effect at once in every process.
 All rows of a request are scored in one vectorised pass.
@@ -55,35 +56,47 @@ T = TypeVar("T")
 class ModelCache:
     """Loaded detectors by run id, least recently used dropped first.
 
-    Loading happens outside the cache-wide lock under a per-run lock, so one slow load neither
-    blocks requests for other models nor is repeated by concurrent requests for the same model.
+    Each entry keeps the stamp of the run it was loaded for (:func:`model_stamp`): a run id that
+    names another model now (its network was deleted and made again through another process) is
+    loaded afresh, so no process serves a model the registry no longer names. Loading happens
+    outside the cache-wide lock under a per-run lock, so one slow load neither blocks requests for
+    other models nor is repeated by concurrent requests for the same model.
     """
 
     def __init__(
-        self, loader: Callable[[Path], AutoEncoderDetector], max_models: int = DEFAULT_CACHED_MODELS
+        self, loader: Callable[[str | Path], AutoEncoderDetector], max_models: int = DEFAULT_CACHED_MODELS
     ) -> None:
         self._loader = loader
         self._max = max_models
-        self._models: OrderedDict[str, AutoEncoderDetector] = OrderedDict()
+        self._models: OrderedDict[str, tuple[str, AutoEncoderDetector]] = OrderedDict()
         self._loading: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
-    def get(self, run_id: str, path: Path) -> AutoEncoderDetector:
-        """The detector of ``run_id``, loaded from ``path`` on first use."""
+    def _held(self, run_id: str, stamp: str) -> AutoEncoderDetector | None:
+        """The cached model when it was loaded for ``stamp`` (call under the lock)."""
+        entry = self._models.get(run_id)
+        if entry is None or entry[0] != stamp:
+            return None
+        self._models.move_to_end(run_id)
+        return entry[1]
+
+    def get(self, run_id: str, source: str | Path, stamp: str = "") -> AutoEncoderDetector:
+        """The detector of ``run_id``, loaded from ``source`` on first use (and again when the
+        run's ``stamp`` differs from the one it was loaded for)."""
         with self._lock:
-            model = self._models.get(run_id)
+            model = self._held(run_id, stamp)
             if model is not None:
-                self._models.move_to_end(run_id)
                 return model
             load_lock = self._loading.setdefault(run_id, threading.Lock())
         with load_lock:
             try:
                 with self._lock:
-                    model = self._models.get(run_id)
+                    model = self._held(run_id, stamp)
                 if model is None:
-                    model = self._loader(path)
+                    model = self._loader(source)
                     with self._lock:
-                        self._models[run_id] = model
+                        self._models[run_id] = (stamp, model)
+                        self._models.move_to_end(run_id)
                         while len(self._models) > self._max:
                             self._models.popitem(last=False)
                 return model
@@ -137,6 +150,13 @@ def judged_similarity(scores: Any, threshold: float, scale: float) -> tuple[np.n
     similarity = np.where(anomalous & (similarity >= reference), np.nextafter(reference, 0.0), similarity)
     similarity = np.where(normal & (similarity < reference), reference, similarity)
     return similarity, reference
+
+
+def model_stamp(run: TrainingRun) -> str:
+    """What tells one model of a run id from another: the job that trained it (unique) and when
+    the run was made. It comes with the serving read, so checking it costs nothing."""
+    created = run.created_at.isoformat() if run.created_at is not None else ""
+    return f"{run.job_id or ''}@{created}"
 
 
 def current_threshold(run: TrainingRun, detector: AutoEncoderDetector) -> float:
@@ -238,6 +258,7 @@ class ScoringService:
         limits: Limits,
         log: ScoreLog | None = None,
     ) -> None:
+        """``cache`` loads models by their store key (``bootstrap`` wires it to the store)."""
         self._registry = registry
         self._paths = paths
         self._cache = cache
@@ -270,7 +291,7 @@ class ScoringService:
         """The (cached) detector of a succeeded run."""
         if run.model_path is None:
             raise NotFitted(f"training run {run.run_id} has no model")
-        return self._cache.get(run.run_id, self._paths.resolve_model(run.model_path))
+        return self._cache.get(run.run_id, self._paths.model_key(run.model_path), model_stamp(run))
 
     def _model_and_rows(
         self, nn_id: str, version: str | int, rows: Sequence[Row]

@@ -49,6 +49,7 @@ from aedetect.services.feedback import (
 from aedetect.services.paths import DataPaths
 from aedetect.services.scoring import ScoringService, current_threshold
 from aedetect.services.workflow import TRAIN_DATA
+from aedetect.storage import ArtifactStore
 
 STRATEGIES = ("contamination", "value", "fpr", "best_f1", "feedback")
 
@@ -114,6 +115,7 @@ class ThresholdService:
         self,
         registry: Registry,
         paths: DataPaths,
+        store: ArtifactStore,
         catalog: DatasetCatalog,
         datasets: DatasetService,
         scoring: ScoringService,
@@ -121,6 +123,7 @@ class ThresholdService:
     ) -> None:
         self._registry = registry
         self._paths = paths
+        self._store = store
         self._catalog = catalog
         self._datasets = datasets
         self._scoring = scoring
@@ -165,14 +168,15 @@ class ThresholdService:
         self, run: TrainingRun, purpose: str = "use the contamination strategy", field: str = "strategy"
     ) -> np.ndarray:
         """The version's training scores, kept at training time."""
-        path = self._paths.training_scores(run.nn_id, run.version, run.run_id)
-        if not path.is_file():
+        key = self._paths.training_scores(run.nn_id, run.version, run.run_id)
+        try:
+            return np.asarray(np.load(self._store.local_file(key), allow_pickle=False), dtype=np.float64)
+        except FileNotFoundError:
             raise Conflict(
                 f"model version {run.model_version} was trained before training scores were kept: "
                 f"train the model again to {purpose}",
                 field=field,
-            )
-        return np.asarray(np.load(path, allow_pickle=False), dtype=np.float64)
+            ) from None
 
     def dataset_scores(
         self, run: TrainingRun, dataset: str, label_column: str | None, normal_value: Any

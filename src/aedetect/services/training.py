@@ -20,16 +20,12 @@ once a second, and the job's ``cancel_requested`` flag is read before a batch at
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import threading
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -41,6 +37,7 @@ from aedetect.data.profile import TrainingProfile, profile_frame
 from aedetect.detectors.autoencoder import AutoEncoderDetector, EpochCallback, StopCheck
 from aedetect.domain import Job, JobStatus, TrainingRun, VersionCondition
 from aedetect.errors import (
+    DATA_DIR_SETTING,
     AedetectError,
     Cancelled,
     Conflict,
@@ -66,7 +63,7 @@ from aedetect.services.limits import (
     check_training_queue,
     encoded_width,
 )
-from aedetect.services.paths import TEMP_PREFIX, DataPaths, check_nn_id
+from aedetect.services.paths import DataPaths, check_nn_id
 from aedetect.services.scoring import ModelCache, finite_or_none, similarity_scale, v1_similarity
 from aedetect.services.workflow import (
     EVAL_DATA,
@@ -79,6 +76,7 @@ from aedetect.services.workflow import (
     validate_feeder,
     validate_netconf,
 )
+from aedetect.storage import ArtifactStore
 
 logger = logging.getLogger(__name__)
 
@@ -105,13 +103,13 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _as_failure(exc: BaseException, job_id: str) -> AedetectError:
+def _as_failure(exc: BaseException, job_id: str, setting: str = DATA_DIR_SETTING) -> AedetectError:
     """The domain error a failed run records and reports: its own for a domain error, a storage
     error for a full or unwritable data directory, otherwise an internal error that points to the
     server log (never the exception text, which may hold server paths)."""
     if isinstance(exc, AedetectError):
         return exc
-    if isinstance(exc, OSError) and (storage := storage_error(exc, "training")) is not None:
+    if isinstance(exc, OSError) and (storage := storage_error(exc, "training", setting)) is not None:
         return storage
     return JobFailed(f"internal error during training (job {job_id}; the server log has the details)")
 
@@ -142,6 +140,7 @@ class TrainingExecutor:
         datasets: DatasetService,
         evaluation: EvaluationService,
         paths: DataPaths,
+        store: ArtifactStore,
         cache: ModelCache,
         limits: Limits,
         train_threads: int | None = None,
@@ -151,6 +150,7 @@ class TrainingExecutor:
         self._datasets = datasets
         self._evaluation = evaluation
         self._paths = paths
+        self._store = store
         self._cache = cache
         self._limits = limits
         self._stopping = threading.Event()
@@ -171,7 +171,7 @@ class TrainingExecutor:
         nn_id, version = run.nn_id, run.version
         self._registry.update_run(run.run_id, {"status": JobStatus.RUNNING, "started_at": utcnow()})
         self._registry.update_version(nn_id, version, {"condition": VersionCondition.PROGRESS})
-        written: list[Path] = []
+        written: list[str] = []
         try:
             started = time.monotonic()
             detector, frame, metrics, result = self._fit(job_id, run)
@@ -187,7 +187,7 @@ class TrainingExecutor:
             previous = self._registry.get_active_run(nn_id, version)
             finished = self._registry.finish_run(
                 run.run_id,
-                {"model_path": self._paths.relative(written[0]), "metrics": metrics, "result": result,
+                {"model_path": written[0], "metrics": metrics, "result": result,
                  "finished_at": utcnow()},
                 float(detector.threshold_),
                 {"contamination": detector.contamination},
@@ -195,12 +195,8 @@ class TrainingExecutor:
             if self._registry.get_network(nn_id).auto_promote:
                 self._registry.activate_run(run.run_id, note=f"trained by job {job_id}")
         except Exception as exc:
-            for path in written:
-                if path.is_dir():
-                    shutil.rmtree(path, ignore_errors=True)
-                else:
-                    path.unlink(missing_ok=True)
-            failure = _as_failure(exc, job_id)
+            self._store.remove(written)
+            failure = _as_failure(exc, job_id, self._store.setting)
             self._record_failure(run, failure)
             if failure is exc:
                 raise
@@ -351,34 +347,21 @@ class TrainingExecutor:
 
         return record
 
-    def _save_scores(self, scores: np.ndarray, run: TrainingRun) -> Path:
+    def _save_scores(self, scores: np.ndarray, run: TrainingRun) -> str:
         """Keep the training scores (``.npy``, no pickle) for the threshold strategies."""
-        final = self._paths.training_scores(run.nn_id, run.version, run.run_id)
-        temp = self._paths.temp_beside(final)
-        try:
-            with temp.open("wb") as out:
-                np.save(out, np.asarray(scores, dtype=np.float64), allow_pickle=False)
-            os.replace(temp, final)
-        finally:
-            temp.unlink(missing_ok=True)
-        return final
+        key = self._paths.training_scores(run.nn_id, run.version, run.run_id)
+        with self._store.writing_file(key) as temp, temp.open("wb") as out:
+            np.save(out, np.asarray(scores, dtype=np.float64), allow_pickle=False)
+        return key
 
-    def _save(self, detector: AutoEncoderDetector, profile: TrainingProfile, run: TrainingRun) -> Path:
-        """Write the model and its training profile to a temporary directory and rename it into
-        place (atomic)."""
-        final = self._paths.model_dir(run.nn_id, run.version, run.run_id)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        temp = final.parent / f"{TEMP_PREFIX}{run.run_id}-{uuid.uuid4().hex[:8]}"
-        try:
+    def _save(self, detector: AutoEncoderDetector, profile: TrainingProfile, run: TrainingRun) -> str:
+        """Write the model and its training profile to a temporary directory and publish it whole
+        under its key."""
+        key = self._paths.model_dir(run.nn_id, run.version, run.run_id)
+        with self._store.writing_dir(key) as temp:
             save_detector(detector, temp)
             save_profile(profile, temp)
-            if final.exists():
-                shutil.rmtree(final)
-            os.replace(temp, final)
-        finally:
-            if temp.exists():
-                shutil.rmtree(temp, ignore_errors=True)
-        return final
+        return key
 
     def _record_failure(self, run: TrainingRun, failure: AedetectError) -> None:
         """Mark the run failed (or cancelled) and its version in error; a network deleted
@@ -410,6 +393,7 @@ class TrainingService:
         datasets: DatasetService,
         evaluation: EvaluationService,
         paths: DataPaths,
+        store: ArtifactStore,
     ) -> None:
         self._registry = registry
         self._runner = runner
@@ -417,6 +401,7 @@ class TrainingService:
         self._datasets = datasets
         self._evaluation = evaluation
         self._paths = paths
+        self._store = store
         self._lock = threading.RLock()
 
     @contextmanager
@@ -510,7 +495,7 @@ class TrainingService:
         change the training rows (confirmed normal rows in, confirmed anomalies out)."""
         with self._lock:
             plan = self.plan(nn_id, version)
-            self._paths.check_writable(self._paths.version_models_dir(nn_id, version), "preparing to train")
+            self._store.check_writable(self._paths.version_models_dir(nn_id, version), "preparing to train")
             if feedback:
                 plan["feedback"] = True
             busy = self.unfinished_runs(nn_id, version)
@@ -524,7 +509,11 @@ class TrainingService:
             if queued >= self._workflow.limits.max_queued_trainings:
                 check_training_queue(queued, self._workflow.limits, self._soonest_end())
             job = self._registry.create_job(TRAIN_JOB, {"nn_id": nn_id, "version": version}, model=nn_id)
-            run = self._registry.create_run(nn_id, version, plan, job.job_id)
+            try:  # checked again under the version's lock: another API process may have just started one
+                run = self._registry.create_run(nn_id, version, plan, job.job_id, exclusive=True)
+            except Conflict as exc:
+                self._registry.finish_job(job.job_id, JobStatus.FAILED, exc.message)
+                raise
         try:
             self._runner.submit(job.job_id, TRAIN_JOB)
         except Exception as exc:

@@ -272,7 +272,7 @@ class WorkflowService:
     def set_netconf(self, nn_id: str, version: int, name: str, config: Mapping[str, Any]) -> dict[str, Any]:
         """Replace the network settings; the result also names where the version's models live."""
         settings = validate_netconf(config, self.limits)
-        settings["model_path"] = self._paths.relative(self._paths.version_models_dir(nn_id, version))
+        settings["model_path"] = self._paths.version_models_dir(nn_id, version)
         return self.update_config(nn_id, version, name, NETCONF_NODE, lambda _old: settings)
 
     def set_eval(self, nn_id: str, version: int, name: str, config: Mapping[str, Any]) -> dict[str, Any]:

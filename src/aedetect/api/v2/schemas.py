@@ -173,6 +173,9 @@ class JobPublic(Public):
     created_at: datetime | None = F("When it was queued (UTC).", WHEN)
     started_at: datetime | None = F("When a worker took it (UTC).", None)
     finished_at: datetime | None = F("When it ended (UTC).", None)
+    worker: str | None = F(
+        "The worker process that took it (host:process id; the celery job runner only).", "worker-2:4187"
+    )
 
 
 class JobList(Public):

@@ -66,6 +66,7 @@ def job_public(job: Job) -> JobPublic:
         created_at=job.created_at,
         started_at=job.started_at,
         finished_at=job.finished_at,
+        worker=job.worker,
     )
 
 
