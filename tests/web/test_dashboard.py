@@ -262,7 +262,7 @@ def test_page1_models_lists_status_production_and_recent_scoring(browser: Browse
     assert cells[1] == "v1" and "ready" in cells[2] and cells[3] != "–"
     assert number(cells[4]) == len(files.score_frame) and cells[5].endswith("%")
     cancelled = [c.inner_text() for c in page.locator("#models tr[data-model='line-7-long'] td").all()]
-    assert "cancelled" in cancelled[2] and "stopped at an epoch end" in cancelled[2]
+    assert "cancelled" in cancelled[2] and "stopped on request" in cancelled[2]
     browser.shot("1-models")
     assert not browser.errors
 
@@ -371,7 +371,8 @@ def test_page3_drift_and_feedback_then_the_threshold_editor_recalibrates(
     wait_for(lambda: page.inner_text("#saved").startswith("Saved"), "the saved revision")
     revision = api.version(MODEL, 1)["threshold"]
     assert revision["strategy"] == "feedback" and revision["value"] == pytest.approx(proposal["value"])
-    assert "feedback" in page.locator("#revisions tbody tr").first.inner_text()
+    newest = page.locator("#revisions tbody tr").first
+    wait_for(lambda: "feedback" in newest.inner_text(), "the new revision listed first")  # after "Saved"
     browser.shot("4-threshold-from-feedback")
     assert not browser.errors
 
