@@ -420,6 +420,30 @@ def _growth_table(config: dict[str, Any], growth: list[dict[str, Any]]) -> list[
     return lines
 
 
+def _native_rows(native: dict[str, Any] | None) -> list[list[str]]:
+    """The v2 score route's rows of the service table (same model, same run), if measured."""
+    if not native:
+        return []
+
+    def row(label: str, stats: dict[str, Any], unit: str) -> list[str]:
+        rate = stats["requests_per_s"] if unit == "req/s" else stats["rows_per_s"]
+        return [
+            label,
+            fmt(stats["requests"]),
+            fmt(stats["p50_ms"], 2),
+            fmt(stats["p90_ms"], 2),
+            fmt(stats["p99_ms"], 2),
+            f"{fmt(rate, 0)} {unit}",
+        ]
+
+    batch, bare = native["batch"], native["batch_no_reasons"]
+    return [
+        row("v2 single row, 1 client", native["single"], "req/s"),
+        row(f"v2 batch of {fmt(batch['rows_per_request'])} rows, top {batch['top']}", batch, "rows/s"),
+        row(f"v2 batch of {fmt(bare['rows_per_request'])} rows, no reasons", bare, "rows/s"),
+    ]
+
+
 def service_section(payload: dict[str, Any]) -> str:
     """The service section: single-row latency, concurrent requests/s and batch rows/s."""
     config = payload["config"]
@@ -430,7 +454,8 @@ def service_section(payload: dict[str, Any]) -> str:
         f"({fmt(config['train_rows'])} rows × {config['train_columns']} mixed columns, "
         f"{config['train_iter']} passes) is trained through the v1 API, then "
         "`POST /api/v1/type/service/state/predict/type/anomaly/nnid/<nnid>/ver/active/` is measured with "
-        "`requests.Session` keep-alive from the same machine (client and server share the CPUs). "
+        "`requests.Session` keep-alive from the same machine (client and server share the CPUs); the "
+        "`v2` rows are `POST /api/v2/models/<name>/score` on the same model in the same run. "
         f"Training through the API took {fmt(payload.get('train_s'), 2)} s.",
         "",
         markdown_table(
@@ -460,6 +485,7 @@ def service_section(payload: dict[str, Any]) -> str:
                     fmt(batch["p99_ms"], 2),
                     f"{fmt(batch['rows_per_s'], 0)} rows/s",
                 ],
+                *_native_rows(payload.get("v2")),
             ],
         ),
         "",
