@@ -74,9 +74,12 @@ class Registry(ABC):
         """The network's versions by number; ``NotFound`` if the network is missing."""
 
     @abstractmethod
-    def update_version(self, nn_id: str, version: int, fields: dict[str, Any]) -> Version:
+    def update_version(
+        self, nn_id: str, version: int, fields: dict[str, Any], *, actor: str | None = None
+    ) -> Version:
         """Set fields (info, desc, condition, def_list_nn_id, workflow_type, active). Setting
-        ``active=True`` makes it the only active version of the network."""
+        ``active=True`` makes it the only active version of the network; a change of ``active``
+        that moves ``production`` records the move (by ``actor``)."""
 
     @abstractmethod
     def get_active_version(self, nn_id: str) -> Version:

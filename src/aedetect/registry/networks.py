@@ -194,25 +194,24 @@ class NetworkStore(SqlStore):
 
         return self._read(work)
 
-    def update_version(self, nn_id: str, version: int, fields: dict[str, Any]) -> Version:
+    def _set_version_fields(
+        self, session: Session, nn_id: str, version: int, fields: dict[str, Any]
+    ) -> VersionRow:
+        """Set checked version fields; ``active=True`` makes it the network's only active version."""
         _check_fields(fields, VERSION_FIELDS, "version")
         values = self._version_values(fields, nn_id, version)
-
-        def work(session: Session) -> Version:
-            row = self._version_row(session, nn_id, version)
-            if values.get("active"):
-                session.execute(
-                    update(VersionRow)
-                    .where(VersionRow.nn_id == nn_id, VersionRow.id != row.id, VersionRow.active.is_(True))
-                    .values(active=False, updated_at=utcnow())
-                )
-            for name, value in values.items():
-                setattr(row, name, value)
-            row.updated_at = utcnow()
-            session.flush()
-            return _version(row)
-
-        return self._write(work)
+        row = self._version_row(session, nn_id, version)
+        if values.get("active"):
+            session.execute(
+                update(VersionRow)
+                .where(VersionRow.nn_id == nn_id, VersionRow.id != row.id, VersionRow.active.is_(True))
+                .values(active=False, updated_at=utcnow())
+            )
+        for name, value in values.items():
+            setattr(row, name, value)
+        row.updated_at = utcnow()
+        session.flush()
+        return row
 
     def get_active_version(self, nn_id: str) -> Version:
         def work(session: Session) -> Version:

@@ -250,11 +250,14 @@ class NetworkService:
         """The version, or ``NotFound``."""
         return self._registry.get_version(check_nn_id(nn_id), version)
 
-    def update_version(self, nn_id: str, version: int, fields: Mapping[str, Any]) -> Version:
+    def update_version(
+        self, nn_id: str, version: int, fields: Mapping[str, Any], actor: str | None = None
+    ) -> Version:
         """Set version fields (info, desc, condition, active, def_list_nn_id); ``active=True``
-        makes it the network's only active version."""
+        makes it the network's only active version (a move of ``production``, recorded as by
+        ``actor``)."""
         return self._registry.update_version(
-            check_nn_id(nn_id), version, _version_fields(fields, self._limits)
+            check_nn_id(nn_id), version, _version_fields(fields, self._limits), actor=actor
         )
 
     def runs(self, nn_id: str, version: int) -> list[TrainingRun]:
@@ -262,14 +265,15 @@ class NetworkService:
         self._registry.get_version(check_nn_id(nn_id), version)
         return self._registry.list_runs(nn_id, version)
 
-    def choose_model(self, nn_id: str, version: int, run_id: str) -> TrainingRun:
-        """Make a succeeded run of the version the one that serves its predictions."""
+    def choose_model(self, nn_id: str, version: int, run_id: str, actor: str | None = None) -> TrainingRun:
+        """Make a succeeded run of the version the one that serves its predictions (a move of
+        ``production`` when it is the active version, recorded as by ``actor``)."""
         self._registry.get_version(check_nn_id(nn_id), version)
         run = self._registry.get_run(check_run_id(run_id))
         if run.nn_id != nn_id or run.version != version:
             raise NotFound(f"model {run_id} does not belong to version {version} of network {nn_id}")
         previous = self._registry.get_active_run(nn_id, version)
-        chosen = self._registry.activate_run(run_id)
+        chosen = self._registry.activate_run(run_id, actor=actor)
         if previous is not None and previous.run_id != run_id:
             self._cache.invalidate([previous.run_id])
         return chosen
