@@ -18,29 +18,14 @@ from typing import Any
 import pandas as pd
 import pytest
 import requests
-from dashboard_support import FEATURES, LABEL, NORMAL, Browser, Files, plant_rows
+from dashboard_support import FEATURES, LABEL, NORMAL, Browser, Files, number, plant_rows
 from v1_support import ServerProcess, wait_for
-
-from aedetect.client import Client
 
 pytestmark = pytest.mark.browser
 
 MODEL = "line-7"
 EPOCHS = 8
 MODEL_COLUMNS = len(FEATURES)
-
-
-@pytest.fixture(scope="module")
-def api(web_server: ServerProcess) -> Any:
-    with Client(web_server.base, api_key=web_server.key) as client:
-        yield client
-
-
-def number(text: str) -> float:
-    """The first number in a figure's text ("1,204 (3.2%)" -> 1204)."""
-    found = re.search(r"-?[\d,]*\.?\d+(?:e[+-]?\d+)?", text)
-    assert found, text
-    return float(found.group(0).replace(",", ""))
 
 
 def test_page2_new_model_uploads_picks_columns_and_trains_live(browser: Browser, files: Files) -> None:
@@ -260,7 +245,8 @@ def test_page1_models_lists_status_production_and_recent_scoring(browser: Browse
     row = page.locator(f"#models tr[data-model='{MODEL}']")
     cells = [c.inner_text() for c in row.locator("td").all()]
     assert cells[1] == "v1" and "ready" in cells[2] and cells[3] != "–"
-    assert number(cells[4]) == len(files.score_frame) and cells[5].endswith("%")
+    # the file scored as a job on page 5, and the same rows scored through the API there (logged)
+    assert number(cells[4]) == 2 * len(files.score_frame) and cells[5].endswith("%")
     cancelled = [c.inner_text() for c in page.locator("#models tr[data-model='line-7-long'] td").all()]
     assert "cancelled" in cancelled[2] and "stopped on request" in cancelled[2]
     browser.shot("1-models")

@@ -307,6 +307,10 @@ class Registry(ABC):
         """Rows and anomalies of a model version between each pair of consecutive ``edges``."""
 
     @abstractmethod
+    def score_totals(self, since: datetime) -> dict[str, tuple[int, int]]:
+        """Rows and anomalies logged since ``since``, per model (models without any left out)."""
+
+    @abstractmethod
     def score_sample(
         self, run_id: str, since: datetime | None, until: datetime | None, *, scores: int, sampled: int
     ) -> tuple[list[float | None], list[dict[str, Any]]]:
