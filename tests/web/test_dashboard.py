@@ -187,7 +187,7 @@ def test_page4_threshold_editor_moves_counts_and_saves_a_revision(
     wait_for(lambda: page.inner_text("#saved").startswith("Saved"), "the saved revision")
     assert api.version(MODEL, 1)["threshold"]["value"] == pytest.approx(dragged, rel=1e-5)
     revisions = page.locator("#revisions tbody tr")
-    assert revisions.count() == 2
+    wait_for(lambda: revisions.count() == 2, "the revisions to be listed again")  # after "Saved"
     newest = revisions.first.inner_text()
     assert "value" in newest and "둘째 라인 경보 줄이기" in newest and "first admin key" in newest
     assert "contamination" in revisions.nth(1).inner_text()
