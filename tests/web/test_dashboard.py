@@ -239,7 +239,10 @@ def test_page5_score_a_file_shows_rows_by_score_with_reasons_and_downloads(
     assert not browser.errors
 
 
-def test_page1_models_lists_status_production_and_recent_scoring(browser: Browser, files: Files) -> None:
+def test_page1_models_lists_status_production_and_recent_scoring(
+    browser: Browser, files: Files, api: Any
+) -> None:
+    wait_for(lambda: api.scores(MODEL, limit=1)["log"]["queued"] == 0, "the scoring log to drain")
     page = browser.page
     browser.goto("/")
     row = page.locator(f"#models tr[data-model='{MODEL}']")
