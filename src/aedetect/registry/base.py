@@ -57,7 +57,8 @@ class Registry(ABC):
 
     @abstractmethod
     def delete_network(self, nn_id: str) -> None:
-        """Delete the network with its versions, nodes, runs (cascade); ``NotFound`` if missing."""
+        """Delete the network with its versions, nodes, runs (cascade) and the jobs of the model;
+        ``NotFound`` if missing."""
 
     # --- versions -------------------------------------------------------------------------
     @abstractmethod

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from aedetect.domain import Network, Node, Version, VersionCondition
 from aedetect.errors import Conflict, InvalidInput, NotFound, quoted
-from aedetect.registry.orm import NetworkRow, NodeRow, VersionRow, utcnow
+from aedetect.registry.orm import JobRow, NetworkRow, NodeRow, VersionRow, utcnow
 from aedetect.registry.store import SqlStore, _check_fields, _json_value, _text
 
 NN_ID_MAX_LENGTH = 50
@@ -134,6 +134,9 @@ class NetworkStore(SqlStore):
     def delete_network(self, nn_id: str) -> None:
         def work(session: Session) -> None:
             session.delete(self._network_row(session, nn_id))
+            session.execute(
+                delete(JobRow).where(JobRow.model == nn_id)
+            )  # a model of the same name is another
             session.flush()
 
         self._write(work)

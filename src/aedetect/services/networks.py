@@ -9,6 +9,7 @@ from typing import Any
 from aedetect.domain import JobStatus, Network, TrainingRun, Version, VersionCondition
 from aedetect.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, quoted
 from aedetect.registry.base import Registry
+from aedetect.services.batch import SCORE_JOB
 from aedetect.services.limits import Limits
 from aedetect.services.paths import DataPaths, check_nn_id, check_run_id
 from aedetect.services.scoring import ModelCache
@@ -192,8 +193,9 @@ class NetworkService:
         return self._registry.update_network(check_nn_id(nn_id), _network_fields(fields, self._limits))
 
     def delete(self, nn_id: str) -> None:
-        """Delete the network with its versions, uploaded files and models, and nothing else.
-        ``Conflict`` while one of its versions is training."""
+        """Delete the network with its versions, uploaded files, models, jobs and the result
+        files of its scoring jobs, and nothing else. ``Conflict`` while one of its versions is
+        training (field ``nn_id``) or one of its scoring jobs has not finished (field ``job_id``)."""
         with self._training.guard():
             check_nn_id(nn_id)
             run_ids = []
@@ -206,9 +208,18 @@ class NetworkService:
                             field="nn_id",
                         )
                     run_ids.append(run.run_id)
+            scorings = self._registry.list_jobs(kind=SCORE_JOB, model=nn_id)
+            for job in scorings:
+                if not job.status.finished:
+                    raise Conflict(
+                        f"{nn_id} is scoring a dataset (job {job.job_id}, {job.status.value}): cancel the "
+                        f"job or wait for it to finish, then delete {nn_id}",
+                        field="job_id",
+                    )
             # files first, set aside under a temporary name: a failure here changes nothing, a
             # failure of the registry delete puts them back, so a retry always completes
-            moved = self._store.move_aside(self._paths.network_dirs(nn_id), f"deleting network {nn_id}")
+            keys = [*self._paths.network_dirs(nn_id), *(self._paths.job_result(j.job_id) for j in scorings)]
+            moved = self._store.move_aside(keys, f"deleting network {nn_id}")
             try:
                 self._registry.delete_network(nn_id)
             except BaseException:
