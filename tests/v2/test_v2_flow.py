@@ -236,17 +236,26 @@ def test_second_training_moves_production_and_alias_puts_it_back(
 
 
 def test_cancel_stops_a_running_job_and_production_keeps_serving(
-    api: Client, kdd_test: pd.DataFrame, flow: object
+    api: Client, v2_server: ServerProcess, kdd_test: pd.DataFrame, flow: object
 ) -> None:
+    v1 = V1Client(v2_server.url)
+
+    def conditions() -> list[str]:
+        return [v["condition"] for v in v1.call("GET", f"common/target/nninfo/nnid/{NAME}/version/")]
+
+    before = conditions()
+    assert before[-1] == "3"  # the version trained: Finish
     api.update_model(NAME, params={"epochs": 10_000, "batch_size": 16, "validation_fraction": 0.0})
     job = api.train(NAME)
     wait_for(lambda: api.job(job["id"])["progress"].get("epoch"), "the training to run an epoch")
+    assert conditions()[-1] == "2"  # Progress
     with pytest.raises(ApiError) as busy:
         api.update_model(NAME, description="changed while training")
     assert busy.value.status == 409 and busy.value.field == "name"
     assert api.cancel(job["id"])["cancel_requested"] is True
     done = api.job(job["id"], wait=60)
     assert done["status"] == "cancelled" and "cancelled" in (done["error"] or "")
+    assert conditions() == before  # a cancel is no failure: the version is as it was, not Error ("4")
     assert (
         api.model(NAME)["aliases"]["production"] == 1 and api.score(NAME, _rows(kdd_test, 1))["version"] == 1
     )
