@@ -134,9 +134,8 @@ class NetworkStore(SqlStore):
     def delete_network(self, nn_id: str) -> None:
         def work(session: Session) -> None:
             session.delete(self._network_row(session, nn_id))
-            session.execute(
-                delete(JobRow).where(JobRow.model == nn_id)
-            )  # a model of the same name is another
+            # its jobs go with it: a later model of the same name starts with none
+            session.execute(delete(JobRow).where(JobRow.model == nn_id))
             session.flush()
 
         self._write(work)
