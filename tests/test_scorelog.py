@@ -94,6 +94,16 @@ def test_counts_and_samples_of_a_window(registry: SqlRegistry) -> None:
     assert [v["x"] for v in sampled] == [4, 2, 0]
 
 
+def test_totals_since_a_time_are_counted_per_model(registry: SqlRegistry) -> None:
+    plant, other = model_run(registry, "plant"), model_run(registry, "other")
+    model_run(registry, "quiet")
+    registry.add_score_records([record(plant, m, 2.0 if m % 3 == 0 else 0.5) for m in range(9)])
+    registry.add_score_records([record(other, m, 0.2) for m in range(4)])
+    totals = registry.score_totals(T0 + timedelta(minutes=2))
+    assert totals == {"plant": (7, 2), "other": (2, 0)}  # plant: minutes 2-8, alarms at 3 and 6
+    assert registry.score_totals(T0 + timedelta(days=1)) == {}
+
+
 def test_retention_removes_old_rows_and_keeps_the_newest_per_model(registry: SqlRegistry) -> None:
     plant, other = model_run(registry, "plant"), model_run(registry, "other")
     registry.add_score_records([record(plant, m, 0.1) for m in range(10)])
@@ -310,6 +320,17 @@ def test_retention_applies_the_settings(store: SqlRegistry) -> None:
         assert log.prune(now=T0 + timedelta(days=1, minutes=1)) == 1  # four kept -> three
     finally:
         log.close()
+
+
+def test_recent_scoring_covers_seven_days_or_the_shorter_retention(store: SqlRegistry) -> None:
+    run = model_run(store)
+    store.add_score_records([record(run, 60 * 24 * day, 2.0 if day == 5 else 0.5) for day in range(7)])
+    now = T0 + timedelta(days=7, minutes=1)  # the row of day 0 is over seven days old
+    week, short = ScoreLog(store, enabled=False), ScoreLog(store, enabled=False, retention_days=2.5)
+    recent = week.recent(now=now)
+    assert (recent.days, recent.since, recent.totals) == (7.0, now - timedelta(days=7), {"plant": (6, 1)})
+    recent = short.recent(now=now)
+    assert (recent.days, recent.totals) == (2.5, {"plant": (2, 1)})  # days 5 and 6
 
 
 def test_close_writes_what_is_queued_and_a_disabled_log_records_nothing(store: SqlRegistry) -> None:

@@ -5,44 +5,15 @@ request id the server log carries, never a path or exception text."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import requests
-from v1_support import FEATURES, ServerProcess, V1Client, csv_bytes
+from v1_support import FEATURES, ServerProcess, V1Client, csv_bytes, read_only
 
 NETWORKS = "common/target/nninfo/nnid/"
-
-
-@contextmanager
-def read_only(directory: Path) -> Iterator[None]:
-    """``directory`` refuses to have entries added, removed or renamed, for whoever runs the
-    server (root included: an immutable attribute rather than permissions)."""
-    if os.geteuid() == 0:
-        made = subprocess.run(["chattr", "+i", str(directory)], capture_output=True, text=True)
-        undo = ["chattr", "-i", str(directory)]
-    else:
-        directory.chmod(0o555)
-        made = subprocess.CompletedProcess([], 0)
-        undo = ["chmod", "755", str(directory)]
-    probe = directory / "probe"
-    try:
-        probe.touch()
-    except OSError:
-        pass
-    else:
-        probe.unlink()
-        subprocess.run(undo, check=False)
-        pytest.skip(f"this file system cannot make {directory} read-only ({made.stderr.strip()})")
-    try:
-        yield
-    finally:
-        subprocess.run(undo, check=True)
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+import requests
 from v1_support import FEATURES, ServerProcess, V1Client, csv_bytes, wait_for
 
 NN = "nnbusy"
@@ -84,6 +85,46 @@ def test_choosing_an_earlier_model_switches_predictions_back(
     assert client.call("PUT", f"common/target/nninfo/nnid/{nn_id}/version/1/", json=body) == f"{nn_id}_1_1"
     assert client.anomaly(nn_id, row) == approx(float(first["predicts"][1]))
     assert client.call("GET", f"result/nnid/{nn_id}/ver/1/")["predicts"] == first["predicts"]
+
+
+def test_v1_choices_of_what_serves_record_the_production_moves(
+    client: V1Client, v1_server: ServerProcess, train_frame: pd.DataFrame
+) -> None:
+    """PUT of active_flag (a version, or a model of a version) moves production like the v2
+    alias route: each move is in the alias's history with who made it and when."""
+    nn_id = "nnmoves"
+    client.trained_network(nn_id, train_frame, FEATURES)  # model version 1 (run 1_1)
+    client.train(nn_id)  # model version 2 (run 1_2): production follows
+    versions = f"common/target/nninfo/nnid/{nn_id}/version/"
+    client.call("POST", versions, json={"nn_wf_ver_info": "second", "active_flag": "N"})
+    client.call("POST", f"wf/target/init/mode/simple/{nn_id}/wfver/2/", json={"type": "autoencoder_csv"})
+    client.upload(nn_id, "datasrc", "train.csv", csv_bytes(train_frame), ver=2)
+    client.feeder(nn_id, "feed_train", FEATURES, ver=2)
+    client.netconf(nn_id, ver=2)
+    client.train(nn_id, ver=2)  # model version 3, of a version that does not serve
+    key = {"Authorization": f"Bearer {v1_server.key}"}
+    v2 = f"{v1_server.base}/api/v2"
+
+    def history() -> list[dict[str, Any]]:
+        answer = requests.get(f"{v2}/models/{nn_id}/aliases/production", headers=key, timeout=30)
+        assert answer.status_code == 200, answer.text
+        moves: list[dict[str, Any]] = answer.json()["history"]
+        return moves
+
+    before = len(history())
+    choice = {"nn_batch_ver_id": f"{nn_id}_1_1", "active_flag": "Y"}
+    assert client.call("PUT", f"{versions}1/", json=choice) == f"{nn_id}_1_1"
+    assert client.call("PUT", versions, json={"nn_wf_ver_id": "2", "active_flag": "Y"}) == "2"
+    assert client.call("PUT", versions, json={"nn_wf_ver_id": "2", "nn_wf_ver_info": "again"}) == "2"
+    assert client.call("PUT", versions, json={"nn_wf_ver_id": "1", "active_flag": "Y"}) == "1"
+    moves = history()[before:]
+    assert [(m["from_version"], m["to_version"]) for m in moves] == [(2, 1), (1, 3), (3, 1)]
+    who = requests.get(f"{v1_server.base}/auth/whoami", headers=key, timeout=30).json()["key"]
+    actor = f"{who['name']} ({who['key_id']})" if who["name"] else who["key_id"]
+    assert {m["actor"] for m in moves} == {actor}
+    assert all(m["moved_at"] for m in moves)
+    served = requests.get(f"{v2}/models/{nn_id}", headers=key, timeout=30).json()
+    assert served["aliases"]["production"] == 1
 
 
 def test_failed_training_keeps_the_previous_model_and_marks_the_run_failed(

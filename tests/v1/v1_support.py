@@ -19,6 +19,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -274,3 +276,29 @@ def wait_for(predicate: Any, what: str, timeout: float = 300.0) -> Any:
             return value
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+@contextmanager
+def read_only(directory: Path) -> Iterator[None]:
+    """``directory`` refuses to have entries added, removed or renamed, for whoever runs the
+    server (root included: an immutable attribute rather than permissions)."""
+    if os.geteuid() == 0:
+        made = subprocess.run(["chattr", "+i", str(directory)], capture_output=True, text=True)
+        undo = ["chattr", "-i", str(directory)]
+    else:
+        directory.chmod(0o555)
+        made = subprocess.CompletedProcess([], 0)
+        undo = ["chmod", "755", str(directory)]
+    probe = directory / "probe"
+    try:
+        probe.touch()
+    except OSError:
+        pass
+    else:
+        probe.unlink()
+        subprocess.run(undo, check=False)
+        pytest.skip(f"this file system cannot make {directory} read-only ({made.stderr.strip()})")
+    try:
+        yield
+    finally:
+        subprocess.run(undo, check=True)

@@ -12,7 +12,7 @@ import math
 import pandas as pd
 import pytest
 import requests
-from v1_support import ServerProcess, V1Client, csv_bytes, wait_for
+from v1_support import ServerProcess, V1Client, csv_bytes, read_only, wait_for
 
 from aedetect.client import ApiError, Client
 from conftest import FEATURES
@@ -236,17 +236,26 @@ def test_second_training_moves_production_and_alias_puts_it_back(
 
 
 def test_cancel_stops_a_running_job_and_production_keeps_serving(
-    api: Client, kdd_test: pd.DataFrame, flow: object
+    api: Client, v2_server: ServerProcess, kdd_test: pd.DataFrame, flow: object
 ) -> None:
+    v1 = V1Client(v2_server.url)
+
+    def conditions() -> list[str]:
+        return [v["condition"] for v in v1.call("GET", f"common/target/nninfo/nnid/{NAME}/version/")]
+
+    before = conditions()
+    assert before[-1] == "3"  # the version trained: Finish
     api.update_model(NAME, params={"epochs": 10_000, "batch_size": 16, "validation_fraction": 0.0})
     job = api.train(NAME)
     wait_for(lambda: api.job(job["id"])["progress"].get("epoch"), "the training to run an epoch")
+    assert conditions()[-1] == "2"  # Progress
     with pytest.raises(ApiError) as busy:
         api.update_model(NAME, description="changed while training")
     assert busy.value.status == 409 and busy.value.field == "name"
     assert api.cancel(job["id"])["cancel_requested"] is True
     done = api.job(job["id"], wait=60)
     assert done["status"] == "cancelled" and "cancelled" in (done["error"] or "")
+    assert conditions() == before  # a cancel is no failure: the version is as it was, not Error ("4")
     assert (
         api.model(NAME)["aliases"]["production"] == 1 and api.score(NAME, _rows(kdd_test, 1))["version"] == 1
     )
@@ -313,3 +322,51 @@ def test_model_that_does_not_auto_promote_keeps_production_where_it_is(
         assert api.score("kdd-manual", _rows(kdd_test, 1))["version"] == 1
     finally:
         api.delete_model("kdd-manual")
+
+
+def test_deleting_a_model_removes_its_scoring_results_and_jobs_and_a_failed_delete_changes_nothing(
+    api: Client, v2_server: ServerProcess, datasets: dict[str, str]
+) -> None:
+    """A scored file is the model's data: it goes with the model (and its jobs), a scoring job
+    still waiting refuses the delete, and a delete that cannot remove the files changes nothing
+    until a retry completes it. Another model's result is untouched."""
+    for name in ("kdd-scored", "kdd-other"):
+        api.create_model(
+            name, dataset=datasets["train"], columns=FEATURES, params={"epochs": 1, "n_hidden": [8, 2]}
+        )
+        assert api.train(name, wait=True, progress=False)["status"] == "succeeded"
+    scored = api.follow(api.score_dataset("kdd-scored", datasets["test"])["id"], progress=False)
+    other = api.follow(api.score_dataset("kdd-other", datasets["test"])["id"], progress=False)
+    assert scored["status"] == other["status"] == "succeeded"
+    results = v2_server.data_dir / "results"
+    assert (results / f"{scored['id']}.csv").is_file()
+
+    # the job runner is busy with a long training: a scoring job of the model waits, queued
+    api.update_model("kdd-other", params={"epochs": 10_000, "batch_size": 16, "n_hidden": [8, 2]})
+    long = api.train("kdd-other")
+    wait_for(lambda: api.job(long["id"])["status"] == "running", "the long training to run")
+    waiting = api.score_dataset("kdd-scored", datasets["test"])
+    try:
+        with pytest.raises(ApiError) as busy:
+            api.delete_model("kdd-scored")
+        assert busy.value.status == 409 and busy.value.field == "name" and waiting["id"] in busy.value.detail
+        assert api.cancel(waiting["id"])["status"] == "cancelled"
+    finally:
+        api.cancel(long["id"])
+    assert api.job(long["id"], wait=60)["status"] == "cancelled"
+
+    with read_only(results):
+        with pytest.raises(ApiError) as stuck:
+            api.delete_model("kdd-scored")
+        assert stuck.value.status == 503 and "nothing was changed" in stuck.value.detail
+        assert api.model("kdd-scored")["latest_version"] == 1
+        assert len(pd.read_csv(io.StringIO(api.job_result(scored["id"])))) == 400
+    api.delete_model("kdd-scored")
+    assert not [p.name for p in results.iterdir() if scored["id"] in p.name or waiting["id"] in p.name]
+    for job_id in (scored["id"], waiting["id"]):
+        with pytest.raises(ApiError) as gone:
+            api.job(job_id)
+        assert gone.value.status == 404
+    assert api.jobs(model="kdd-scored")["items"] == []
+    assert len(pd.read_csv(io.StringIO(api.job_result(other["id"])))) == 400
+    api.delete_model("kdd-other")

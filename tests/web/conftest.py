@@ -32,6 +32,8 @@ from dashboard_support import (
 )
 from v1_support import REPO, ServerProcess
 
+from aedetect.client import Client
+
 
 @pytest.fixture(scope="session")
 def files(tmp_path_factory: pytest.TempPathFactory) -> Files:
@@ -65,6 +67,13 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProce
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def api(web_server: ServerProcess) -> Iterator[Client]:
+    """The v2 client, with the server's admin key."""
+    with Client(web_server.base, api_key=web_server.key) as client:
+        yield client
 
 
 @pytest.fixture(scope="session")

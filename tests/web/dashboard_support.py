@@ -4,6 +4,7 @@ names and values), and a signed-in browser that records every request and script
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +67,13 @@ def plant_rows(n: int, seed: int, anomalies: int = 0) -> pd.DataFrame:
          "설비": machine, LABEL: state}
     )  # fmt: skip
     return frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+
+
+def number(text: str) -> float:
+    """The first number in a figure's text ("1,204 (3.2%)" -> 1204)."""
+    found = re.search(r"-?[\d,]*\.?\d+(?:e[+-]?\d+)?", text)
+    assert found, text
+    return float(found.group(0).replace(",", ""))
 
 
 @dataclass

@@ -18,29 +18,14 @@ from typing import Any
 import pandas as pd
 import pytest
 import requests
-from dashboard_support import FEATURES, LABEL, NORMAL, Browser, Files, plant_rows
+from dashboard_support import FEATURES, LABEL, NORMAL, Browser, Files, number, plant_rows
 from v1_support import ServerProcess, wait_for
-
-from aedetect.client import Client
 
 pytestmark = pytest.mark.browser
 
 MODEL = "line-7"
 EPOCHS = 8
 MODEL_COLUMNS = len(FEATURES)
-
-
-@pytest.fixture(scope="module")
-def api(web_server: ServerProcess) -> Any:
-    with Client(web_server.base, api_key=web_server.key) as client:
-        yield client
-
-
-def number(text: str) -> float:
-    """The first number in a figure's text ("1,204 (3.2%)" -> 1204)."""
-    found = re.search(r"-?[\d,]*\.?\d+(?:e[+-]?\d+)?", text)
-    assert found, text
-    return float(found.group(0).replace(",", ""))
 
 
 def test_page2_new_model_uploads_picks_columns_and_trains_live(browser: Browser, files: Files) -> None:
@@ -202,7 +187,7 @@ def test_page4_threshold_editor_moves_counts_and_saves_a_revision(
     wait_for(lambda: page.inner_text("#saved").startswith("Saved"), "the saved revision")
     assert api.version(MODEL, 1)["threshold"]["value"] == pytest.approx(dragged, rel=1e-5)
     revisions = page.locator("#revisions tbody tr")
-    assert revisions.count() == 2
+    wait_for(lambda: revisions.count() == 2, "the revisions to be listed again")  # after "Saved"
     newest = revisions.first.inner_text()
     assert "value" in newest and "둘째 라인 경보 줄이기" in newest and "first admin key" in newest
     assert "contamination" in revisions.nth(1).inner_text()
@@ -254,13 +239,17 @@ def test_page5_score_a_file_shows_rows_by_score_with_reasons_and_downloads(
     assert not browser.errors
 
 
-def test_page1_models_lists_status_production_and_recent_scoring(browser: Browser, files: Files) -> None:
+def test_page1_models_lists_status_production_and_recent_scoring(
+    browser: Browser, files: Files, api: Any
+) -> None:
+    wait_for(lambda: api.scores(MODEL, limit=1)["log"]["queued"] == 0, "the scoring log to drain")
     page = browser.page
     browser.goto("/")
     row = page.locator(f"#models tr[data-model='{MODEL}']")
     cells = [c.inner_text() for c in row.locator("td").all()]
     assert cells[1] == "v1" and "ready" in cells[2] and cells[3] != "–"
-    assert number(cells[4]) == len(files.score_frame) and cells[5].endswith("%")
+    # the file scored as a job on page 5, and the same rows scored through the API there (logged)
+    assert number(cells[4]) == 2 * len(files.score_frame) and cells[5].endswith("%")
     cancelled = [c.inner_text() for c in page.locator("#models tr[data-model='line-7-long'] td").all()]
     assert "cancelled" in cancelled[2] and "stopped on request" in cancelled[2]
     browser.shot("1-models")

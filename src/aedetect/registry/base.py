@@ -57,7 +57,8 @@ class Registry(ABC):
 
     @abstractmethod
     def delete_network(self, nn_id: str) -> None:
-        """Delete the network with its versions, nodes, runs (cascade); ``NotFound`` if missing."""
+        """Delete the network with its versions, nodes, runs (cascade) and the jobs of the model;
+        ``NotFound`` if missing."""
 
     # --- versions -------------------------------------------------------------------------
     @abstractmethod
@@ -74,9 +75,12 @@ class Registry(ABC):
         """The network's versions by number; ``NotFound`` if the network is missing."""
 
     @abstractmethod
-    def update_version(self, nn_id: str, version: int, fields: dict[str, Any]) -> Version:
+    def update_version(
+        self, nn_id: str, version: int, fields: dict[str, Any], *, actor: str | None = None
+    ) -> Version:
         """Set fields (info, desc, condition, def_list_nn_id, workflow_type, active). Setting
-        ``active=True`` makes it the only active version of the network."""
+        ``active=True`` makes it the only active version of the network; a change of ``active``
+        that moves ``production`` records the move (by ``actor``)."""
 
     @abstractmethod
     def get_active_version(self, nn_id: str) -> Version:
@@ -302,6 +306,10 @@ class Registry(ABC):
     @abstractmethod
     def score_counts(self, run_id: str, edges: Sequence[datetime]) -> list[tuple[int, int]]:
         """Rows and anomalies of a model version between each pair of consecutive ``edges``."""
+
+    @abstractmethod
+    def score_totals(self, since: datetime) -> dict[str, tuple[int, int]]:
+        """Rows and anomalies logged since ``since``, per model (models without any left out)."""
 
     @abstractmethod
     def score_sample(

@@ -181,6 +181,27 @@ class MonitoringStore(SqlStore):
 
         return self._read(work)
 
+    def score_totals(self, since: datetime) -> dict[str, tuple[int, int]]:
+        """Rows and anomalies logged since ``since``, per model, in one query: each model's rows
+        are reached through its (model, time) index, so the cost follows the rows in the window,
+        not the whole log."""
+
+        def work(session: Session) -> dict[str, tuple[int, int]]:
+            found = session.execute(
+                select(
+                    NetworkRow.nn_id,
+                    func.count(ScoreLogRow.id),
+                    func.coalesce(func.sum(cast(ScoreLogRow.is_anomaly, Integer)), 0),
+                )
+                .join(
+                    ScoreLogRow, and_(ScoreLogRow.nn_id == NetworkRow.nn_id, ScoreLogRow.scored_at >= since)
+                )
+                .group_by(NetworkRow.nn_id)
+            )
+            return {nn_id: (int(rows), int(flagged)) for nn_id, rows, flagged in found}
+
+        return self._read(work)
+
     def score_sample(
         self, run_id: str, since: datetime | None, until: datetime | None, *, scores: int, sampled: int
     ) -> tuple[list[float | None], list[dict[str, Any]]]:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from aedetect.domain import Network, Node, Version, VersionCondition
 from aedetect.errors import Conflict, InvalidInput, NotFound, quoted
-from aedetect.registry.orm import NetworkRow, NodeRow, VersionRow, utcnow
+from aedetect.registry.orm import JobRow, NetworkRow, NodeRow, VersionRow, utcnow
 from aedetect.registry.store import SqlStore, _check_fields, _json_value, _text
 
 NN_ID_MAX_LENGTH = 50
@@ -134,6 +134,8 @@ class NetworkStore(SqlStore):
     def delete_network(self, nn_id: str) -> None:
         def work(session: Session) -> None:
             session.delete(self._network_row(session, nn_id))
+            # its jobs go with it: a later model of the same name starts with none
+            session.execute(delete(JobRow).where(JobRow.model == nn_id))
             session.flush()
 
         self._write(work)
@@ -194,25 +196,24 @@ class NetworkStore(SqlStore):
 
         return self._read(work)
 
-    def update_version(self, nn_id: str, version: int, fields: dict[str, Any]) -> Version:
+    def _set_version_fields(
+        self, session: Session, nn_id: str, version: int, fields: dict[str, Any]
+    ) -> VersionRow:
+        """Set checked version fields; ``active=True`` makes it the network's only active version."""
         _check_fields(fields, VERSION_FIELDS, "version")
         values = self._version_values(fields, nn_id, version)
-
-        def work(session: Session) -> Version:
-            row = self._version_row(session, nn_id, version)
-            if values.get("active"):
-                session.execute(
-                    update(VersionRow)
-                    .where(VersionRow.nn_id == nn_id, VersionRow.id != row.id, VersionRow.active.is_(True))
-                    .values(active=False, updated_at=utcnow())
-                )
-            for name, value in values.items():
-                setattr(row, name, value)
-            row.updated_at = utcnow()
-            session.flush()
-            return _version(row)
-
-        return self._write(work)
+        row = self._version_row(session, nn_id, version)
+        if values.get("active"):
+            session.execute(
+                update(VersionRow)
+                .where(VersionRow.nn_id == nn_id, VersionRow.id != row.id, VersionRow.active.is_(True))
+                .values(active=False, updated_at=utcnow())
+            )
+        for name, value in values.items():
+            setattr(row, name, value)
+        row.updated_at = utcnow()
+        session.flush()
+        return row
 
     def get_active_version(self, nn_id: str) -> Version:
         def work(session: Session) -> Version:

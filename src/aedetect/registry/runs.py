@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from aedetect.domain import AliasMove, JobStatus, TrainingRun
+from aedetect.domain import AliasMove, JobStatus, TrainingRun, Version
 from aedetect.errors import Conflict, InvalidInput, NotFitted, NotFound
-from aedetect.registry.networks import NetworkStore
+from aedetect.registry.networks import NetworkStore, _version
 from aedetect.registry.orm import AliasMoveRow, AliasRow, RunRow, ThresholdRow, VersionRow, utcnow
 from aedetect.registry.store import (
     UNFINISHED,
@@ -219,12 +219,19 @@ class RunStore(NetworkStore):
             .values(active=False)
         )
         row.active = True
+        self._record_production_move(session, row.nn_id, before, actor, note)
+
+    def _record_production_move(
+        self, session: Session, nn_id: str, before: RunRow | None, actor: str | None, note: str | None
+    ) -> None:
+        """Record a move of ``production`` when the run it resolves to is no longer ``before``
+        (the v1 ways of choosing what serves move it as the alias route does)."""
         session.flush()
-        after = self._production_row(session, row.nn_id)
+        after = self._production_row(session, nn_id)
         if (before and before.run_id) != (after and after.run_id):
             session.add(
                 AliasMoveRow(
-                    nn_id=row.nn_id,
+                    nn_id=nn_id,
                     alias=PRODUCTION,
                     from_version=before.model_version if before else None,
                     to_version=after.model_version if after else None,
@@ -233,6 +240,19 @@ class RunStore(NetworkStore):
                     moved_at=utcnow(),
                 )
             )
+
+    def update_version(
+        self, nn_id: str, version: int, fields: dict[str, Any], *, actor: str | None = None
+    ) -> Version:
+        actor = _optional_text(actor, "actor", ACTOR_CHARS)
+
+        def work(session: Session) -> Version:
+            before = self._production_row(session, nn_id)
+            row = self._set_version_fields(session, nn_id, version, fields)
+            self._record_production_move(session, nn_id, before, actor, None)
+            return _version(row)
+
+        return self._write(work)
 
     @staticmethod
     def _production_row(session: Session, nn_id: str) -> RunRow | None:

@@ -370,11 +370,14 @@ class ModelService:
         return self.get(name)
 
     def delete(self, name: str) -> None:
-        """Delete the model with its versions and files; refused while it trains."""
+        """Delete the model with its versions, files, jobs and the files its scoring jobs wrote;
+        refused while it trains or scores a dataset."""
         self._registry.get_network(check_nn_id(name))
         try:
             self._networks.delete(name)
         except Conflict as exc:
+            if exc.field == "job_id":  # a scoring job that has not finished: its message says so
+                raise Conflict(exc.message, field="name") from exc
             raise Conflict(
                 f"model '{name}' is training: cancel its job or wait, then delete it", field="name"
             ) from exc

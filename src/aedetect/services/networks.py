@@ -9,6 +9,7 @@ from typing import Any
 from aedetect.domain import JobStatus, Network, TrainingRun, Version, VersionCondition
 from aedetect.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, quoted
 from aedetect.registry.base import Registry
+from aedetect.services.batch import SCORE_JOB
 from aedetect.services.limits import Limits
 from aedetect.services.paths import DataPaths, check_nn_id, check_run_id
 from aedetect.services.scoring import ModelCache
@@ -192,8 +193,9 @@ class NetworkService:
         return self._registry.update_network(check_nn_id(nn_id), _network_fields(fields, self._limits))
 
     def delete(self, nn_id: str) -> None:
-        """Delete the network with its versions, uploaded files and models, and nothing else.
-        ``Conflict`` while one of its versions is training."""
+        """Delete the network with its versions, uploaded files, models, jobs and the result
+        files of its scoring jobs, and nothing else. ``Conflict`` while one of its versions is
+        training (field ``nn_id``) or one of its scoring jobs has not finished (field ``job_id``)."""
         with self._training.guard():
             check_nn_id(nn_id)
             run_ids = []
@@ -206,9 +208,18 @@ class NetworkService:
                             field="nn_id",
                         )
                     run_ids.append(run.run_id)
+            scorings = self._registry.list_jobs(kind=SCORE_JOB, model=nn_id)
+            for job in scorings:
+                if not job.status.finished:
+                    raise Conflict(
+                        f"{nn_id} is scoring a dataset (job {job.job_id}, {job.status.value}): cancel the "
+                        f"job or wait for it to finish, then delete {nn_id}",
+                        field="job_id",
+                    )
             # files first, set aside under a temporary name: a failure here changes nothing, a
             # failure of the registry delete puts them back, so a retry always completes
-            moved = self._store.move_aside(self._paths.network_dirs(nn_id), f"deleting network {nn_id}")
+            keys = [*self._paths.network_dirs(nn_id), *(self._paths.job_result(j.job_id) for j in scorings)]
+            moved = self._store.move_aside(keys, f"deleting network {nn_id}")
             try:
                 self._registry.delete_network(nn_id)
             except BaseException:
@@ -250,11 +261,14 @@ class NetworkService:
         """The version, or ``NotFound``."""
         return self._registry.get_version(check_nn_id(nn_id), version)
 
-    def update_version(self, nn_id: str, version: int, fields: Mapping[str, Any]) -> Version:
+    def update_version(
+        self, nn_id: str, version: int, fields: Mapping[str, Any], actor: str | None = None
+    ) -> Version:
         """Set version fields (info, desc, condition, active, def_list_nn_id); ``active=True``
-        makes it the network's only active version."""
+        makes it the network's only active version (a move of ``production``, recorded as by
+        ``actor``)."""
         return self._registry.update_version(
-            check_nn_id(nn_id), version, _version_fields(fields, self._limits)
+            check_nn_id(nn_id), version, _version_fields(fields, self._limits), actor=actor
         )
 
     def runs(self, nn_id: str, version: int) -> list[TrainingRun]:
@@ -262,14 +276,15 @@ class NetworkService:
         self._registry.get_version(check_nn_id(nn_id), version)
         return self._registry.list_runs(nn_id, version)
 
-    def choose_model(self, nn_id: str, version: int, run_id: str) -> TrainingRun:
-        """Make a succeeded run of the version the one that serves its predictions."""
+    def choose_model(self, nn_id: str, version: int, run_id: str, actor: str | None = None) -> TrainingRun:
+        """Make a succeeded run of the version the one that serves its predictions (a move of
+        ``production`` when it is the active version, recorded as by ``actor``)."""
         self._registry.get_version(check_nn_id(nn_id), version)
         run = self._registry.get_run(check_run_id(run_id))
         if run.nn_id != nn_id or run.version != version:
             raise NotFound(f"model {run_id} does not belong to version {version} of network {nn_id}")
         previous = self._registry.get_active_run(nn_id, version)
-        chosen = self._registry.activate_run(run_id)
+        chosen = self._registry.activate_run(run_id, actor=actor)
         if previous is not None and previous.run_id != run_id:
             self._cache.invalidate([previous.run_id])
         return chosen

@@ -48,11 +48,24 @@ CLOSE_WAIT_S = 10.0
 QUEUE_FULL = "queue_full"
 STORE_ERROR = "store_error"
 
+RECENT_DAYS = 7.0
+"""How far back "recently" reaches in :meth:`ScoreLog.recent` (cut to the retention when shorter)."""
+
 Rows = Sequence[Mapping[str, Any]] | pd.DataFrame
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class RecentScoring:
+    """What every model scored recently: rows and anomalies per model (models that scored
+    nothing left out) logged since ``since``, ``days`` before now."""
+
+    since: datetime
+    days: float
+    totals: dict[str, tuple[int, int]]
 
 
 @dataclass
@@ -403,6 +416,13 @@ class ScoreLog:
                 **self._counts,
                 "pending_gap_rows": sum(g.rows for g in self._gaps.values()),
             }
+
+    def recent(self, now: datetime | None = None) -> RecentScoring:
+        """Rows and anomalies per model over the last :data:`RECENT_DAYS` days, or the log's
+        retention when that is shorter (older rows are gone), in one query for all models."""
+        days = min(RECENT_DAYS, self._retention[0] / timedelta(days=1))
+        since = (now or utcnow()) - timedelta(days=days)
+        return RecentScoring(since, days, self._registry.score_totals(since))
 
     def gaps(self, nn_id: str, since: datetime | None, until: datetime | None) -> list[LogGap]:
         """The model's recorded gaps in the window, and those this process has not recorded yet."""

@@ -170,6 +170,7 @@ class TrainingExecutor:
         run = self._run_of(job)
         nn_id, version = run.nn_id, run.version
         self._registry.update_run(run.run_id, {"status": JobStatus.RUNNING, "started_at": utcnow()})
+        condition = self._registry.get_version(nn_id, version).condition
         self._registry.update_version(nn_id, version, {"condition": VersionCondition.PROGRESS})
         written: list[str] = []
         try:
@@ -197,7 +198,7 @@ class TrainingExecutor:
         except Exception as exc:
             self._store.remove(written)
             failure = _as_failure(exc, job_id, self._store.setting)
-            self._record_failure(run, failure)
+            self._record_failure(run, failure, condition)
             if failure is exc:
                 raise
             raise failure from exc
@@ -363,21 +364,26 @@ class TrainingExecutor:
             save_profile(profile, temp)
         return key
 
-    def _record_failure(self, run: TrainingRun, failure: AedetectError) -> None:
-        """Mark the run failed (or cancelled) and its version in error; a network deleted
-        meanwhile is only logged."""
+    def _record_failure(self, run: TrainingRun, failure: AedetectError, condition: VersionCondition) -> None:
+        """Mark the run failed and its version in error, or, for a cancelled training, the run
+        cancelled and its version back in the ``condition`` it had before (a cancel is no failure,
+        and the v1 condition codes have none for it); a network deleted meanwhile is only logged."""
         code, message = failure.code, failure.message
+        cancelled = isinstance(failure, Cancelled)
+        if condition is VersionCondition.PROGRESS:  # left by a process that died while training
+            condition = VersionCondition.ERROR
         try:
             self._registry.update_run(
                 run.run_id,
                 {
-                    "status": JobStatus.CANCELLED if isinstance(failure, Cancelled) else JobStatus.FAILED,
+                    "status": JobStatus.CANCELLED if cancelled else JobStatus.FAILED,
                     "error": message,
                     "metrics": {"error_code": code},
                     "finished_at": utcnow(),
                 },
             )
-            self._registry.update_version(run.nn_id, run.version, {"condition": VersionCondition.ERROR})
+            after = condition if cancelled else VersionCondition.ERROR
+            self._registry.update_version(run.nn_id, run.version, {"condition": after})
         except NotFound:
             logger.warning("run %s failed after its network was deleted: %s", run.run_id, message)
 

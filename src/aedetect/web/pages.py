@@ -2,7 +2,8 @@
 version) through the services, so a wrong address gets a page that says so, and hands the page
 its ids; the page's scripts read and change everything else through the native API.
 
-1. ``/``: every model with its status, production version and recent scoring;
+1. ``/``: every model with its status, production version and what it scored recently (the
+   scoring log's counts, handed to the page);
 2. ``/models/new``: upload data, pick columns and parameters, train and watch it;
 3. ``/models/{name}/versions/{n}``: losses, score histogram, drift of its traffic and operator
    feedback, metrics beside the baseline, parameters and schema, versions and aliases (one
@@ -88,8 +89,19 @@ def error_page(request: Request, status: int, code: str, detail: str) -> HTMLRes
 
 
 @router.get("/")
-def models_page(request: Request) -> HTMLResponse:
-    return page(request, "models.html", "Models")
+def models_page(request: Request, container: ContainerDep) -> HTMLResponse:
+    """The models; what each scored recently comes from the scoring log in one query for all."""
+    recent = container.scorelog.recent()
+    scored = {name: {"rows": rows, "anomalies": flagged} for name, (rows, flagged) in recent.totals.items()}
+    days = f"{recent.days:g} day" + ("" if recent.days == 1 else "s")
+    return page(
+        request,
+        "models.html",
+        "Models",
+        page={"scored": scored, "since": recent.since.isoformat()},
+        recent_days=days,
+        log_enabled=container.scorelog.enabled,
+    )
 
 
 @router.get("/models/new")

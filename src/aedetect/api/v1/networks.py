@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from aedetect.api.deps import NetworksDep, VersionDep
+from aedetect.api.deps import ActorDep, NetworksDep, VersionDep
 from aedetect.api.v1.envelope import V1Router
 from aedetect.api.v1.schemas import ModelChoice, NetworkCreate, NetworkUpdate, VersionCreate, VersionUpdate
 from aedetect.domain import TrainingRun
@@ -157,7 +157,7 @@ def get_versions(nnid: str, networks: NetworksDep) -> list[dict[str, Any]]:
 
 
 @router.put(BASE + "version/", summary="Change a version; active_flag 'Y' makes it the only active one")
-def update_version(nnid: str, body: VersionUpdate, networks: NetworksDep) -> str:
+def update_version(nnid: str, body: VersionUpdate, networks: NetworksDep, actor: ActorDep) -> str:
     version = check_version(body.nn_wf_ver_id)
     fields: dict[str, Any] = {
         "info": body.nn_wf_ver_info,
@@ -167,7 +167,7 @@ def update_version(nnid: str, body: VersionUpdate, networks: NetworksDep) -> str
     }
     if body.active_flag is not None:
         fields["active"] = body.active_flag == "Y"
-    networks.update_version(nnid, version, fields)
+    networks.update_version(nnid, version, fields, actor=actor)
     return str(version)
 
 
@@ -177,12 +177,14 @@ def get_runs(nnid: str, ver: VersionDep, networks: NetworksDep) -> list[dict[str
 
 
 @router.put(BASE + "version/{ver}/", summary="Choose the model that serves the version's predictions")
-def choose_model(nnid: str, ver: VersionDep, body: ModelChoice, networks: NetworksDep) -> str:
+def choose_model(
+    nnid: str, ver: VersionDep, body: ModelChoice, networks: NetworksDep, actor: ActorDep
+) -> str:
     if "Y" not in (body.active_flag, body.eval_flag):
         raise InvalidInput(
             "set active_flag (or eval_flag) to 'Y' to choose this model; the version keeps serving "
             "its current model otherwise",
             field="active_flag",
         )
-    networks.choose_model(nnid, ver, body.nn_batch_ver_id)
+    networks.choose_model(nnid, ver, body.nn_batch_ver_id, actor=actor)
     return body.nn_batch_ver_id

@@ -1,8 +1,9 @@
 // Page 1: every model with its production version, status (a live progress bar while it
-// trains), when it last trained, and the rows its scoring jobs scored in the last 7 days.
-import { api, followJob, guarded, h, num, pct, progressBar, trainingProgress, when } from "./api.js";
+// trains), when it last trained, and the rows it scored recently: the scoring log's counts,
+// which the page comes with (one query for all models), plus the files its scoring jobs scored.
+import { api, followJob, guarded, h, num, pageData, pct, progressBar, trainingProgress, when } from "./api.js";
 
-const RECENT_DAYS = 7;
+const { scored: logged, since: scoredSince } = pageData();
 
 async function allModels() {
   const items = [];
@@ -44,10 +45,9 @@ function failure(job) {
   return [h("span", { class: "badge bad" }, job.status), " ", h("span", { class: "reason" }, job.error || "")];
 }
 
-function recentScoring(jobs) {
-  const since = Date.now() - RECENT_DAYS * 86400e3;
-  let rows = 0;
-  let anomalies = 0;
+function recentScoring(model, jobs) {
+  const since = new Date(scoredSince).getTime();
+  let { rows, anomalies } = logged[model.name] || { rows: 0, anomalies: 0 };
   for (const job of jobs) {
     if (job.kind !== "score" || job.status !== "succeeded" || !job.result) continue;
     if (new Date(job.finished_at || job.created_at).getTime() < since) continue;
@@ -67,7 +67,7 @@ async function render() {
     const train = own.find((j) => j.kind === "train");
     const lastTrained = own.find((j) => j.kind === "train" && j.status === "succeeded");
     const production = model.aliases.production;
-    const scored = recentScoring(own);
+    const scored = recentScoring(model, own);
     const link = production || model.latest_version;
     body.append(h("tr", { dataset: { model: model.name } },
       h("td", {}, link ? h("a", { href: `/models/${encodeURIComponent(model.name)}/versions/${link}` }, model.name) : model.name,
