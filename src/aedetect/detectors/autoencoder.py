@@ -23,6 +23,7 @@ from aedetect.data.schema import (
 from aedetect.data.sources import FrameStream
 from aedetect.detectors.base import BaseDetector
 from aedetect.detectors.network import ACTIVATIONS, EnsembleAutoEncoder
+from aedetect.detectors.optim import FlatAdam
 from aedetect.detectors.threads import auto_threads, torch_threads
 from aedetect.domain import ColumnKind, ScoreResult
 from aedetect.errors import InvalidInput, NotFitted
@@ -43,6 +44,9 @@ many times larger)."""
 
 LR_PATIENCE_EPOCHS = 10
 """Epochs without improvement before the learning rate is halved."""
+
+PLATEAU_THRESHOLD = 1e-4
+"""Relative fall of the monitored loss that resets the count towards halving the learning rate."""
 
 MIN_IMPROVEMENT = 0.01
 """Relative fall of the validation loss that counts as an improvement for early stopping (1 %:
@@ -459,63 +463,63 @@ class AutoEncoderDetector(BaseDetector):
     ) -> tuple[dict[str, list[float]], int]:
         """Mini-batch Adam over every training row each epoch, early stopping on the validation
         loss; leaves ``net`` with its best weights, in eval mode. Returns (history, best epoch)."""
-        optimiser = torch.optim.Adam(
-            net.parameters(),
-            lr=params["learning_rate"],
-            weight_decay=params["weight_decay"],
-            foreach=True,  # one kernel per step for all parameters, not one per tensor
-        )
-        # halve the step size when the monitored loss stalls: steadier minima, measured to help most
-        # where anomalies are plentiful in the training data (NSL-KDD, all rows)
-        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            optimiser, factor=0.5, patience=LR_PATIENCE_EPOCHS
-        )
         history: dict[str, list[float]] = {"train_loss": [], "val_loss": []}
         best_loss, best_state, best_epoch, stale = math.inf, None, 0, 0
+        plateau_best, plateau_bad = math.inf, 0
         batch = params["batch_size"]
         stopped = False
-        for epoch in range(1, params["epochs"] + 1):
-            net.train()
-            total, seen = 0.0, 0
-            for group in rows.shuffled(rng):
-                num, miss, codes = _to_tensors(group, self.device_)
-                for start in range(0, len(group), batch):
-                    if should_stop is not None and should_stop():
-                        stopped = True
+        with FlatAdam(net, lr=params["learning_rate"], weight_decay=params["weight_decay"]) as optimiser:
+            for epoch in range(1, params["epochs"] + 1):
+                net.train()
+                total, seen = torch.zeros(()), 0
+                for group in rows.shuffled(rng):
+                    num, miss, codes = _to_tensors(group, self.device_)
+                    inputs = self._clip(num)
+                    for start in range(0, len(group), batch):
+                        if should_stop is not None and should_stop():
+                            stopped = True
+                            break
+                        end = start + batch
+                        b_num, b_miss, b_codes = num[start:end], miss[start:end], codes[start:end]
+                        loss = net.training_loss(
+                            net(inputs[start:end], b_miss, b_codes), b_num, b_miss, b_codes
+                        )
+                        optimiser.zero_grad()
+                        loss.backward()
+                        optimiser.step()
+                        total += loss.detach() * len(b_num)
+                        seen += len(b_num)
+                    if stopped:
                         break
-                    end = start + batch
-                    b_num, b_miss, b_codes = num[start:end], miss[start:end], codes[start:end]
-                    out = net(self._clip(b_num), b_miss, b_codes)
-                    member_loss = net.column_errors(out, b_num, b_miss, b_codes).mean(dim=(1, 2))
-                    optimiser.zero_grad(set_to_none=True)
-                    member_loss.sum().backward()
-                    optimiser.step()
-                    total += float(member_loss.detach().mean()) * len(b_num)
-                    seen += len(b_num)
+                if seen == 0:
+                    break
+                train_loss = float(total) / seen / net.n_members
+                val_loss = self._validation_loss(net, val_t) if val_t is not None else None
+                history["train_loss"].append(train_loss)
+                if val_loss is not None:
+                    history["val_loss"].append(val_loss)
+                if callback is not None:
+                    callback(epoch, params["epochs"], train_loss, val_loss)
+                monitored = val_loss if val_loss is not None else train_loss
+                # halve the step size when the monitored loss stalls (as torch's ReduceLROnPlateau)
+                if monitored < plateau_best * (1.0 - PLATEAU_THRESHOLD):
+                    plateau_best, plateau_bad = monitored, 0
+                else:
+                    plateau_bad += 1
+                    if plateau_bad > LR_PATIENCE_EPOCHS:
+                        optimiser.lr *= 0.5
+                        plateau_bad = 0
+                if best_state is None or monitored < best_loss * (1.0 - MIN_IMPROVEMENT):
+                    best_loss, best_epoch, stale = monitored, epoch, 0
+                    best_state = optimiser.flat.clone()
+                else:
+                    stale += 1
+                    if val_loss is not None and stale >= params["patience"]:
+                        break
                 if stopped:
                     break
-            if seen == 0:
-                break
-            train_loss = total / seen
-            val_loss = self._validation_loss(net, val_t) if val_t is not None else None
-            history["train_loss"].append(train_loss)
-            if val_loss is not None:
-                history["val_loss"].append(val_loss)
-            if callback is not None:
-                callback(epoch, params["epochs"], train_loss, val_loss)
-            monitored = val_loss if val_loss is not None else train_loss
-            scheduler.step(monitored)
-            if best_state is None or monitored < best_loss * (1.0 - MIN_IMPROVEMENT):
-                best_loss, best_epoch, stale = monitored, epoch, 0
-                best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-            else:
-                stale += 1
-                if val_loss is not None and stale >= params["patience"]:
-                    break
-            if stopped:
-                break
-        if best_state is not None:
-            net.load_state_dict(best_state)
+            if best_state is not None:
+                optimiser.flat.copy_(best_state)
         net.eval()
         return history, best_epoch
 
