@@ -452,8 +452,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(args_list)
     if args.combine:
-        combined = combine_results(args.combine)
-        write_json(args.out, {**combined, "results_file": display_path(args.out)})
+        combined = {**combine_results(args.combine), "results_file": display_path(args.out)}
+        write_json(args.out, combined)
         if args.write_md:
             from benchmarks.report import update_markdown
 

@@ -40,7 +40,8 @@ def test_round_trip_gives_identical_scores(saved):
 def test_manifest_is_json_with_versions_and_no_pickle(saved):
     _, _, path = saved
     document = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-    assert document["format_version"] == 2
+    assert document["format_version"] == 3
+    assert document["fitted"]["numeric_error"] == "absolute_robust"
     assert set(document["library_versions"]) >= {"aedetect", "torch", "numpy"}
     assert sorted(p.name for p in path.iterdir()) == sorted([MANIFEST, WEIGHTS])
 
@@ -125,3 +126,40 @@ def test_scoring_threads_of_a_loaded_model_are_chosen_at_load(saved):
     loaded = load_detector(path, n_threads=2)
     assert loaded.n_threads == 2
     assert np.all(np.isfinite(loaded.decision_function(data)))
+
+
+def rewrite_manifest(path, tmp_path, change):
+    from aedetect.artifacts.store import _checksum
+
+    copy = copy_model(path, tmp_path / "m")
+    document = json.loads((copy / MANIFEST).read_text(encoding="utf-8"))
+    change(document)
+    document["checksum"] = _checksum(document)
+    (copy / MANIFEST).write_text(json.dumps(document), encoding="utf-8")
+    return copy
+
+
+def test_a_format_2_model_is_read_and_scores_with_squared_errors(saved, tmp_path):
+    det, data, path = saved
+
+    def to_format_2(document):
+        document["format_version"] = 2
+        del document["fitted"]["numeric_error"]
+
+    loaded = load_detector(rewrite_manifest(path, tmp_path, to_format_2))
+    assert loaded.numeric_error_ == "squared"
+    # same network, other error measure: numeric parts change, the categorical part does not
+    old, new = loaded.explain(data.iloc[:50]), det.explain(data.iloc[:50])
+    assert np.all(np.isfinite(old.to_numpy()))
+    assert not np.allclose(old[["x", "y"]], new[["x", "y"]])
+    np.testing.assert_allclose(old["kind"], new["kind"])
+
+
+def test_an_unknown_numeric_error_is_refused(saved, tmp_path):
+    _, _, path = saved
+
+    def unknown(document):
+        document["fitted"]["numeric_error"] = "cubic"
+
+    with pytest.raises(ArtifactError, match="cubic"):
+        load_detector(rewrite_manifest(path, tmp_path, unknown))

@@ -21,8 +21,11 @@ from aedetect.detectors.autoencoder import AutoEncoderDetector
 from aedetect.errors import ArtifactError, NotFitted
 
 FORMAT = "aedetect-detector"
-FORMAT_VERSION = 2
-"""2: an ensemble of autoencoders and the effective parameters (1: one autoencoder, not readable)."""
+FORMAT_VERSION = 3
+"""3: scores measure numeric errors in robust units. 2: an ensemble of autoencoders and the
+effective parameters, numeric errors squared in the network's units (still read, and scored as
+when it was written). 1: one autoencoder, not readable."""
+READABLE_VERSIONS = (2, FORMAT_VERSION)
 MANIFEST = "model.json"
 WEIGHTS = "weights.safetensors"
 
@@ -102,12 +105,14 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
     if version == 1:
         raise ArtifactError(
             f"{manifest} holds a model of format version 1 (a single autoencoder, written by aedetect "
-            f"before 0.2); this aedetect reads version {FORMAT_VERSION} only: train the model again"
+            f"before 0.2); this aedetect reads versions {', '.join(map(str, READABLE_VERSIONS))}: "
+            "train the model again"
         )
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise ArtifactError(
             f"model format version {version!r} is not supported by this aedetect "
-            f"(supports {FORMAT_VERSION}); retrain the model or use a matching aedetect release"
+            f"(supports {', '.join(map(str, READABLE_VERSIONS))}); retrain the model or use a "
+            "matching aedetect release"
         )
     if document.get("checksum") != _checksum(document):
         raise ArtifactError(f"{manifest} fails its checksum: the model description was modified or damaged")

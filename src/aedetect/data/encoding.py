@@ -210,6 +210,27 @@ class TabularEncoder:
                 scaled = np.arcsinh(scaled)
         return np.where(np.isnan(values), 0.0, scaled)
 
+    def robust_units(self, scaled: np.ndarray) -> np.ndarray:
+        """Scaled numeric values (the network's units; numeric columns on the last axis) in robust
+        units, (x - median) / spread: ``sinh`` undoes ``asinh``, the normal scores of ``quantile``
+        are mapped back through the training quantiles, ``robust`` values are robust units already.
+
+        Scoring measures reconstruction errors here rather than in the network's units, so the
+        compression that steadies training does not also shrink how far out an anomaly lies. Values
+        are limited to +-709 before ``sinh`` (beyond, float64 overflows; no trained value comes near).
+        """
+        values = np.asarray(scaled, dtype=np.float64)
+        if self.transform_name == "asinh":
+            return np.sinh(np.clip(values, -709.0, 709.0))
+        if self.transform_name == "quantile":
+            out = np.empty_like(values)
+            for j in range(values.shape[-1]):
+                column = values[..., j].ravel()
+                raw = self._from_normal_scores(column, j).reshape(values.shape[:-1])
+                out[..., j] = (raw - self.center[j]) / self.scale[j]
+            return out
+        return values
+
     def _normal_scores(self, values: np.ndarray, j: int) -> np.ndarray:
         xs, zs = self.knots[j]
         scores = np.interp(values, xs, zs)

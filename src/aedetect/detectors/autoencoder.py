@@ -22,7 +22,8 @@ from aedetect.data.schema import (
 )
 from aedetect.data.sources import FrameStream
 from aedetect.detectors.base import BaseDetector
-from aedetect.detectors.network import ACTIVATIONS, EnsembleAutoEncoder
+from aedetect.detectors.network import ACTIVATIONS, EnsembleAutoEncoder, Outputs
+from aedetect.detectors.optim import FlatAdam
 from aedetect.detectors.threads import auto_threads, torch_threads
 from aedetect.domain import ColumnKind, ScoreResult
 from aedetect.errors import InvalidInput, NotFitted
@@ -44,9 +45,16 @@ many times larger)."""
 LR_PATIENCE_EPOCHS = 10
 """Epochs without improvement before the learning rate is halved."""
 
+PLATEAU_THRESHOLD = 1e-4
+"""Relative fall of the monitored loss that resets the count towards halving the learning rate."""
+
+NUMERIC_ERROR = "absolute_robust"
+"""How scoring measures a present numeric value's reconstruction error (see ``_column_errors``)."""
+
 MIN_IMPROVEMENT = 0.01
 """Relative fall of the validation loss that counts as an improvement for early stopping (1 %:
-measured to stop sooner at no cost in quality, see BENCHMARKS.md)."""
+measured to stop sooner at no cost in quality, see BENCHMARKS.md), for an epoch of at most
+``MIN_STEPS_PER_EPOCH`` steps; see :func:`min_improvement`."""
 
 MIN_STEPS_PER_EPOCH = 64
 """The default batch size gives an epoch at least this many optimiser steps (within 32 to 256
@@ -56,6 +64,16 @@ rows per batch), so small tables converge in a few epochs instead of crawling at
 def default_batch_size(n_train: int) -> int:
     """Rows per step for ``n_train`` training rows: ``n_train // 64`` bounded to [32, 256]."""
     return int(min(256, max(32, n_train // MIN_STEPS_PER_EPOCH)))
+
+
+def min_improvement(steps_per_epoch: int) -> float:
+    """The relative fall of the validation loss that counts as an improvement after an epoch of
+    ``steps_per_epoch`` optimiser steps: 1 % per ``MIN_STEPS_PER_EPOCH`` steps, at most 50 %.
+
+    The stopping rule so asks the same progress per optimiser step of every table: one whose
+    epochs are longer (more rows than the largest default batch covers in 64 steps) must improve
+    more per epoch to go on, rather than training for as many, ever longer, epochs."""
+    return min(0.5, MIN_IMPROVEMENT * max(1.0, steps_per_epoch / MIN_STEPS_PER_EPOCH))
 
 
 MAX_VALIDATION_ROWS = 100_000
@@ -109,7 +127,8 @@ class AutoEncoderDetector(BaseDetector):
     validation_fraction : float, default 0.1
         Held-out share of rows for early stopping (0 disables early stopping).
     patience : int, optional
-        Epochs without a 1 % fall of the validation loss before training stops. Default 5.
+        Epochs without a 1 % fall of the validation loss before training stops (1 % per 64
+        optimiser steps where an epoch has more, see :func:`min_improvement`). Default 5.
     clip_quantile : float, default 0.0
         Numeric inputs are clipped to the training range between this quantile and its
         complement; the reconstruction target is not, so values outside the range learned in
@@ -422,6 +441,7 @@ class AutoEncoderDetector(BaseDetector):
         self.device_ = device
         self.encoder_ = encoder
         self.network_ = net
+        self.numeric_error_ = NUMERIC_ERROR
         self.n_hidden_ = hidden
         self.clip_low_, self.clip_high_ = _clip_bounds(encoder, statistics, params["clip_quantile"])
         n = rows.rows
@@ -459,63 +479,64 @@ class AutoEncoderDetector(BaseDetector):
     ) -> tuple[dict[str, list[float]], int]:
         """Mini-batch Adam over every training row each epoch, early stopping on the validation
         loss; leaves ``net`` with its best weights, in eval mode. Returns (history, best epoch)."""
-        optimiser = torch.optim.Adam(
-            net.parameters(),
-            lr=params["learning_rate"],
-            weight_decay=params["weight_decay"],
-            foreach=True,  # one kernel per step for all parameters, not one per tensor
-        )
-        # halve the step size when the monitored loss stalls: steadier minima, measured to help most
-        # where anomalies are plentiful in the training data (NSL-KDD, all rows)
-        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            optimiser, factor=0.5, patience=LR_PATIENCE_EPOCHS
-        )
         history: dict[str, list[float]] = {"train_loss": [], "val_loss": []}
         best_loss, best_state, best_epoch, stale = math.inf, None, 0, 0
+        plateau_best, plateau_bad = math.inf, 0
         batch = params["batch_size"]
+        tolerance = min_improvement(math.ceil(rows.n_train / batch))
         stopped = False
-        for epoch in range(1, params["epochs"] + 1):
-            net.train()
-            total, seen = 0.0, 0
-            for group in rows.shuffled(rng):
-                num, miss, codes = _to_tensors(group, self.device_)
-                for start in range(0, len(group), batch):
-                    if should_stop is not None and should_stop():
-                        stopped = True
+        with FlatAdam(net, lr=params["learning_rate"], weight_decay=params["weight_decay"]) as optimiser:
+            for epoch in range(1, params["epochs"] + 1):
+                net.train()
+                total, seen = torch.zeros(()), 0
+                for group in rows.shuffled(rng):
+                    num, miss, codes = _to_tensors(group, self.device_)
+                    inputs = self._clip(num)
+                    for start in range(0, len(group), batch):
+                        if should_stop is not None and should_stop():
+                            stopped = True
+                            break
+                        end = start + batch
+                        b_num, b_miss, b_codes = num[start:end], miss[start:end], codes[start:end]
+                        loss = net.training_loss(
+                            net(inputs[start:end], b_miss, b_codes), b_num, b_miss, b_codes
+                        )
+                        optimiser.zero_grad()
+                        loss.backward()
+                        optimiser.step()
+                        total += loss.detach() * len(b_num)
+                        seen += len(b_num)
+                    if stopped:
                         break
-                    end = start + batch
-                    b_num, b_miss, b_codes = num[start:end], miss[start:end], codes[start:end]
-                    out = net(self._clip(b_num), b_miss, b_codes)
-                    member_loss = net.column_errors(out, b_num, b_miss, b_codes).mean(dim=(1, 2))
-                    optimiser.zero_grad(set_to_none=True)
-                    member_loss.sum().backward()
-                    optimiser.step()
-                    total += float(member_loss.detach().mean()) * len(b_num)
-                    seen += len(b_num)
+                if seen == 0:
+                    break
+                train_loss = float(total) / seen / net.n_members
+                val_loss = self._validation_loss(net, val_t) if val_t is not None else None
+                history["train_loss"].append(train_loss)
+                if val_loss is not None:
+                    history["val_loss"].append(val_loss)
+                if callback is not None:
+                    callback(epoch, params["epochs"], train_loss, val_loss)
+                monitored = val_loss if val_loss is not None else train_loss
+                # halve the step size when the monitored loss stalls (as torch's ReduceLROnPlateau)
+                if monitored < plateau_best * (1.0 - PLATEAU_THRESHOLD):
+                    plateau_best, plateau_bad = monitored, 0
+                else:
+                    plateau_bad += 1
+                    if plateau_bad > LR_PATIENCE_EPOCHS:
+                        optimiser.lr *= 0.5
+                        plateau_bad = 0
+                if best_state is None or monitored < best_loss * (1.0 - tolerance):
+                    best_loss, best_epoch, stale = monitored, epoch, 0
+                    best_state = optimiser.flat.clone()
+                else:
+                    stale += 1
+                    if val_loss is not None and stale >= params["patience"]:
+                        break
                 if stopped:
                     break
-            if seen == 0:
-                break
-            train_loss = total / seen
-            val_loss = self._validation_loss(net, val_t) if val_t is not None else None
-            history["train_loss"].append(train_loss)
-            if val_loss is not None:
-                history["val_loss"].append(val_loss)
-            if callback is not None:
-                callback(epoch, params["epochs"], train_loss, val_loss)
-            monitored = val_loss if val_loss is not None else train_loss
-            scheduler.step(monitored)
-            if best_state is None or monitored < best_loss * (1.0 - MIN_IMPROVEMENT):
-                best_loss, best_epoch, stale = monitored, epoch, 0
-                best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-            else:
-                stale += 1
-                if val_loss is not None and stale >= params["patience"]:
-                    break
-            if stopped:
-                break
-        if best_state is not None:
-            net.load_state_dict(best_state)
+            if best_state is not None:
+                optimiser.flat.copy_(best_state)
         net.eval()
         return history, best_epoch
 
@@ -548,7 +569,8 @@ class AutoEncoderDetector(BaseDetector):
 
     def explain(self, X: Any) -> pd.DataFrame:
         """Each original column's part of each row's score (rows sum to the score). A column's
-        error is divided by its mean error on the training data, so 1.0 is a typical value."""
+        error (for a numeric column the absolute difference from its reconstruction in robust
+        units) is divided by its mean error on the training data, so 1.0 is a typical value."""
         frame = as_frame(X)
         with self._scoring_threads():
             parts = [self._combine(*terms) for terms in self._term_chunks(self._encoded_chunks(frame))]
@@ -565,7 +587,7 @@ class AutoEncoderDetector(BaseDetector):
                 t = _to_tensors(table, self.device_)
                 with torch.no_grad():
                     out = self._forward(t)
-                    parts.append(self._combine(*self._terms(self.network_.column_errors(out, *t), out[0])))
+                    parts.append(self._combine(*self._terms(self._column_errors(out, t), out[0])))
                     sims.append(self._similarity(out, t))
         contributions = _stack(parts, len(self.columns_))
         scores = contributions.sum(axis=1)
@@ -646,6 +668,7 @@ class AutoEncoderDetector(BaseDetector):
             "missing_penalty": self.network_.missing_penalty,
             "clip_low": [float(v) for v in self.clip_low_],
             "clip_high": [float(v) for v in self.clip_high_],
+            "numeric_error": self.numeric_error_,
             "column_scale": self.column_scale_.tolist(),
             "magnitude_scale": self.magnitude_scale_.tolist(),
             "threshold": float(self.threshold_),
@@ -691,6 +714,10 @@ class AutoEncoderDetector(BaseDetector):
         detector.encoder_ = encoder
         detector.n_features_in_ = int(fitted["n_features_in"])
         detector.network_ = net
+        # models written before scores measured numeric errors in robust units (format 2)
+        detector.numeric_error_ = str(fitted.get("numeric_error", "squared"))
+        if detector.numeric_error_ not in (NUMERIC_ERROR, "squared"):
+            raise ValueError(f"unknown numeric_error {detector.numeric_error_!r}")
         detector.n_hidden_ = hidden
         detector.effective_params_ = effective
         detector.clip_low_ = np.asarray(fitted["clip_low"], dtype=np.float32)
@@ -771,8 +798,35 @@ class AutoEncoderDetector(BaseDetector):
             t = _to_tensors(table, self.device_)
             with torch.no_grad():
                 out = self._forward(t)
-                errors = self.network_.column_errors(out, *t)
+                errors = self._column_errors(out, t)
             yield self._terms(errors, out[0])
+
+    def _column_errors(
+        self, out: Outputs, t: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+    ) -> torch.Tensor:
+        """Per member, row and network column (E, B, C), the errors scoring uses: a present
+        numeric value's is its absolute difference from the reconstruction in robust units
+        (:meth:`TabularEncoder.robust_units`).
+
+        Measured on the ADBench suites (BENCHMARKS.md): extreme values, which the ``asinh``
+        transform compresses for training, count again by how far out they lie, and the absolute
+        difference keeps one huge error from drowning the other columns as a square would. Models
+        saved before this rule (``numeric_error_ == "squared"``) keep the squared error in the
+        network's units, so their scores and thresholds stay as they were."""
+        if self.numeric_error_ == "squared":
+            return self.network_.column_errors(out, *t)
+        value, target = out[0], t[0]
+        if self._fitted_encoder().transform_name == "asinh":
+            # TabularEncoder.robust_units in torch: float32 sinh there is several times faster
+            # than numpy's, and +-88 keeps it finite (float32 sinh overflows past 89.4)
+            difference = torch.sinh(value.clamp(-88.0, 88.0)) - torch.sinh(target.clamp(-88.0, 88.0))
+        else:
+            difference = self._robust_units(value) - self._robust_units(target)
+        return self.network_.column_errors(out, *t, numeric_error=difference.abs())
+
+    def _robust_units(self, scaled: torch.Tensor) -> torch.Tensor:
+        robust = self._fitted_encoder().robust_units(scaled.cpu().numpy())
+        return torch.as_tensor(robust, dtype=scaled.dtype, device=scaled.device)
 
     def _row_scores(self, tables: Iterator[EncodedTable]) -> np.ndarray:
         sums = [self._combine(*terms).sum(axis=1) for terms in self._term_chunks(tables)]

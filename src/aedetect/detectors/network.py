@@ -132,19 +132,30 @@ class EnsembleAutoEncoder(nn.Module):
         return out[..., :n], out[..., n : n + flags], out[..., n + flags :]
 
     def column_errors(
-        self, outputs: Outputs, target: torch.Tensor, missing: torch.Tensor, codes: torch.Tensor
+        self,
+        outputs: Outputs,
+        target: torch.Tensor,
+        missing: torch.Tensor,
+        codes: torch.Tensor,
+        numeric_error: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Per member, row and original column, shape (E, B, n_columns): squared error plus
-        missing-flag cross-entropy for a numeric column, cross-entropy for a categorical one.
-        Columns: numeric first, then categorical, each in model order."""
+        """Per member, row and original column, shape (E, B, n_columns): for a numeric column the
+        error of a present value plus the missing-flag cross-entropy, for a categorical one the
+        cross-entropy. Columns: numeric first, then categorical, each in model order.
+
+        The error of a present value is ``numeric_error`` (E, B, n_numeric) where the caller
+        measures it in other units (scoring does), else the squared error (what training
+        minimises); the result has ``numeric_error``'s dtype."""
         value, miss_logit, logits = outputs
-        numeric_err = (1.0 - missing) * (value - target) ** 2 + self.missing_penalty * missing
+        present = (value - target) ** 2 if numeric_error is None else numeric_error
+        numeric_err = (1.0 - missing) * present + self.missing_penalty * missing
         if self.flagged:
             flags = missing[:, self.flag_index]
             flag_err = F.binary_cross_entropy_with_logits(
                 miss_logit, flags.expand_as(miss_logit), reduction="none"
             )
-            numeric_err = numeric_err.index_add(2, self.flag_index, flag_err - self.missing_penalty * flags)
+            flag_part = (flag_err - self.missing_penalty * flags).to(numeric_err.dtype)
+            numeric_err = numeric_err.index_add(2, self.flag_index, flag_part)
         parts = [numeric_err]
         members, rows = value.shape[0], value.shape[1]
         start = 0
@@ -152,9 +163,35 @@ class EnsembleAutoEncoder(nn.Module):
             group = logits[..., start : start + card].reshape(members * rows, card)
             target_codes = codes[:, j].repeat(members)
             error = F.cross_entropy(group, target_codes, reduction="none")
-            parts.append(error.view(members, rows, 1))
+            parts.append(error.view(members, rows, 1).to(numeric_err.dtype))
             start += card
         return torch.cat(parts, dim=2)
+
+    def training_loss(
+        self, outputs: Outputs, target: torch.Tensor, missing: torch.Tensor, codes: torch.Tensor
+    ) -> torch.Tensor:
+        """The sum over members of each member's mean :meth:`column_errors`, in fewer operations
+        (what one training step minimises; a step is mostly per-operation overhead). In training
+        a numeric column that is not flagged is never missing, so its error is the squared
+        error alone."""
+        value, miss_logit, logits = outputs
+        rows = target.shape[0]
+        squared = (value - target) ** 2
+        if self.flagged:
+            squared = squared * (1.0 - missing)
+        total = squared.sum()
+        if self.flagged:
+            flags = missing[:, self.flag_index]
+            total = total + F.binary_cross_entropy_with_logits(
+                miss_logit, flags.expand_as(miss_logit), reduction="sum"
+            )
+        start = 0
+        members = value.shape[0]
+        for j, card in enumerate(self.cardinalities):
+            group = logits[..., start : start + card].reshape(members * rows, card)
+            total = total + F.cross_entropy(group, codes[:, j].repeat(members), reduction="sum")
+            start += card
+        return total / (rows * (self.n_numeric + len(self.cardinalities)))
 
     def reconstruction_vector(self, outputs: Outputs) -> torch.Tensor:
         """The members' mean reconstruction in encoded space, shape (B, n_input): values, missing
