@@ -60,7 +60,11 @@ def test_streamed_answers_are_the_answers_of_smaller_requests(
     small = [v for half in halves for v in client.anomaly("nnlarge", half)]
     streamed = client.raw("POST", PREDICT.format("anomaly"), json={"input_data": sent})
     assert streamed.status_code == 200 and "content-length" not in streamed.headers  # streamed
-    assert streamed.content == json.dumps(json.dumps(small)).encode()
+    # the same answer in v1's double encoding; scores of batches of other sizes may differ in the
+    # last bits (compared as numbers: a diff of two 200 KB texts would take pytest minutes)
+    answer = json.loads(json.loads(streamed.content))
+    assert isinstance(answer, list) and len(answer) == len(small)
+    np.testing.assert_allclose(np.array(answer, dtype=float), np.array(small, dtype=float), rtol=1e-6)
     path = PREDICT.format("autoencoder")
     for kind in ("encoder", "decoder"):
         parts = [client.call("POST", path, json={"input_data": half, "type": kind}) for half in halves]
@@ -69,7 +73,8 @@ def test_streamed_answers_are_the_answers_of_smaller_requests(
         np.testing.assert_allclose(
             np.array(whole, dtype=float), np.array(parts[0] + parts[1], dtype=float), rtol=1e-5, atol=1e-6
         )
-    assert client.anomaly("nnlarge", sent[:100]) == small[:100]  # the pool's unstreamed answer
+    unstreamed = client.anomaly("nnlarge", sent[:100])  # the pool's unstreamed answer
+    np.testing.assert_allclose(np.array(unstreamed, dtype=float), np.array(small[:100]), rtol=1e-6)
 
     pieces = [v2_score(server, json={"rows": half, "top": 2}).json() for half in halves]
     answer = v2_score(server, json={"rows": sent, "top": 2})
