@@ -325,7 +325,7 @@ def serve(
         int | None, typer.Option(min=1, max=65535, help="TCP port (default: AEDETECT_PORT or 8000).")
     ] = None,
 ) -> None:
-    """Start the HTTP service (the TensorMSA-compatible v1 API, OpenAPI docs at /docs)."""
+    """Start the HTTP service: dashboard at /, v2 and TensorMSA-compatible v1 APIs, docs at /docs."""
     with _reported_errors():
         try:
             from aedetect.api.server import run_server
