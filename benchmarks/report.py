@@ -283,26 +283,34 @@ def speed_section(payload: dict[str, Any]) -> str:
         ),
         "",
     ]
-    for load, compare in payload.get("compare", {}).items():
-        lines += _compare_table(config, load, compare)
-    quiet = payload.get("compare", {}).get("quiet", {}).get("aedetect", {})
-    loaded = payload.get("compare", {}).get("loaded", {}).get("aedetect", {})
-    if quiet.get("fit_s") and loaded.get("fit_s"):
+    compare_all = payload.get("compare", {})
+    rounds = payload.get("compare_rounds", [])
+    if len(rounds) > 1:
         lines += [
-            f"aedetect's training under load took {loaded['fit_s'] / quiet['fit_s']:.2f}× its quiet time "
-            f"(PyOD's: {_slowdown(payload, 'pyod_ae')}).",
+            f"The comparison ran {len(rounds)} rounds (each: both detectors quiet, then both loaded); "
+            "every figure below is the median over the rounds, each ratio the median of the rounds' "
+            "ratios.",
+            "",
+        ]
+    for load in ("quiet", "loaded"):
+        if load in compare_all:
+            lines += _compare_table(config, load, compare_all[load])
+    slowdown = compare_all.get("slowdown", {})
+    if slowdown.get("aedetect"):
+        per_round = ", ".join(
+            f"{r['loaded']['aedetect']['fit_s'] / r['quiet']['aedetect']['fit_s']:.2f}×"
+            for r in rounds
+            if r.get("loaded", {}).get("aedetect", {}).get("fit_s") and r["quiet"]["aedetect"].get("fit_s")
+        )
+        lines += [
+            f"aedetect's training under load took {slowdown['aedetect']:.2f}× its quiet time "
+            f"(rounds: {per_round}; PyOD's: {fmt(slowdown.get('pyod_ae'), 2)}×).",
             "",
         ]
     growth = payload.get("growth")
     if growth:
         lines += _growth_table(config, growth)
     return "\n".join(lines)
-
-
-def _slowdown(payload: dict[str, Any], name: str) -> str:
-    quiet = payload["compare"].get("quiet", {}).get(name, {}).get("fit_s")
-    loaded = payload["compare"].get("loaded", {}).get(name, {}).get("fit_s")
-    return f"{loaded / quiet:.2f}×" if quiet and loaded else "–"
 
 
 def _compare_table(config: dict[str, Any], load: str, compare: dict[str, Any]) -> list[str]:

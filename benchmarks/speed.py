@@ -11,6 +11,7 @@ import argparse
 import gc
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -247,6 +248,79 @@ def run_in_subprocess(spec: dict[str, Any], timeout_s: float) -> dict[str, Any]:
     return result
 
 
+def _compare_round(
+    args: argparse.Namespace, hidden: list[int], cases: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """One round of the comparison: both detectors quiet, then both with the spinners running."""
+    result: dict[str, Any] = {}
+    for load in ["quiet", *(["loaded"] if args.load else [])]:
+        compare: dict[str, Any] = {}
+        with Spinners(args.load if load == "loaded" else 0):
+            for detector in ("aedetect", "pyod_ae"):
+                spec = {
+                    "kind": "compare",
+                    "load": load,
+                    "detector": detector,
+                    "rows": args.compare_rows,
+                    "numeric": args.compare_features,
+                    "categorical": 0,
+                    "epochs": args.epochs,
+                    "batch_size": args.batch_size,
+                    "hidden": hidden,
+                    "learning_rate": args.learning_rate,
+                    "threads": args.threads,
+                    "seed": 0,
+                }
+                compare[detector] = run_in_subprocess(spec, args.case_timeout)
+                cases.append(compare[detector])
+                print(_describe(compare[detector]), file=sys.stderr, flush=True)
+        a, p = compare["aedetect"], compare["pyod_ae"]
+        compare["ratios"] = {
+            "train_throughput": _ratio(a.get("train_rows_epochs_per_s"), p.get("train_rows_epochs_per_s")),
+            "score_throughput": _ratio(a.get("score_rows_per_s"), p.get("score_rows_per_s")),
+            "peak_rss": _ratio(a.get("peak_rss_score_mb"), p.get("peak_rss_score_mb")),
+        }
+        result[load] = compare
+    return result
+
+
+def _median(values: Sequence[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return float(statistics.median(present)) if present else None
+
+
+def summarise_rounds(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """The comparison as the tables show it: for each load and detector the median of every number
+    over the rounds, the median of each round's ratios, and each detector's median slowdown under
+    load (loaded fit time over the quiet fit time of the same round)."""
+    summary: dict[str, Any] = {}
+    for load in rounds[0]:
+        per_load: dict[str, Any] = {}
+        for name in ("aedetect", "pyod_ae"):
+            runs = [r[load][name] for r in rounds]
+            errors = [run["error"] for run in runs if run.get("error")]
+            merged: dict[str, Any] = dict(runs[0])
+            for key, value in runs[0].items():
+                values = [run.get(key) for run in runs]
+                numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+                if numeric and len(set(values)) > 1:
+                    merged[key] = _median(values)
+            merged["error"] = errors[0] if errors else None
+            per_load[name] = merged
+        per_load["ratios"] = {
+            key: _median([r[load]["ratios"][key] for r in rounds]) for key in rounds[0][load]["ratios"]
+        }
+        summary[load] = per_load
+    if "loaded" in summary:
+        summary["slowdown"] = {
+            name: _median(
+                [_ratio(r["loaded"][name].get("fit_s"), r["quiet"][name].get("fit_s")) for r in rounds]
+            )
+            for name in ("aedetect", "pyod_ae")
+        }
+    return summary
+
+
 def _ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a is not None and b else None
 
@@ -307,6 +381,12 @@ def _parser() -> argparse.ArgumentParser:
         help="comparison: also run every case with this many spinning processes (0: quiet only)",
     )
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="comparison: quiet-then-loaded rounds; the tables show medians (a shared machine is noisy)",
+    )
+    parser.add_argument(
         "--threads",
         type=int,
         default=None,
@@ -352,42 +432,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             "categorical": args.categorical,
             "threads": args.threads,
             "load_processes": args.load,
+            "rounds": args.rounds,
             "usable_cores": available_cores(),
         },
     }
     cases: list[dict[str, Any]] = []
     if "compare" in parts:
-        payload["compare"] = {}
-        for load in ["quiet", *(["loaded"] if args.load else [])]:
-            compare: dict[str, Any] = {}
-            with Spinners(args.load if load == "loaded" else 0):
-                for detector in ("aedetect", "pyod_ae"):
-                    spec = {
-                        "kind": "compare",
-                        "load": load,
-                        "detector": detector,
-                        "rows": args.compare_rows,
-                        "numeric": args.compare_features,
-                        "categorical": 0,
-                        "epochs": args.epochs,
-                        "batch_size": args.batch_size,
-                        "hidden": hidden,
-                        "learning_rate": args.learning_rate,
-                        "threads": args.threads,
-                        "seed": 0,
-                    }
-                    compare[detector] = run_in_subprocess(spec, args.case_timeout)
-                    cases.append(compare[detector])
-                    print(_describe(compare[detector]), file=sys.stderr, flush=True)
-            a, p = compare["aedetect"], compare["pyod_ae"]
-            compare["ratios"] = {
-                "train_throughput": _ratio(
-                    a.get("train_rows_epochs_per_s"), p.get("train_rows_epochs_per_s")
-                ),
-                "score_throughput": _ratio(a.get("score_rows_per_s"), p.get("score_rows_per_s")),
-                "peak_rss": _ratio(a.get("peak_rss_score_mb"), p.get("peak_rss_score_mb")),
-            }
-            payload["compare"][load] = compare
+        rounds = [_compare_round(args, hidden, cases) for _ in range(args.rounds)]
+        payload["compare_rounds"] = rounds
+        payload["compare"] = summarise_rounds(rounds)
     if "growth" in parts:
         growth = []
         for rows in payload["config"]["sizes"]:

@@ -124,6 +124,8 @@ def speed_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "1",
         "--load",
         "1",
+        "--rounds",
+        "2",
         "--threads",
         "1",
         "--out",
@@ -239,8 +241,10 @@ def test_run_quality_compares_detector_variants_on_the_same_splits(
 
 
 def test_speed_compares_aedetect_with_pyod_quiet_and_loaded(speed_results: dict[str, Any]) -> None:
-    assert set(speed_results["compare"]) == {"quiet", "loaded"}
-    for load, compare in speed_results["compare"].items():
+    assert set(speed_results["compare"]) == {"quiet", "loaded", "slowdown"}
+    assert len(speed_results["compare_rounds"]) == 2
+    for load in ("quiet", "loaded"):
+        compare = speed_results["compare"][load]
         for name in ("aedetect", "pyod_ae"):
             case = compare[name]
             assert case["error"] is None
@@ -250,6 +254,14 @@ def test_speed_compares_aedetect_with_pyod_quiet_and_loaded(speed_results: dict[
             assert case["torch_threads"] == 1
             assert case["peak_rss_score_mb"] >= case["rss_start_mb"] > 0
         assert all(ratio > 0 for ratio in compare["ratios"].values())
+        for name in ("aedetect", "pyod_ae"):
+            fits = [r[load][name]["fit_s"] for r in speed_results["compare_rounds"]]
+            assert compare[name]["fit_s"] == pytest.approx(sum(fits) / 2)  # the median of two
+    slowdowns = [
+        r["loaded"]["aedetect"]["fit_s"] / r["quiet"]["aedetect"]["fit_s"]
+        for r in speed_results["compare_rounds"]
+    ]
+    assert speed_results["compare"]["slowdown"]["aedetect"] == pytest.approx(sum(slowdowns) / 2)
 
 
 def test_speed_growth_streams_each_size_and_scores_it_from_csv(speed_results: dict[str, Any]) -> None:
