@@ -12,6 +12,7 @@ import pytest
 
 from aedetect.data import CsvFormat, iter_csv_chunks, read_csv, sniff_csv
 from aedetect.data.csv_reader import SAMPLE_BYTES
+from aedetect.data.csv_stream import BLOCK_BYTES, LONG_BLOCK_BYTES
 from aedetect.errors import InvalidInput, NotFound, PayloadTooLarge
 
 KOREAN = "설비,온도,압력\n1호기,20.5,101\n2호기,21.0,99\n"
@@ -409,6 +410,33 @@ def test_chunked_reading_of_cp949_with_korean_header(tmp_path: Path) -> None:
     chunks = list(iter_csv_chunks(path, chunk_rows=2_000))
     pd.testing.assert_frame_equal(pd.concat(chunks), read_csv(path))
     assert list(chunks[0].columns) == ["온도", "count", "line"]
+
+
+def _long_record_file(tmp_path: Path) -> tuple[Path, str]:
+    """A file with one quoted field longer than two of the reader's small parse blocks (Arrow joins a
+    record across two), among many rows."""
+    long_text = "x" * (BLOCK_BYTES * 5 // 2)
+    rows = b"".join(b"%d,short\n" % i for i in range(20_000))
+    data = b"id,note\n" + rows + b'20000,"' + long_text.encode() + b'"\n' + rows
+    return write(tmp_path, data), long_text
+
+
+def test_a_record_longer_than_the_parse_block_is_read_again_in_larger_blocks(tmp_path: Path) -> None:
+    path, long_text = _long_record_file(tmp_path)
+    frame = read_csv(path)
+    assert len(frame) == 40_001
+    assert frame["note"].iloc[20_000] == long_text
+    assert frame["note"].iloc[40_000] == "short"
+    chunks = list(iter_csv_chunks(path, chunk_rows=15_000))
+    pd.testing.assert_frame_equal(pd.concat(chunks), frame)
+    streamed = read_csv(non_seekable(path.read_bytes()))
+    pd.testing.assert_frame_equal(streamed, frame)
+
+
+def test_an_unclosed_quote_is_reported_past_the_larger_block(tmp_path: Path) -> None:
+    path = write(tmp_path, b'a,b\n1,"open\n' + b"2,x\n" * (LONG_BLOCK_BYTES // 2))
+    with pytest.raises(InvalidInput, match=r"longer than 8 MiB \(an unclosed quote\?\)"):
+        read_csv(path)
 
 
 def test_max_bytes_on_a_path(tmp_path: Path) -> None:

@@ -40,9 +40,12 @@ import pyarrow.compute as pc
 from aedetect.data.csv_charset import binary_error, encoding_name, mixed_encoding_error
 from aedetect.data.csv_dialect import DELIMITERS, CsvFormat, sniff_sample
 from aedetect.data.csv_stream import (
+    BLOCK_BYTES,
+    LONG_BLOCK_BYTES,
     SAMPLE_BYTES,
     CsvInput,
     CsvSource,
+    LongRecord,
     RaggedRow,
     ReadLimits,
     Undecodable,
@@ -194,13 +197,15 @@ def _check_names(names: Sequence[str], what: str) -> list[str]:
 
 @dataclass
 class _Plan:
-    """What a read needs to know before streaming: format, column count and whether row 1 is names."""
+    """What a read needs to know before streaming: format, column count, whether row 1 is names,
+    and the block size Arrow parses in."""
 
     fmt: CsvFormat
     n_columns: int
     names: list[str] | None
     skip_header: bool
     expected_note: str
+    block_bytes: int = BLOCK_BYTES
 
 
 def _count(n: int, noun: str) -> str:
@@ -271,7 +276,7 @@ def _clean_batches(inp: CsvInput, plan: _Plan, stream: Utf8Stream) -> Iterator[p
     """Cleaned string batches of the data rows; fills in ``plan.names`` from the header first."""
     seen_header = not plan.skip_header
     try:
-        for raw in string_batches(stream, plan.fmt, plan.n_columns):
+        for raw in string_batches(stream, plan.fmt, plan.n_columns, plan.block_bytes):
             batch = raw
             if not seen_header and batch.num_rows:
                 header_names = [batch.column(i)[0].as_py() for i in range(batch.num_columns)]
@@ -294,12 +299,14 @@ def _open_batches(
     header: bool | None,
     encoding: str | None,
     delimiter: str | None,
+    block_bytes: int,
 ) -> tuple[_Plan, Iterator[pa.RecordBatch]]:
     """Sniff the source and plan the read; the batches stream from the same pass."""
     stream = inp.open()
     sample, at_eof = read_sample(stream, inp.limits)
     fmt, records = sniff_sample(sample, at_eof, encoding, delimiter, inp.limits.max_columns)
     plan = _plan(fmt, records, names, header, inp.limits.max_columns)
+    plan.block_bytes = block_bytes
     return plan, _clean_batches(inp, plan, Utf8Stream(stream, sample, plan.fmt, inp.limits))
 
 
@@ -314,13 +321,36 @@ def _scan(
     """Read the whole source once: its plan, the column kinds over all rows and, if ``keep``, the
     cleaned batches.
 
+    Blocks are small (:data:`~aedetect.data.csv_stream.BLOCK_BYTES`, which bounds Arrow's
+    read-ahead); a file with a longer record is read again in larger blocks when it can be read
+    again, and a source that cannot is read in larger blocks from the start.
+
     A file whose sampled first kilobytes were plain ASCII and that turns out not to be UTF-8 (CP949
     text further on) is read again as CP949 when the source can be read again. A file that decodes
     in part (non-ASCII lines that decode, then one that does not) mixes encodings and is refused
     naming that line: nothing is ever decoded with replacement characters.
     """
+    block_bytes = BLOCK_BYTES if inp.rewindable else LONG_BLOCK_BYTES
     try:
-        return _scan_once(inp, names, header, encoding, delimiter, keep)
+        return _scan_decoded(inp, names, header, encoding, delimiter, keep, block_bytes)
+    except LongRecord:
+        if block_bytes >= LONG_BLOCK_BYTES:
+            raise
+    return _scan_decoded(inp, names, header, encoding, delimiter, keep, LONG_BLOCK_BYTES)
+
+
+def _scan_decoded(
+    inp: CsvInput,
+    names: Sequence[str] | None,
+    header: bool | None,
+    encoding: str | None,
+    delimiter: str | None,
+    keep: bool,
+    block_bytes: int,
+) -> tuple[_Plan, _Schema, list[pa.RecordBatch]]:
+    """:func:`_scan` in blocks of ``block_bytes``, falling back from UTF-8 to CP949 (see there)."""
+    try:
+        return _scan_once(inp, names, header, encoding, delimiter, keep, block_bytes)
     except Undecodable as exc:
         if exc.good_line is not None:
             raise mixed_encoding_error(exc.line, exc.encoding, exc.good_line) from None
@@ -328,7 +358,7 @@ def _scan(
             raise _undecodable_error(exc) from None
         first = exc
     try:
-        return _scan_once(inp, names, header, "cp949", delimiter, keep)
+        return _scan_once(inp, names, header, "cp949", delimiter, keep, block_bytes)
     except Undecodable as exc:
         if exc.good_line is not None:
             raise mixed_encoding_error(exc.line, exc.encoding, exc.good_line) from None
@@ -350,8 +380,9 @@ def _scan_once(
     encoding: str | None,
     delimiter: str | None,
     keep: bool,
+    block_bytes: int,
 ) -> tuple[_Plan, _Schema, list[pa.RecordBatch]]:
-    plan, batches = _open_batches(inp, names, header, encoding, delimiter)
+    plan, batches = _open_batches(inp, names, header, encoding, delimiter, block_bytes)
     schema = _Schema(plan.n_columns)
     kept: list[pa.RecordBatch] = []
     for batch in batches:

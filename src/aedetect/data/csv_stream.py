@@ -29,7 +29,15 @@ CsvSource = str | os.PathLike[str] | bytes | bytearray | memoryview | IO[bytes]
 SAMPLE_BYTES: Final = 64 * 1024
 _MAX_SAMPLE_BYTES: Final = 8 * 1024 * 1024
 _READ_BYTES: Final = 1024 * 1024
-_BLOCK_BYTES: Final = 8 * 1024 * 1024
+BLOCK_BYTES: Final = 1024 * 1024
+"""Bytes per block Arrow parses. Arrow's streaming reader reads up to 32 blocks ahead of the
+batches taken from it, held as Python bytes outside its memory pool, so the block size bounds
+that read-ahead: 8 MiB blocks held about 300 MiB while a 1M-row file was read, 1 MiB blocks
+about 40 MiB, and parse no slower. Arrow joins a record across two blocks at most; a longer one
+makes the reader read the file again with :data:`LONG_BLOCK_BYTES`."""
+LONG_BLOCK_BYTES: Final = 8 * 1024 * 1024
+"""The block size of a read again after a record too long for :data:`BLOCK_BYTES`, and of a
+source that cannot be read again (so could not be retried)."""
 _NON_ASCII: Final = re.compile(rb"[\x80-\xff]")
 
 
@@ -40,6 +48,17 @@ class RaggedRow(Exception):
         super().__init__(text)
         self.actual = actual
         self.text = text
+
+
+class LongRecord(InvalidInput):
+    """A record longer than the block size (an unclosed quote, or a huge field); the reader reads
+    the file again with :data:`LONG_BLOCK_BYTES` blocks where it can."""
+
+    def __init__(self, block_bytes: int) -> None:
+        super().__init__(
+            f"a record of the file is longer than {block_bytes // (1024 * 1024)} MiB (an unclosed quote?)"
+        )
+        self.block_bytes = block_bytes
 
 
 class Undecodable(Exception):
@@ -334,8 +353,11 @@ def column_ids(n: int) -> list[str]:
     return [f"c{i}" for i in range(n)]
 
 
-def string_batches(stream: Utf8Stream, fmt: CsvFormat, n_columns: int) -> Iterator[pa.RecordBatch]:
-    """Every record of the stream (the header too) as batches of ``n_columns`` string columns."""
+def string_batches(
+    stream: Utf8Stream, fmt: CsvFormat, n_columns: int, block_bytes: int = BLOCK_BYTES
+) -> Iterator[pa.RecordBatch]:
+    """Every record of the stream (the header too) as batches of ``n_columns`` string columns,
+    parsed in blocks of ``block_bytes`` (:class:`LongRecord` for a record that does not fit)."""
     ragged: list[RaggedRow] = []
 
     def on_invalid_row(row: pacsv.InvalidRow) -> str:
@@ -348,7 +370,7 @@ def string_batches(stream: Utf8Stream, fmt: CsvFormat, n_columns: int) -> Iterat
     try:
         reader = pacsv.open_csv(
             stream,
-            read_options=pacsv.ReadOptions(column_names=ids, block_size=_BLOCK_BYTES),
+            read_options=pacsv.ReadOptions(column_names=ids, block_size=block_bytes),
             parse_options=pacsv.ParseOptions(
                 delimiter=fmt.delimiter,
                 quote_char='"',
@@ -376,8 +398,5 @@ def string_batches(stream: Utf8Stream, fmt: CsvFormat, n_columns: int) -> Iterat
         if ragged:
             raise ragged[0] from None
         if "straddle" in str(exc):
-            raise InvalidInput(
-                f"a record of the file is longer than {_BLOCK_BYTES // (1024 * 1024)} MiB "
-                "(an unclosed quote?)"
-            ) from None
+            raise LongRecord(block_bytes) from None
         raise InvalidInput(f"cannot parse the CSV file: {exc}") from None
