@@ -72,6 +72,16 @@ def test_broken_correlation_scores_higher_and_explain_names_column(fitted):
     assert (contrib.idxmax(axis=1).isin(["pressure", "temp"])).mean() > 0.8
 
 
+def test_contributions_are_explain_as_an_array_and_sum_to_the_scores_exactly(fitted):
+    det, data = fitted
+    rows = data.iloc[:120].to_dict("records")  # the service hands lists of rows
+    parts = det.contributions(rows)
+    assert parts.shape == (120, len(det.columns_))
+    np.testing.assert_array_equal(parts, det.explain(data.iloc[:120]).to_numpy())
+    # the v1 route answers from these sums: they must be the scores, not merely close to them
+    np.testing.assert_array_equal(parts.sum(axis=1), det.decision_function(rows))
+
+
 def test_far_out_value_raises_score_even_if_copyable():
     rng = np.random.default_rng(1)
     data = pd.DataFrame({"a": rng.normal(size=300), "b": rng.normal(size=300)})

@@ -345,20 +345,29 @@ def test_close_writes_what_is_queued_and_a_disabled_log_records_nothing(store: S
     assert len(store.list_score_records("plant")) == 5
 
 
-def test_top_columns_are_shares_of_the_score_and_a_batch_without_them_is_still_logged(
-    store: SqlRegistry,
-) -> None:
+def test_top_columns_left_to_the_writer_are_worked_out_for_all_rows_at_once(store: SqlRegistry) -> None:
     run = model_run(store)
     log = ScoreLog(store, sample=0.0)
+    calls: list[int] = []
+
+    def explain(rows: list[dict[str, float]]) -> np.ndarray:
+        calls.append(len(rows))
+        return np.array([[row["x"], 1.0, 0.5] for row in rows])
+
+    def broken(rows: object) -> np.ndarray:
+        raise RuntimeError("no reasons today")
+
     try:
-        parts = np.array([[0.1, 1.0, 0.5], [5.0, 1.0, 0.5], [0.2, 1.0, 0.5]])
-        scores, labels = np.array([2.0] * 3), np.array([True] * 3)
-        log.record(run, scores, labels, 1.0, parts, ["x", "y", "z"], [{}] * 3, "v1")
+        for x in (0.1, 5.0, 0.2):
+            log.record(
+                run, np.array([2.0]), np.array([True]), 1.0, None, ["x", "y", "z"], [{"x": x}], "v1", explain
+            )
         assert log.flush()
         rows = store.list_score_records("plant")[::-1]
+        assert calls == [3]  # one call for the three requests
         assert [r.contributions[0]["column"] for r in rows] == ["y", "x", "y"]
         assert rows[1].contributions[0]["share"] == pytest.approx(2.5)
-        log.record(run, np.array([0.5]), np.array([False]), 1.0, None, ["x"], [{"x": 1.0}], "v1")
+        log.record(run, np.array([0.5]), np.array([False]), 1.0, None, ["x"], [{"x": 1.0}], "v1", broken)
         assert log.flush()
         newest = store.list_score_records("plant")[0]
         assert newest.score == 0.5 and newest.contributions == []  # logged without its reasons

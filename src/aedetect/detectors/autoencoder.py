@@ -572,9 +572,15 @@ class AutoEncoderDetector(BaseDetector):
         error (for a numeric column the absolute difference from its reconstruction in robust
         units) is divided by its mean error on the training data, so 1.0 is a typical value."""
         frame = as_frame(X)
+        return pd.DataFrame(self.contributions(frame), columns=self.columns_, index=frame.index)
+
+    def contributions(self, X: Any) -> np.ndarray:
+        """:meth:`explain` as an array (rows × :attr:`columns_`), without building a frame: each
+        row sums to its :meth:`decision_function` score. A caller that needs scores and reasons
+        together (a service logging what it scored) gets both from one pass."""
         with self._scoring_threads():
-            parts = [self._combine(*terms) for terms in self._term_chunks(self._encoded_chunks(frame))]
-        return pd.DataFrame(_stack(parts, len(self.columns_)), columns=self.columns_, index=frame.index)
+            parts = [self._combine(*terms) for terms in self._term_chunks(self._encoded_chunks(X))]
+        return _stack(parts, len(self.columns_))
 
     def score(self, X: Any, y: Any = None) -> ScoreResult:
         """Scores, labels, similarity and per-column contributions in one pass over ``X``

@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -71,8 +71,9 @@ class RecentScoring:
 @dataclass
 class ScoredBatch:
     """What a request scored, as the request already has it: the logged rows are made from it by
-    the writer thread, off the request's path (``contributions`` ``None``: logged without top
-    columns)."""
+    the writer thread, off the request's path. ``contributions`` may be left ``None`` with an
+    ``explain`` that computes them (v1 predictions need only scores, so their top columns are
+    computed by the writer, for many rows at once)."""
 
     run: TrainingRun
     scored_at: datetime
@@ -83,6 +84,7 @@ class ScoredBatch:
     columns: list[str]
     rows: Rows
     source: str
+    explain: Callable[[Any], np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -95,6 +97,31 @@ class ScoredBatch:
             records = picked[present].to_dict("records")
             return [{c: json_value(r.get(c)) for c in self.columns} for r in records]
         return [{c: json_value(self.rows[i].get(c)) for c in self.columns} for i in index]
+
+
+def _explained(batches: Sequence[ScoredBatch]) -> None:
+    """Compute the missing contributions, one call per model version for all its batches."""
+    waiting: dict[str, list[ScoredBatch]] = {}
+    for batch in batches:
+        if (
+            batch.contributions is None
+            and batch.explain is not None
+            and not isinstance(batch.rows, pd.DataFrame)
+        ):
+            waiting.setdefault(batch.run.run_id, []).append(batch)
+    for group in waiting.values():
+        explain = group[0].explain
+        assert explain is not None
+        try:
+            parts = np.asarray(explain([row for b in group for row in b.rows]), dtype=np.float64)
+        except Exception as exc:  # the rows are still logged, without their top columns
+            rows = sum(len(b) for b in group)
+            logger.warning("scoring log: top columns of %d row(s) not computed: %s", rows, exc)
+            continue
+        start = 0
+        for batch in group:
+            batch.contributions = parts[start : start + len(batch)]
+            start += len(batch)
 
 
 def _tops(
@@ -121,6 +148,7 @@ def expand(batches: Sequence[ScoredBatch], sample: float, rng: np.random.Generat
     """The log rows of ``batches``: every row with its top columns; the values of a uniform
     sample of ``sample`` of the rows and of every alarm. Arrays are processed per model version
     at once, so many single-row requests cost about as much as one batch of them."""
+    _explained(batches)
     records: list[ScoreRecord] = []
     groups: dict[str, list[ScoredBatch]] = {}
     for batch in batches:
@@ -211,8 +239,10 @@ class ScoreLog:
         columns: list[str],
         rows: Rows,
         source: str,
+        explain: Callable[[Any], np.ndarray] | None = None,
     ) -> None:
-        """Queue what a request scored; never raises, never waits for the store."""
+        """Queue what a request scored (``explain``: how to get the contributions when they are not
+        given); never raises, never waits for the store."""
         if not self.enabled or not len(scores):
             return
         batch = ScoredBatch(
@@ -225,6 +255,7 @@ class ScoreLog:
             list(columns),
             rows,
             source,
+            explain,
         )
         with self._cond:
             if self._queued + len(batch) > self._capacity:

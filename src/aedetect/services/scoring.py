@@ -315,10 +315,15 @@ class ScoringService:
         threshold, scale = current_threshold(run, model), similarity_scale(model.threshold_)
         scored = []
         for batch in _batches(checked, batch_rows):
-            # score() costs what decision_function() does and also gives the log its top columns
-            result = model.score(batch)
-            self._logged(run, result, threshold, batch, "v1")
-            scored.append(judged_similarity(np.asarray(result.scores, dtype=np.float64), threshold, scale)[0])
+            scores = np.asarray(model.decision_function(batch), dtype=np.float64)
+            # The log's writer works out the top columns, off the request's path and many rows at
+            # once: computing them here cost a quarter of v1 batch throughput (BENCHMARKS.md).
+            if self._log is not None:
+                self._log.record(
+                    run, scores, scores > threshold, threshold, None, model.columns_, batch, "v1",
+                    explain=model.contributions,
+                )  # fmt: skip
+            scored.append(judged_similarity(scores, threshold, scale)[0])
         return ([finite_or_none(v) for v in values] for values in scored)
 
     def score_rows(self, run: TrainingRun, rows: Sequence[Row], top: int) -> list[dict[str, Any]]:
