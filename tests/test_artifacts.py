@@ -40,7 +40,7 @@ def test_round_trip_gives_identical_scores(saved):
 def test_manifest_is_json_with_versions_and_no_pickle(saved):
     _, _, path = saved
     document = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-    assert document["format_version"] == 3
+    assert document["format_version"] == 4
     assert document["fitted"]["numeric_error"] == "absolute_robust"
     assert set(document["library_versions"]) >= {"aedetect", "torch", "numpy"}
     assert sorted(p.name for p in path.iterdir()) == sorted([MANIFEST, WEIGHTS])
@@ -153,6 +153,23 @@ def test_a_format_2_model_is_read_and_scores_with_squared_errors(saved, tmp_path
     assert np.all(np.isfinite(old.to_numpy()))
     assert not np.allclose(old[["x", "y"]], new[["x", "y"]])
     np.testing.assert_allclose(old["kind"], new["kind"])
+
+
+def test_a_format_3_model_is_read_and_counts_column_errors_linearly(saved, tmp_path):
+    det, data, path = saved
+
+    def to_format_3(document):
+        document["format_version"] = 3
+        del document["params"]["error_knee"]
+        del document["fitted"]["effective_params"]["error_knee"]
+
+    loaded = load_detector(rewrite_manifest(path, tmp_path, to_format_3))
+    assert loaded.error_knee is None and loaded.effective_params_["error_knee"] is None
+    # same network: the categorical part is the default knee's unbent value
+    old, new = loaded.explain(data.iloc[:50]), det.explain(data.iloc[:50])
+    knee = det.effective_params_["error_knee"]
+    np.testing.assert_allclose(new["kind"], knee * np.log1p(old["kind"] / knee), rtol=1e-6)
+    assert np.all(old.to_numpy() >= new.to_numpy() - 1e-9)
 
 
 def test_an_unknown_numeric_error_is_refused(saved, tmp_path):

@@ -64,8 +64,9 @@ def test_broken_correlation_scores_higher_and_explain_names_column(fitted):
     normal = data.iloc[:50].copy()
     broken = normal.copy()
     broken["pressure"] = -broken["pressure"] * 3  # breaks the temp/pressure relation
-    # numeric errors are absolute differences (robust units), so they grow linearly with the break
-    assert np.median(det.decision_function(broken)) > 2 * np.median(det.decision_function(normal))
+    # numeric errors are absolute differences (robust units): they grow with the break (past
+    # error_knee training means logarithmically)
+    assert np.median(det.decision_function(broken)) > 1.5 * np.median(det.decision_function(normal))
     contrib = det.explain(broken)
     assert list(contrib.columns) == det.columns_
     np.testing.assert_allclose(contrib.sum(axis=1).to_numpy(), det.decision_function(broken), rtol=1e-6)
@@ -88,7 +89,8 @@ def test_far_out_value_raises_score_even_if_copyable():
     det = AutoEncoderDetector(epochs=20, n_hidden=[32, 8], random_state=0).fit(data)  # wide: can copy
     row = pd.DataFrame({"a": [0.0, 1e4], "b": [0.0, 0.0]})
     scores = det.decision_function(row)
-    assert scores[1] > 100 * max(scores[0], det.threshold_)
+    # far above the threshold (with the reconstruction error past error_knee counted logarithmically)
+    assert scores[1] > 5 * max(scores[0], det.threshold_)
     assert det.explain(row).iloc[1].idxmax() == "a"
 
 
@@ -209,6 +211,9 @@ def test_not_fitted_errors():
         ({"vocab_size": 0}, "vocab_size"),
         ({"columns": ["nope"]}, "columns"),
         ({"activation": "softsign"}, "activation"),
+        ({"error_knee": 0}, "error_knee"),
+        ({"error_knee": float("inf")}, "error_knee"),
+        ({"error_knee": "5"}, "error_knee"),
     ],
 )
 def test_bad_hyperparameters_name_the_field(params, field):
@@ -442,8 +447,28 @@ def test_stopping_asks_the_same_progress_per_step_of_every_table():
 def test_a_far_out_value_scores_by_how_far_out_it_lies():
     rng = np.random.default_rng(4)
     data = pd.DataFrame({"a": rng.normal(size=400), "b": rng.normal(size=400)})
-    det = AutoEncoderDetector(epochs=10, n_hidden=[8, 2], random_state=0).fit(data)
+    det = AutoEncoderDetector(epochs=10, n_hidden=[8, 2], random_state=0, error_knee=None).fit(data)
     rows = pd.DataFrame({"a": [10.0, 100.0, 1000.0], "b": [0.0, 0.0, 0.0]})
     parts = det.explain(rows)["a"].to_numpy()
     # asinh compresses the input for training; scores measure the error in robust units again
     assert parts[1] > 5 * parts[0] and parts[2] > 5 * parts[1]
+    # with the default knee the error past 5 training means counts logarithmically: still rising
+    kneed = AutoEncoderDetector(epochs=10, n_hidden=[8, 2], random_state=0).fit(data).explain(rows)["a"]
+    assert kneed.is_monotonic_increasing and kneed.iloc[2] < parts[2] / 5
+
+
+def test_error_knee_bends_only_the_reconstruction_part():
+    data = mixed_frame(300)
+    linear = AutoEncoderDetector(**FAST, error_knee=None).fit(data)
+    kneed = AutoEncoderDetector(**FAST, error_knee=2.0).fit(data)
+    rows = mixed_frame(40, seed=3)
+    rows.loc[:9, "pressure"] *= -4  # some rows far off the learned relation
+    rows.loc[10:14, "machine"] = "never seen"
+    a, b = linear.contributions(rows), kneed.contributions(rows)
+    # the knee changes no training: a categorical part (no magnitude term) is the bent linear one
+    cat = [linear.columns_.index("machine"), linear.columns_.index("제품")]
+    np.testing.assert_allclose(b[:, cat], 2.0 * np.log1p(a[:, cat] / 2.0), rtol=1e-6)
+    # numeric parts: bent reconstruction error plus the unchanged magnitude term, never above linear
+    assert np.all(b <= a + 1e-9) and np.all(b > 0)
+    assert np.array_equal(kneed.labels_, kneed.decision_scores_ > kneed.threshold_)
+    assert kneed.effective_params_["error_knee"] == 2.0 and linear.effective_params_["error_knee"] is None
