@@ -64,9 +64,8 @@ def test_broken_correlation_scores_higher_and_explain_names_column(fitted):
     normal = data.iloc[:50].copy()
     broken = normal.copy()
     broken["pressure"] = -broken["pressure"] * 3  # breaks the temp/pressure relation
-    # numeric errors are absolute differences (robust units): they grow with the break (past
-    # error_knee training means logarithmically)
-    assert np.median(det.decision_function(broken)) > 1.5 * np.median(det.decision_function(normal))
+    # numeric errors are absolute differences (robust units), so they grow with the break
+    assert np.median(det.decision_function(broken)) > 2 * np.median(det.decision_function(normal))
     contrib = det.explain(broken)
     assert list(contrib.columns) == det.columns_
     np.testing.assert_allclose(contrib.sum(axis=1).to_numpy(), det.decision_function(broken), rtol=1e-6)
@@ -89,7 +88,7 @@ def test_far_out_value_raises_score_even_if_copyable():
     det = AutoEncoderDetector(epochs=20, n_hidden=[32, 8], random_state=0).fit(data)  # wide: can copy
     row = pd.DataFrame({"a": [0.0, 1e4], "b": [0.0, 0.0]})
     scores = det.decision_function(row)
-    # far above the threshold (with the reconstruction error past error_knee counted logarithmically)
+    # far above the threshold (the reconstruction error past error_knee counts logarithmically)
     assert scores[1] > 5 * max(scores[0], det.threshold_)
     assert det.explain(row).iloc[1].idxmax() == "a"
 
@@ -452,7 +451,7 @@ def test_a_far_out_value_scores_by_how_far_out_it_lies():
     parts = det.explain(rows)["a"].to_numpy()
     # asinh compresses the input for training; scores measure the error in robust units again
     assert parts[1] > 5 * parts[0] and parts[2] > 5 * parts[1]
-    # with the default knee the error past 5 training means counts logarithmically: still rising
+    # with the default knee the error past 20 training means counts logarithmically: still rising
     kneed = AutoEncoderDetector(epochs=10, n_hidden=[8, 2], random_state=0).fit(data).explain(rows)["a"]
     assert kneed.is_monotonic_increasing and kneed.iloc[2] < parts[2] / 5
 

@@ -140,13 +140,15 @@ class AutoEncoderDetector(BaseDetector):
     magnitude_weight : float, default 0.3
         Weight of the second score part: how extreme each reconstructed numeric value is,
         relative to training (0 scores by reconstruction error alone).
-    error_knee : float or None, default 5.0
+    error_knee : float or None, default 20.0
         A column's reconstruction error (relative to its training mean) counts about in full
         while it is small and logarithmically past this many training means:
-        ``error_knee * log(1 + error / error_knee)``. One column's huge error then adds less
-        than several columns' large ones, so a row scores by how much of its structure it
-        breaks (measured better on both ADBench suites and NSL-KDD, see BENCHMARKS.md). None
-        counts errors linearly, as models saved before this parameter do.
+        ``error_knee * log(1 + error / error_knee)``. One column's extreme error then adds less
+        than in proportion, so the noisiest column no longer decides a row's score alone
+        (measured better on the MVTec-AD suite and NSL-KDD, and level on the Classical sets, see
+        BENCHMARKS.md). Lower knees trade a broken single sensor's lead over rows that are
+        moderately off in several columns for more Classical AP. None counts errors linearly,
+        as models saved before this parameter do.
     activation : str, default "relu"
         Hidden activation: relu, elu, tanh or gelu.
     weight_decay : float, default 0.0
@@ -193,7 +195,7 @@ class AutoEncoderDetector(BaseDetector):
         clip_quantile: float = 0.0,
         numeric_transform: str = "asinh",
         magnitude_weight: float = 0.3,
-        error_knee: float | None = 5.0,
+        error_knee: float | None = 20.0,
         activation: str = "relu",
         weight_decay: float = 0.0,
         random_state: int | None = None,
