@@ -277,16 +277,24 @@ def timed() -> Iterator[Stopwatch]:
         watch.seconds = time.perf_counter() - start
 
 
+_peak_seen_mb = 0.0
+"""The largest value :func:`peak_rss_mb` has returned in this process."""
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far, in MiB (``getrusage``; Linux reports KiB).
 
     It counts everything the process touched (numpy, pandas, torch's C++ allocator), which
     ``tracemalloc`` would miss, so measure each case in a fresh process.
     """
+    global _peak_seen_mb
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     peak_mb = peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
-    # the kernel updates its high-water mark lazily; it can trail the current RSS by a few pages
-    return max(peak_mb, current_rss_mb() or 0.0)
+    # the kernel updates its high-water mark lazily; it can trail the current RSS by a few pages,
+    # so a current RSS read earlier may exceed a later high-water mark: keep the largest seen, so
+    # the peak never falls between two calls
+    _peak_seen_mb = max(_peak_seen_mb, peak_mb, current_rss_mb() or 0.0)
+    return _peak_seen_mb
 
 
 def current_rss_mb() -> float | None:

@@ -444,3 +444,15 @@ def test_cluster_measures_trainings_and_scoring_per_worker_count(cluster_results
         assert phase["scoring"]["rows"] == 2000 and phase["scoring"]["jobs"] == 2
         assert phase["scoring"]["rows_per_s"] > 0
     assert cluster_results["ratios"]["training"] > 0 and len(cluster_results["load_average_before"]) == 3
+
+
+def test_peak_rss_never_falls_between_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kernel's high-water mark trails the current RSS, so a peak taken from the current RSS
+    can exceed a later high-water mark; a later peak must still not be lower."""
+    from benchmarks import common
+
+    high = common.peak_rss_mb() + 100.0
+    monkeypatch.setattr(common, "current_rss_mb", lambda: high)  # RSS above the high-water mark
+    first = common.peak_rss_mb()
+    monkeypatch.setattr(common, "current_rss_mb", lambda: None)  # gone again
+    assert first >= high and common.peak_rss_mb() >= first
