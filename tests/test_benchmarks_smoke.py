@@ -451,6 +451,7 @@ def test_peak_rss_never_falls_between_calls(monkeypatch: pytest.MonkeyPatch) -> 
     can exceed a later high-water mark; a later peak must still not be lower."""
     from benchmarks import common
 
+    monkeypatch.setattr(common, "_peak_seen_mb", common._peak_seen_mb)  # restored afterwards
     high = common.peak_rss_mb() + 100.0
     monkeypatch.setattr(common, "current_rss_mb", lambda: high)  # RSS above the high-water mark
     first = common.peak_rss_mb()

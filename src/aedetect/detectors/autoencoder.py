@@ -879,10 +879,12 @@ class AutoEncoderDetector(BaseDetector):
         it but far out along it (as in PCA's residual plus T-squared statistics). The knee bends
         only the first: an extreme value still counts in full through the second."""
         weight = float(self.effective_params_["magnitude_weight"])
-        knee = self.effective_params_.get("error_knee")
+        knee = self.effective_params_["error_knee"]
         parts = (recon / self.column_scale_[:, None, :]).mean(axis=0)
-        if knee is not None:
-            parts = knee * np.log1p(parts / knee)
+        if knee is not None:  # knee * log1p(parts / knee), in place: parts is this call's own array
+            parts /= knee
+            np.log1p(parts, out=parts)
+            parts *= knee
         if weight:
             parts = parts + weight * (magnitude / self.magnitude_scale_[:, None, :]).mean(axis=0)
         return np.asarray(parts)

@@ -99,29 +99,25 @@ class ScoredBatch:
         return [{c: json_value(self.rows[i].get(c)) for c in self.columns} for i in index]
 
 
-def _explained(batches: Sequence[ScoredBatch]) -> None:
-    """Compute the missing contributions, one call per model version for all its batches."""
-    waiting: dict[str, list[ScoredBatch]] = {}
-    for batch in batches:
-        if (
-            batch.contributions is None
-            and batch.explain is not None
-            and not isinstance(batch.rows, pd.DataFrame)
-        ):
-            waiting.setdefault(batch.run.run_id, []).append(batch)
-    for group in waiting.values():
-        explain = group[0].explain
-        assert explain is not None
-        try:
-            parts = np.asarray(explain([row for b in group for row in b.rows]), dtype=np.float64)
-        except Exception as exc:  # the rows are still logged, without their top columns
-            rows = sum(len(b) for b in group)
-            logger.warning("scoring log: top columns of %d row(s) not computed: %s", rows, exc)
-            continue
-        start = 0
-        for batch in group:
-            batch.contributions = parts[start : start + len(batch)]
-            start += len(batch)
+def _explain_missing(group: Sequence[ScoredBatch]) -> None:
+    """Compute the missing contributions of one model version's batches in one call."""
+    waiting = [
+        b
+        for b in group
+        if b.contributions is None and b.explain is not None and not isinstance(b.rows, pd.DataFrame)
+    ]
+    if not waiting or waiting[0].explain is None:
+        return
+    try:
+        parts = np.asarray(waiting[0].explain([row for b in waiting for row in b.rows]), dtype=np.float64)
+    except Exception as exc:  # the rows are still logged, without their top columns
+        rows = sum(len(b) for b in waiting)
+        logger.warning("scoring log: top columns of %d row(s) not computed: %s", rows, exc)
+        return
+    start = 0
+    for batch in waiting:
+        batch.contributions = parts[start : start + len(batch)]
+        start += len(batch)
 
 
 def _tops(
@@ -148,12 +144,12 @@ def expand(batches: Sequence[ScoredBatch], sample: float, rng: np.random.Generat
     """The log rows of ``batches``: every row with its top columns; the values of a uniform
     sample of ``sample`` of the rows and of every alarm. Arrays are processed per model version
     at once, so many single-row requests cost about as much as one batch of them."""
-    _explained(batches)
     records: list[ScoreRecord] = []
     groups: dict[str, list[ScoredBatch]] = {}
     for batch in batches:
         groups.setdefault(batch.run.run_id, []).append(batch)
     for group in groups.values():
+        _explain_missing(group)
         scores = np.concatenate([np.asarray(b.scores, dtype=np.float64) for b in group])
         labels = np.concatenate([np.asarray(b.labels, dtype=bool) for b in group])
         sampled = (rng.random(len(scores)) < sample).tolist()
