@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import math
+from datetime import datetime
 
 import pandas as pd
 import pytest
@@ -218,7 +219,20 @@ def test_second_training_moves_production_and_alias_puts_it_back(
     api.update_model(NAME, params={"epochs": 2, "random_state": 1, "n_hidden": [8, 2]})
     job = api.train(NAME, wait=True, progress=False)
     assert job["status"] == "succeeded" and job["version"] == 2
-    assert api.model(NAME)["aliases"]["production"] == 2
+    model = api.model(NAME)
+    assert model["aliases"]["production"] == 2
+    # the model record says what its newest training did, whatever jobs came after it
+    last = model["last_training"]
+    assert {k: last[k] for k in ("job", "status", "version", "error")} == {
+        "job": job["id"],
+        "status": "succeeded",
+        "version": 2,
+        "error": None,
+    }
+    at = {k: datetime.fromisoformat(v) for k, v in job.items() if k.endswith("_at")}
+    assert at["created_at"] <= datetime.fromisoformat(last["created_at"]) <= at["started_at"]
+    assert last["finished_at"] == model["last_trained_at"]
+    assert at["started_at"] < datetime.fromisoformat(model["last_trained_at"]) <= at["finished_at"]
     rows = _rows(kdd_test, 5)
     v1 = V1Client(v2_server.url)
     assert v1.anomaly(NAME, rows) == pytest.approx([r["similarity"] for r in api.score(NAME, rows)["rows"]])
@@ -260,6 +274,12 @@ def test_cancel_stops_a_running_job_and_production_keeps_serving(
         api.model(NAME)["aliases"]["production"] == 1 and api.score(NAME, _rows(kdd_test, 1))["version"] == 1
     )
     assert [v["version"] for v in api.versions(NAME)] == [1, 2]
+    model = api.model(NAME)
+    last = model["last_training"]
+    assert last["job"] == job["id"] and last["status"] == "cancelled" and last["version"] is None
+    assert last["error"] == done["error"] and last["finished_at"] is not None
+    made = datetime.fromisoformat(model["last_trained_at"])
+    assert made < datetime.fromisoformat(last["finished_at"])  # still when version 2 was made
 
 
 def test_jobs_are_listed_and_filtered(api: Client, flow: object) -> None:

@@ -124,6 +124,25 @@ def test_version_page_rolls_back_and_promotes_through_its_buttons(
     assert not browser.errors
 
 
+def test_models_page_shows_a_failed_newest_training_beside_the_version_that_keeps_serving(
+    browser: Browser, press: str, api: Client
+) -> None:
+    before = api.model(press)
+    api.update_model(press, params={**before["params"], "epochs": 10_000})
+    job = api.train(press, progress=False)
+    api.cancel(job["id"])
+    assert api.job(job["id"], wait=60)["status"] == "cancelled"
+    model = api.model(press)
+    assert model["last_training"]["job"] == job["id"] and model["last_training"]["status"] == "cancelled"
+    assert model["latest_version"] == 2 and model["last_trained_at"] == before["last_trained_at"]
+
+    cells = models_row(browser, press)
+    assert "cancelled" in cells[2] and "version 2 keeps serving" in cells[2]
+    assert cells[1] == "v2" and cells[3] != "–"  # production and when version 2 was trained stay
+    api.update_model(press, params=before["params"])
+    assert not browser.errors
+
+
 def test_pages_of_this_module_load_nothing_from_outside(browser: Browser) -> None:
     assert browser.requests
     assert [url for url in browser.requests if not url.startswith(browser.base + "/")] == []

@@ -13,11 +13,12 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from aedetect.data.encoding import NUMERIC_TRANSFORMS
 from aedetect.detectors.autoencoder import AutoEncoderDetector
-from aedetect.domain import AliasMove, Job, Network, TrainingRun
+from aedetect.domain import AliasMove, Job, JobStatus, Network, TrainingRun
 from aedetect.errors import AedetectError, Conflict, InvalidInput, NotFound, listed, quoted
 from aedetect.registry.base import Registry
 from aedetect.services.catalog import DatasetCatalog
@@ -135,6 +136,15 @@ class ModelView:
     aliases: dict[str, int]
     latest_version: int | None
     training: bool
+    last_training: TrainingRun | None = None
+    """Its newest training run (any status), for showing what training last did."""
+    last_trained_at: datetime | None = None
+    """When its newest successful training ended."""
+
+
+def _queued_order(run: TrainingRun) -> tuple[bool, datetime, int, int]:
+    """Sort key of training runs, oldest queued first (runs without a time first)."""
+    return (run.created_at is not None, run.created_at or datetime.min, run.version, run.seq)
 
 
 def _column_list(value: Any, name: str) -> list[str] | None:
@@ -281,12 +291,15 @@ class ModelService:
             for r in self._registry.list_runs(network.nn_id, v.version)
         ]
         numbers = [r.model_version for r in runs if r.model_version is not None]
+        ended = [r.finished_at for r in runs if r.status is JobStatus.SUCCEEDED and r.finished_at is not None]
         return ModelView(
             network=network,
             spec=self.spec(network.nn_id) if self._registry.list_versions(network.nn_id) else ModelSpec(None),
             aliases=self._registry.aliases(network.nn_id),
             latest_version=max(numbers, default=None),
             training=any(not r.status.finished for r in runs),
+            last_training=max(runs, key=_queued_order, default=None),
+            last_trained_at=max(ended, default=None),
         )
 
     def get(self, name: str) -> ModelView:

@@ -115,6 +115,15 @@ class ModelUpdate(ModelFields):
     dataset: str | None = F("Id of the training dataset.", DATASET_EXAMPLE, None)
 
 
+class LastTraining(Public):
+    job: str | None = F("Id of the training job.", JOB_EXAMPLE)
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"] = F("Where it is.", "failed")
+    version: int | None = F("The model version it made (null unless it succeeded).", None)
+    error: str | None = F("Why it failed or was cancelled.", "column 'pressure' is missing from the dataset")
+    created_at: datetime | None = F("When it was queued (UTC).", WHEN)
+    finished_at: datetime | None = F("When it ended (UTC).", WHEN)
+
+
 class ModelPublic(Public):
     name: str = F("Model name (the v1 nn_id).", "plant-7")
     description: str = F("Free text about the model.", "Line 7 sensors")
@@ -131,6 +140,10 @@ class ModelPublic(Public):
     aliases: dict[str, int] = F("Alias -> model version.", {"production": 3})
     latest_version: int | None = F("Highest model version number.", 3)
     training: bool = F("Whether a training job of the model is queued or running.", False)
+    last_training: LastTraining | None = F(
+        "Its newest training, whatever its outcome (null: never trained).", None
+    )
+    last_trained_at: datetime | None = F("When its newest successful training ended (UTC).", WHEN)
     created_at: datetime | None = F("When the model was created (UTC).", WHEN)
     updated_at: datetime | None = F("When its descriptive fields last changed (UTC).", WHEN)
 

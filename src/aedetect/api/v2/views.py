@@ -9,6 +9,7 @@ from aedetect.api.v2.schemas import (
     ColumnKind,
     JobProgress,
     JobPublic,
+    LastTraining,
     LossHistory,
     ModelPublic,
     ThresholdPublic,
@@ -21,7 +22,7 @@ V2_ROOT = "/api/v2"
 
 
 def model_public(view: ModelView) -> ModelPublic:
-    network, spec = view.network, view.spec
+    network, spec, run = view.network, view.spec, view.last_training
     return ModelPublic(
         name=network.nn_id,
         description=network.nn_desc,
@@ -36,8 +37,21 @@ def model_public(view: ModelView) -> ModelPublic:
         aliases=view.aliases,
         latest_version=view.latest_version,
         training=view.training,
+        last_training=None if run is None else last_training(run),
+        last_trained_at=view.last_trained_at,
         created_at=network.created_at,
         updated_at=network.updated_at,
+    )
+
+
+def last_training(run: TrainingRun) -> LastTraining:
+    return LastTraining(
+        job=run.job_id,
+        status=run.status.value,
+        version=run.model_version,
+        error=run.error,
+        created_at=run.created_at,
+        finished_at=run.finished_at,
     )
 
 

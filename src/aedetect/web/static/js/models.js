@@ -16,6 +16,28 @@ async function allModels() {
   return items;
 }
 
+// Jobs newest first, page by page, until they are older than the recent-scoring window (the
+// scoring jobs' files count there; at most 20 pages of 500, so a busy server's page stays quick).
+async function recentJobs(since) {
+  const items = [];
+  let cursor = null;
+  for (let pages = 0; pages < 20; pages++) {
+    const page = await api(`/jobs?limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+    items.push(...page.items);
+    cursor = page.next;
+    const oldest = page.items[page.items.length - 1];
+    if (!cursor || !oldest || new Date(oldest.created_at).getTime() < since) break;
+  }
+  return items;
+}
+
+// The model's newest training (from the model record, so it shows however many jobs came after it)
+// in the shape of a job.
+function lastTraining(model) {
+  const t = model.last_training;
+  return t && { id: t.job, status: t.status, version: t.version, error: t.error, progress: {} };
+}
+
 function statusCell(model, train) {
   const cell = h("td", { class: "status" });
   if (train && (train.status === "queued" || train.status === "running")) {
@@ -32,7 +54,7 @@ function statusCell(model, train) {
     }).catch((err) => cell.replaceChildren(h("span", { class: "badge bad" }, "unknown"), " ", err.message));
     return cell;
   }
-  if (train && (train.status === "failed" || train.status === "cancelled") && !(model.latest_version > train.version)) {
+  if (train && (train.status === "failed" || train.status === "cancelled")) {
     cell.append(...failure(train));
     if (model.latest_version) cell.append(h("div", { class: "note" }, `version ${model.latest_version} keeps serving`));
     return cell;
@@ -45,8 +67,7 @@ function failure(job) {
   return [h("span", { class: "badge bad" }, job.status), " ", h("span", { class: "reason" }, job.error || "")];
 }
 
-function recentScoring(model, jobs) {
-  const since = new Date(scoredSince).getTime();
+function recentScoring(model, jobs, since) {
   let { rows, anomalies } = logged[model.name] || { rows: 0, anomalies: 0 };
   for (const job of jobs) {
     if (job.kind !== "score" || job.status !== "succeeded" || !job.result) continue;
@@ -58,23 +79,23 @@ function recentScoring(model, jobs) {
 }
 
 async function render() {
-  const [models, jobs] = await Promise.all([allModels(), api("/jobs?limit=500")]);
+  const since = new Date(scoredSince).getTime();
+  const [models, jobs] = await Promise.all([allModels(), recentJobs(since)]);
   const body = document.querySelector("#models tbody");
   body.replaceChildren();
   document.getElementById("empty").hidden = models.length > 0;
   for (const model of models) {
-    const own = jobs.items.filter((j) => j.model === model.name);
-    const train = own.find((j) => j.kind === "train");
-    const lastTrained = own.find((j) => j.kind === "train" && j.status === "succeeded");
+    const own = jobs.filter((j) => j.model === model.name);
+    const train = lastTraining(model);
     const production = model.aliases.production;
-    const scored = recentScoring(model, own);
+    const scored = recentScoring(model, own, since);
     const link = production || model.latest_version;
     body.append(h("tr", { dataset: { model: model.name } },
       h("td", {}, link ? h("a", { href: `/models/${encodeURIComponent(model.name)}/versions/${link}` }, model.name) : model.name,
         model.description ? h("div", { class: "note" }, model.description) : null),
       h("td", { class: "num" }, production ? `v${production}` : "–"),
       statusCell(model, train),
-      h("td", {}, lastTrained ? when(lastTrained.finished_at) : "–"),
+      h("td", {}, model.last_trained_at ? when(model.last_trained_at) : "–"),
       h("td", { class: "num" }, scored.rows ? num(scored.rows) : "–"),
       h("td", { class: "num" }, scored.rows ? pct(scored.anomalies / scored.rows) : "–"),
       h("td", {}, model.latest_version ? h("a", { href: `/models/${encodeURIComponent(model.name)}/score` }, "score a file") : null),
