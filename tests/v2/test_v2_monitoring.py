@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import roc_auc_score
 from v1_support import ServerProcess, V1Client, csv_bytes, wait_for
 
 from aedetect.client import ApiError, Client
@@ -329,6 +330,28 @@ def small_model(api: Client, name: str) -> list[dict[str, Any]]:
     api.create_model(name, dataset=dataset["id"], columns=COLUMNS, params={"epochs": 2, "random_state": 0})
     assert api.train(name, wait=True, progress=False)["status"] == "succeeded"
     return records(frame.head(20))
+
+
+def test_a_model_made_again_under_its_old_name_is_profiled_and_evaluated_afresh(api: Client) -> None:
+    """Its first run has the first model's run id again; nothing cached for that model may answer."""
+    name = "remade"
+    labelled = traffic(300, np.random.default_rng(81), anomalies=0.1)
+    held = api.upload_dataset(io.BytesIO(csv_bytes(labelled)), "remade-eval.csv")["id"]
+    small_model(api, name)
+    assert {c["name"] for c in api.profile(name, 1)["columns"]} == set(COLUMNS)
+    assert api.evaluate(name, 1, held, "label", normal_value="normal")["baseline"] is not None
+    api.delete_model(name)
+
+    frame = traffic(400, np.random.default_rng(62))
+    dataset = api.upload_dataset(io.BytesIO(csv_bytes(frame)), "remade-again.csv")
+    params = {"epochs": 2, "random_state": 1}
+    api.create_model(name, dataset=dataset["id"], columns=["x3", "x4"], params=params)
+    assert api.train(name, wait=True, progress=False)["status"] == "succeeded"
+    assert [c["name"] for c in api.profile(name, 1)["columns"]] == ["x3", "x4"]
+    again = api.evaluate(name, 1, held, "label", normal_value="normal")
+    scores = [r["score"] for r in api.score(name, records(labelled), top=0)["rows"]]
+    assert again["roc_auc"] == pytest.approx(roc_auc_score(labelled["label"] == "fault", scores))
+    assert again["baseline"] is not None and again["baseline_unavailable"] is None
 
 
 READ_ONLY_TRIGGER = (

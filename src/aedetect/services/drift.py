@@ -10,8 +10,6 @@ the version's training scores above its current threshold, so it follows thresho
 from __future__ import annotations
 
 import re
-import threading
-from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,8 +21,9 @@ from aedetect.data.profile import TrainingProfile
 from aedetect.domain import TrainingRun
 from aedetect.errors import Conflict, InvalidInput
 from aedetect.registry.base import Registry
+from aedetect.services.cache import RecentCache
 from aedetect.services.paths import DataPaths
-from aedetect.services.scoring import ScoringService, current_threshold
+from aedetect.services.scoring import ScoringService, current_threshold, run_key
 from aedetect.services.thresholds import ThresholdService
 from aedetect.storage import ArtifactStore
 
@@ -85,15 +84,13 @@ class DriftService:
         self._store = store
         self._scoring = scoring
         self._thresholds = thresholds
-        self._profiles: OrderedDict[str, TrainingProfile] = OrderedDict()
-        self._lock = threading.Lock()
+        self._profiles: RecentCache[TrainingProfile] = RecentCache(CACHED_PROFILES)
 
     def profile(self, run: TrainingRun) -> TrainingProfile:
         """The version's training profile (``Conflict`` for a version trained before profiles)."""
-        with self._lock:
-            cached = self._profiles.get(run.run_id)
-        if cached is not None:
-            return cached
+        return self._profiles.get(run_key(run), lambda: self._load_profile(run))
+
+    def _load_profile(self, run: TrainingRun) -> TrainingProfile:
         if run.model_path is None:
             raise Conflict(f"model version {run.model_version} has no model", field="version")
         profile = load_profile(self._store.local_dir(self._paths.model_key(run.model_path)))
@@ -103,10 +100,6 @@ class DriftService:
                 "train the model again to compare its traffic with its training data",
                 field="version",
             )
-        with self._lock:
-            self._profiles[run.run_id] = profile
-            while len(self._profiles) > CACHED_PROFILES:
-                self._profiles.popitem(last=False)
         return profile
 
     def expected_rate(self, run: TrainingRun, profile: TrainingProfile, threshold: float) -> float:

@@ -18,6 +18,7 @@ Every scored row (v1 predictions, v2 JSON rows and CSV bodies) is handed to the 
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 from collections import OrderedDict
@@ -157,6 +158,13 @@ def model_stamp(run: TrainingRun) -> str:
     the run was made. It comes with the serving read, so checking it costs nothing."""
     created = run.created_at.isoformat() if run.created_at is not None else ""
     return f"{run.job_id or ''}@{created}"
+
+
+def run_key(run: TrainingRun, *more: Any) -> str:
+    """Cache key of what a run's model yields (with ``more`` inputs): the run id with its
+    :func:`model_stamp`, so a model made again under an old name, whose first run gets the same
+    run id, never reads what was cached for the model it replaced."""
+    return json.dumps([run.run_id, model_stamp(run), *more])
 
 
 def current_threshold(run: TrainingRun, detector: AutoEncoderDetector) -> float:

@@ -23,7 +23,6 @@ version are kept for a while (both never change), so moving a threshold back and
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -47,7 +46,7 @@ from aedetect.services.feedback import (
     precision_threshold,
 )
 from aedetect.services.paths import DataPaths
-from aedetect.services.scoring import ScoringService, current_threshold
+from aedetect.services.scoring import ScoringService, current_threshold, run_key
 from aedetect.services.workflow import TRAIN_DATA
 from aedetect.storage import ArtifactStore
 
@@ -185,7 +184,7 @@ class ThresholdService:
         (if named), kept for the next call (a dataset never changes, nor does a version)."""
         self._catalog.get(dataset)  # a dataset deleted meanwhile is a NotFound, cached or not
         detector = self._scoring.detector(run)
-        key = json.dumps([run.run_id, dataset, label_column, normal_value])
+        key = run_key(run, dataset, label_column, normal_value)
         return self._scores.get(
             key, lambda: self._labelled_scores(detector, dataset, label_column, normal_value)[:2]
         )
@@ -421,7 +420,7 @@ class ThresholdService:
                 detector.contamination,
             )
 
-        baseline = self._baselines.get(run.run_id, build)
+        baseline = self._baselines.get(run_key(run), build)
         if fingerprint(baseline.training_scores) != recorded.get("fingerprint"):
             return None, "the training data changed since this version was trained, so its baseline is gone"
         return baseline, None
