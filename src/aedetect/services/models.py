@@ -285,16 +285,13 @@ class ModelService:
         )
 
     def view(self, network: Network) -> ModelView:
-        runs = [
-            r
-            for v in self._registry.list_versions(network.nn_id)
-            for r in self._registry.list_runs(network.nn_id, v.version)
-        ]
+        versions = self._registry.list_versions(network.nn_id)
+        runs = [r for v in versions for r in self._registry.list_runs(network.nn_id, v.version)]
         numbers = [r.model_version for r in runs if r.model_version is not None]
         ended = [r.finished_at for r in runs if r.status is JobStatus.SUCCEEDED and r.finished_at is not None]
         return ModelView(
             network=network,
-            spec=self.spec(network.nn_id) if self._registry.list_versions(network.nn_id) else ModelSpec(None),
+            spec=self.spec(network.nn_id) if versions else ModelSpec(None),
             aliases=self._registry.aliases(network.nn_id),
             latest_version=max(numbers, default=None),
             training=any(not r.status.finished for r in runs),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
@@ -15,14 +15,13 @@ from sse_starlette import EventSourceResponse
 
 from aedetect.api.deps import BatchDep, JobsDep
 from aedetect.api.v2.problems import problem_responses
-from aedetect.api.v2.schemas import ExplainedRow, JobId, JobList, JobPublic, JobRows
+from aedetect.api.v2.schemas import ExplainedRow, JobId, JobList, JobPublic, JobRows, JobStatusName
 from aedetect.api.v2.views import job_public
 from aedetect.domain import JobStatus
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
 PING_S = 15
-StatusName = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 
 EVENTS_DOC: dict[int | str, dict[str, Any]] = {
     200: {
@@ -54,7 +53,7 @@ def list_jobs(
     jobs: JobsDep,
     model: Annotated[str | None, Query(description="Only this model's jobs.", examples=["plant-7"])] = None,
     status: Annotated[
-        StatusName | None, Query(description="Only jobs in this status.", examples=["running"])
+        JobStatusName | None, Query(description="Only jobs in this status.", examples=["running"])
     ] = None,
     cursor: Annotated[str | None, Query(description="The 'next' value of the previous page.")] = None,
     limit: Annotated[int, Query(ge=1, le=500, description="Jobs per page.", examples=[50])] = 100,

@@ -15,6 +15,8 @@ Scalar = str | int | float | bool | None
 DATASET_EXAMPLE = "ds_0123456789ab"
 JOB_EXAMPLE = "5f0c6a1e9d2b4c7a8e3f1b2d4c6a8e0f"
 WHEN = "2026-12-01T10:15:00Z"
+JobStatusName = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+"""Where a job (and the training run it drives) is."""
 
 
 def F(description: str, example: Any, default: Any = ..., **kwargs: Any) -> Any:
@@ -117,7 +119,7 @@ class ModelUpdate(ModelFields):
 
 class LastTraining(Public):
     job: str | None = F("Id of the training job.", JOB_EXAMPLE)
-    status: Literal["queued", "running", "succeeded", "failed", "cancelled"] = F("Where it is.", "failed")
+    status: JobStatusName = F("Where it is.", "failed")
     version: int | None = F("The model version it made (null unless it succeeded).", None)
     error: str | None = F("Why it failed or was cancelled.", "column 'pressure' is missing from the dataset")
     created_at: datetime | None = F("When it was queued (UTC).", WHEN)
@@ -175,9 +177,7 @@ class JobPublic(Public):
     id: str = F("Job id.", JOB_EXAMPLE)
     kind: Literal["train", "score"] = F("What the job does.", "train")
     model: str | None = F("The model it works on.", "plant-7")
-    status: Literal["queued", "running", "succeeded", "failed", "cancelled"] = F(
-        "Where the job is.", "running"
-    )
+    status: JobStatusName = F("Where the job is.", "running")
     progress: JobProgress = F("Progress so far.", {"epoch": 12, "max_epochs": 30})
     version: int | None = F("The model version it made (training) or used (scoring).", 4)
     error: str | None = F("Why it failed or was cancelled.", None)
