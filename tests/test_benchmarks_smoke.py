@@ -457,3 +457,71 @@ def test_peak_rss_never_falls_between_calls(monkeypatch: pytest.MonkeyPatch) -> 
     first = common.peak_rss_mb()
     monkeypatch.setattr(common, "current_rss_mb", lambda: None)  # gone again
     assert first >= high and common.peak_rss_mb() >= first
+
+
+@pytest.fixture(scope="module")
+def screen_fits(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Cached score parts of one tiny numeric set and the tiny NSL-KDD (mixed types), via the CLI."""
+    tmp = tmp_path_factory.mktemp("screen")
+    write_tiny_npz(tmp / "adbench")
+    write_tiny_nsl_kdd(tmp / "nsl-kdd")
+    fits = tmp / "cached"
+    run_module(
+        "benchmarks.screen",
+        "fit",
+        "--out",
+        fits,
+        "--datasets",
+        tmp / "adbench",
+        "--mvtec",
+        "none",
+        "--nsl-kdd",
+        tmp / "nsl-kdd",
+        "--ae-params",
+        '{"epochs": 3}',
+    )
+    return fits
+
+
+def test_screen_default_rule_reproduces_the_detectors_own_scores(screen_fits: Path) -> None:
+    from benchmarks.screen import load_caches, parse_rule, rule_scores
+
+    caches = load_caches([screen_fits])
+    assert sorted(run.name for run in caches) == ["1_tiny", "nsl_kdd_all", "nsl_kdd_normal"]
+    for run, cache in caches.items():
+        default = rule_scores(cache, parse_rule("default"))
+        assert np.allclose(default, cache["score"], rtol=1e-9, atol=1e-9), run
+        # every other rule really changes the score
+        for text in ("knee=none", "magnitude=0", "tails=0.5", "spread=1"):
+            assert not np.allclose(rule_scores(cache, parse_rule(text)), default), (run, text)
+        if run.group == "nsl-kdd":  # the only runs with categorical columns
+            assert cache["codes_test"].shape[1] == len(NSL_KDD_CATEGORICAL)
+            assert not np.allclose(rule_scores(cache, parse_rule("rarity=1")), default)
+
+
+def test_screen_compare_counts_runs_against_the_first_rule_and_isolation_forest(screen_fits: Path) -> None:
+    proc = run_module(
+        "benchmarks.screen", "compare", screen_fits, "--rules", "default", "knee=5 magnitude=0.6"
+    )
+    lines = [line for line in proc.stdout.splitlines() if line.startswith(f"| {screen_fits.name}: ")]
+    assert [line.split("|")[1].strip() for line in lines] == [
+        f"{screen_fits.name}: default",
+        f"{screen_fits.name}: knee=5 magnitude=0.6",
+    ] * 2  # the Classical suite, then NSL-KDD
+    cells = [[cell.strip() for cell in line.split("|")[1:-1]] for line in lines]
+    assert [row[1] for row in cells] == ["1", "1", "2", "2"]  # runs: the tiny set; NSL-KDD all and normal
+    assert cells[0][4:6] == cells[2][4:6] == ["0/0", "0/0"]  # the first rule against itself
+    assert 0.5 < float(cells[0][2]) <= 1.0  # the tiny set's anomalies are shifted: far better than chance
+
+
+def test_screen_rejects_a_rule_it_does_not_know() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.screen", "compare", "nowhere", "--rules", "kne=5"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert "'kne=5'" in proc.stderr and "knee" in proc.stderr
