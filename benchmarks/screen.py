@@ -159,7 +159,8 @@ def parse_rule(text: str) -> dict[str, float | None]:
         except ValueError:
             raise ValueError(f"rule word {word!r}: {value!r} is not a number") from None
         if not np.isfinite(number) or number < 0 or (key == "knee" and number == 0):
-            raise ValueError(f"rule word {word!r}: needs a finite number above 0 (weights may be 0)")
+            needs = "a number above 0 (or none)" if key == "knee" else "a finite number, 0 or more"
+            raise ValueError(f"rule word {word!r}: {key} needs {needs}")
         rule[key] = number
     return rule
 

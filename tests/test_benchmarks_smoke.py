@@ -525,3 +525,22 @@ def test_screen_rejects_a_rule_it_does_not_know() -> None:
     )
     assert proc.returncode != 0
     assert "'kne=5'" in proc.stderr and "knee" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("knee=0", "knee needs a number above 0"),
+        ("tails=-1", "tails needs a finite number"),
+        ("spread=inf", "spread needs a finite number"),
+        ("magnitude=lots", "'lots' is not a number"),
+        ("knee", "expected key=value"),
+    ],
+)
+def test_screen_rule_words_out_of_range_are_refused_by_name(text: str, message: str) -> None:
+    from benchmarks.screen import parse_rule
+
+    with pytest.raises(ValueError, match=message) as caught:
+        parse_rule(f"default {text}")
+    assert repr(text) in str(caught.value)
+    assert parse_rule("knee=none magnitude=0") == {"knee": None, "magnitude": 0.0}
