@@ -238,6 +238,19 @@ def load_nsl_kdd(directory: Path, only: Sequence[str] | None = None) -> list[Fix
     return [d for d in variants if not only or dataset_matches(d.name, only) or "nsl_kdd" in only]
 
 
+def select_datasets(
+    classical: Path | None, mvtec: str, nsl_kdd: str, only: Sequence[str] | None
+) -> list[Dataset]:
+    """The datasets a run covers: the Classical ``.npz`` directory (``None`` skips it), the MVTec-AD
+    embedding directory and the NSL-KDD directory (``"none"`` skips either), filtered by ``only``."""
+    datasets: list[Dataset] = [] if classical is None else list(load_npz_datasets(classical, only))
+    if mvtec.lower() != "none":
+        datasets += load_npz_datasets(Path(mvtec), only, group="mvtec")
+    if nsl_kdd.lower() != "none":
+        datasets += load_nsl_kdd(Path(nsl_kdd), only)
+    return datasets
+
+
 def encode_numeric(
     train: pd.DataFrame, test: pd.DataFrame, categorical: Sequence[str]
 ) -> tuple[np.ndarray, np.ndarray]:

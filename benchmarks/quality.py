@@ -35,12 +35,12 @@ from benchmarks.common import (
     command_line,
     display_path,
     load_npz_datasets,
-    load_nsl_kdd,
     machine_info,
     now_iso,
     parse_ints,
     parse_list,
     read_json,
+    select_datasets,
     set_threads,
     timed,
     write_json,
@@ -468,11 +468,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     only = parse_list(args.only) or None
     threads = set_threads(args.threads)
 
-    datasets: list[Dataset] = list(load_npz_datasets(args.datasets, only))
-    if args.mvtec.lower() != "none":
-        datasets += load_npz_datasets(Path(args.mvtec), only, group="mvtec")
-    if args.nsl_kdd.lower() != "none":
-        datasets += load_nsl_kdd(Path(args.nsl_kdd), only)
+    datasets = select_datasets(args.datasets, args.mvtec, args.nsl_kdd, only)
     if not datasets:
         raise SystemExit(f"no dataset selected (directory {args.datasets}, --only {args.only!r})")
     print(

@@ -58,10 +58,9 @@ from benchmarks.common import (
     DEFAULT_NSL_KDD_DIR,
     Dataset,
     fmt,
-    load_npz_datasets,
-    load_nsl_kdd,
     markdown_table,
     parse_list,
+    select_datasets,
     set_threads,
 )
 
@@ -369,13 +368,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit("--ae-params must be a JSON object, e.g. '{\"n_members\": 4}'")
     only = parse_list(args.only) or None
     set_threads(args.threads)
-    datasets: list[Dataset] = []
-    if args.datasets.lower() != "none":
-        datasets += load_npz_datasets(Path(args.datasets), only)
-    if args.mvtec.lower() != "none":
-        datasets += load_npz_datasets(Path(args.mvtec), only, group="mvtec")
-    if args.nsl_kdd.lower() != "none":
-        datasets += load_nsl_kdd(Path(args.nsl_kdd), only)
+    classical = None if args.datasets.lower() == "none" else Path(args.datasets)
+    datasets = select_datasets(classical, args.mvtec, args.nsl_kdd, only)
     if not datasets:
         raise SystemExit(f"no dataset selected (--only {args.only!r})")
     args.out.mkdir(parents=True, exist_ok=True)

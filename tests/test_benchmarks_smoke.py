@@ -544,3 +544,19 @@ def test_screen_rule_words_out_of_range_are_refused_by_name(text: str, message: 
         parse_rule(f"default {text}")
     assert repr(text) in str(caught.value)
     assert parse_rule("knee=none magnitude=0") == {"knee": None, "magnitude": 0.0}
+
+
+def test_screen_compare_of_a_directory_without_fits_says_how_to_make_them(tmp_path: Path) -> None:
+    empty = tmp_path / "no-fits"
+    empty.mkdir()
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.screen", "compare", str(empty)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert f"no cached fits in {empty}" in proc.stderr
+    assert f"python -m benchmarks.screen fit --out {empty}" in proc.stderr
