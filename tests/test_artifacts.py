@@ -20,7 +20,7 @@ def saved(tmp_path_factory):
         {"x": rng.normal(size=200), "y": rng.normal(size=200), "kind": rng.choice(["a", "b", "c"], 200)}
     )
     data.loc[5, "x"] = np.nan
-    det = AutoEncoderDetector(epochs=5, n_hidden=[8, 2], random_state=0).fit(data)
+    det = AutoEncoderDetector(epochs=5, n_hidden=[8, 2], random_state=0, latent_weight=0.3).fit(data)
     path = tmp_path_factory.mktemp("model")
     save_detector(det, path)
     return det, data, path
@@ -40,7 +40,7 @@ def test_round_trip_gives_identical_scores(saved):
 def test_manifest_is_json_with_versions_and_no_pickle(saved):
     _, _, path = saved
     document = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-    assert document["format_version"] == 4
+    assert document["format_version"] == 5
     assert document["fitted"]["numeric_error"] == "absolute_robust"
     assert set(document["library_versions"]) >= {"aedetect", "torch", "numpy"}
     assert sorted(p.name for p in path.iterdir()) == sorted([MANIFEST, WEIGHTS])
@@ -128,6 +128,25 @@ def test_scoring_threads_of_a_loaded_model_are_chosen_at_load(saved):
     assert np.all(np.isfinite(loaded.decision_function(data)))
 
 
+def before_format_5(document):
+    """What a model written before the latent part lacks (its file also has no reference tensor;
+    a reader of the old formats ignores the one left in this copy)."""
+    del document["params"]["latent_weight"]
+    del document["fitted"]["effective_params"]["latent_weight"]
+    del document["fitted"]["latent_scale"]
+
+
+def to_format_4(document):
+    document["format_version"] = 4
+    before_format_5(document)
+
+
+def without_latent(path, tmp_path):
+    """The saved model as format 4 (no latent part): the reference for the older formats' parts."""
+    (tmp_path / "four").mkdir(exist_ok=True)
+    return load_detector(rewrite_manifest(path, tmp_path / "four", to_format_4))
+
+
 def rewrite_manifest(path, tmp_path, change):
     from aedetect.artifacts.store import _checksum
 
@@ -140,16 +159,17 @@ def rewrite_manifest(path, tmp_path, change):
 
 
 def test_a_format_2_model_is_read_and_scores_with_squared_errors(saved, tmp_path):
-    det, data, path = saved
+    _, data, path = saved
 
     def to_format_2(document):
         document["format_version"] = 2
+        before_format_5(document)
         del document["fitted"]["numeric_error"]
 
     loaded = load_detector(rewrite_manifest(path, tmp_path, to_format_2))
     assert loaded.numeric_error_ == "squared"
     # same network, other error measure: numeric parts change, the categorical part does not
-    old, new = loaded.explain(data.iloc[:50]), det.explain(data.iloc[:50])
+    old, new = loaded.explain(data.iloc[:50]), without_latent(path, tmp_path).explain(data.iloc[:50])
     assert np.all(np.isfinite(old.to_numpy()))
     assert not np.allclose(old[["x", "y"]], new[["x", "y"]])
     np.testing.assert_allclose(old["kind"], new["kind"])
@@ -160,16 +180,48 @@ def test_a_format_3_model_is_read_and_counts_column_errors_linearly(saved, tmp_p
 
     def to_format_3(document):
         document["format_version"] = 3
+        before_format_5(document)
         del document["params"]["error_knee"]
         del document["fitted"]["effective_params"]["error_knee"]
 
     loaded = load_detector(rewrite_manifest(path, tmp_path, to_format_3))
     assert loaded.error_knee is None and loaded.effective_params_["error_knee"] is None
     # same network: the categorical part is the default knee's unbent value
-    old, new = loaded.explain(data.iloc[:50]), det.explain(data.iloc[:50])
+    old, new = loaded.explain(data.iloc[:50]), without_latent(path, tmp_path).explain(data.iloc[:50])
     knee = det.effective_params_["error_knee"]
     np.testing.assert_allclose(new["kind"], knee * np.log1p(old["kind"] / knee), rtol=1e-6)
     assert np.all(old.to_numpy() >= new.to_numpy() - 1e-9)
+
+
+def test_a_format_4_model_is_read_and_scores_without_the_latent_part(saved, tmp_path):
+    det, data, path = saved
+    loaded = load_detector(rewrite_manifest(path, tmp_path, to_format_4))
+    assert loaded.latent_weight == 0.0 and loaded.effective_params_["latent_weight"] == 0.0
+    assert loaded.latent_reference_ is None
+    # same network and knee: each row's parts differ by its latent part, the same in every column
+    old, new = loaded.explain(data.iloc[:50]).to_numpy(), det.explain(data.iloc[:50]).to_numpy()
+    gap = new - old
+    assert np.all(gap > 0)
+    np.testing.assert_allclose(gap, gap[:, :1].repeat(gap.shape[1], axis=1), rtol=1e-6)
+
+
+def test_a_latent_scale_without_its_reference_is_refused(saved, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from aedetect.artifacts.store import _checksum, _file_sha256
+    from aedetect.detectors.autoencoder import LATENT_REFERENCE
+
+    _, _, path = saved
+    copy = copy_model(path, tmp_path / "m")
+    tensors = load_file(copy / WEIGHTS)
+    del tensors[LATENT_REFERENCE]
+    save_file(tensors, copy / WEIGHTS)
+    document = json.loads((copy / MANIFEST).read_text(encoding="utf-8"))
+    document["weights"]["sha256"] = _file_sha256(copy / WEIGHTS)
+    document["checksum"] = _checksum(document)
+    (copy / MANIFEST).write_text(json.dumps(document), encoding="utf-8")
+    with pytest.raises(ArtifactError, match="latent scale is saved without its reference"):
+        load_detector(copy)
 
 
 def test_an_unknown_numeric_error_is_refused(saved, tmp_path):

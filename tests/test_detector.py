@@ -373,6 +373,21 @@ def test_rows_spilled_to_disk_train_the_same_model(monkeypatch):
     assert np.corrcoef(a, b)[0, 1] > 0.8
 
 
+def test_training_scores_leave_each_row_out_of_its_own_latent_neighbours():
+    import aedetect.detectors.latent as latent
+
+    data = mixed_frame(1500)
+    det = AutoEncoderDetector(**FAST, latent_weight=0.3).fit(data)
+    rescored = det.decision_function(data)
+    # rows in the latent reference find themselves as a neighbour when scored again, so their
+    # scores fall; the others score exactly as in training
+    same = np.isclose(det.decision_scores_, rescored, rtol=1e-6, atol=1e-9)
+    assert int((~same).sum()) == latent.REFERENCE_ROWS == det.latent_reference_.shape[1]
+    assert np.all(det.decision_scores_[~same] > rescored[~same])
+    plain = AutoEncoderDetector(**FAST, latent_weight=0.0).fit(data)
+    np.testing.assert_allclose(plain.decision_scores_, plain.decision_function(data), rtol=1e-6)
+
+
 def test_a_source_that_changes_between_readings_is_refused():
     data = mixed_frame(100)
     readings = iter([[data], [data.iloc[:50]]])

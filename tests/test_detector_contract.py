@@ -58,9 +58,10 @@ def labelled(n: int = 400, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-def test_scores_do_not_depend_on_row_order() -> None:
+@pytest.mark.parametrize("latent_weight", [0.0, 0.3])
+def test_scores_do_not_depend_on_row_order(latent_weight: float) -> None:
     X, _ = labelled()
-    detector = AutoEncoderDetector(**{**TINY, "contamination": 0.1}).fit(X)
+    detector = AutoEncoderDetector(**{**TINY, "contamination": 0.1, "latent_weight": latent_weight}).fit(X)
     order = np.random.default_rng(1).permutation(len(X))
     for method in ("decision_function", "predict_proba", "predict"):
         whole = np.asarray(getattr(detector, method)(X))
@@ -69,6 +70,10 @@ def test_scores_do_not_depend_on_row_order() -> None:
             assert np.mean(shuffled == whole[order]) > 0.99  # only rows on the threshold may flip
         else:
             np.testing.assert_allclose(shuffled, whole[order], rtol=1e-5, atol=1e-7)
+            # and a row scores the same alone, in a small batch or in the whole table
+            alone = np.concatenate([getattr(detector, method)(X[i : i + 1]) for i in range(10)])
+            np.testing.assert_allclose(alone, whole[:10], rtol=1e-5, atol=1e-7)
+            np.testing.assert_allclose(getattr(detector, method)(X[5:60]), whole[5:60], rtol=1e-5, atol=1e-7)
 
 
 def test_scikit_learn_estimator_checks_pass_except_the_documented_conventions() -> None:

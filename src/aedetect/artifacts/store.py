@@ -21,13 +21,15 @@ from aedetect.detectors.autoencoder import AutoEncoderDetector
 from aedetect.errors import ArtifactError, NotFitted
 
 FORMAT = "aedetect-detector"
-FORMAT_VERSION = 4
-"""4: column reconstruction errors bend at ``error_knee`` (a version-3 reader would score these
-models linearly, so it must refuse them). 3: scores measure numeric errors in robust units (read,
-and scored linearly as written). 2: an ensemble of autoencoders and the effective parameters,
-numeric errors squared in the network's units (still read, and scored as when it was written).
-1: one autoencoder, not readable."""
-READABLE_VERSIONS = (2, 3, FORMAT_VERSION)
+FORMAT_VERSION = 5
+"""5: a latent part, the distance of a row's code to training rows' codes saved with the model (a
+version-4 reader would score these models without it, so it must refuse them). 4: column
+reconstruction errors bend at ``error_knee`` (read; a version-3 reader would score these models
+linearly, so it must refuse them). 3: scores measure numeric errors in robust units (read, and
+scored linearly as written). 2: an ensemble of autoencoders and the effective parameters, numeric
+errors squared in the network's units (still read, and scored as when it was written). 1: one
+autoencoder, not readable."""
+READABLE_VERSIONS = (2, 3, 4, FORMAT_VERSION)
 MANIFEST = "model.json"
 WEIGHTS = "weights.safetensors"
 

@@ -21,6 +21,7 @@ from aedetect.data.schema import (
     select_columns,
 )
 from aedetect.data.sources import FrameStream
+from aedetect.detectors import latent
 from aedetect.detectors.base import BaseDetector
 from aedetect.detectors.network import ACTIVATIONS, EnsembleAutoEncoder, Outputs
 from aedetect.detectors.optim import FlatAdam
@@ -149,6 +150,15 @@ class AutoEncoderDetector(BaseDetector):
         BENCHMARKS.md). Lower knees trade a broken single sensor's lead over rows that are
         moderately off in several columns for more Classical AP. None counts errors linearly,
         as models saved before this parameter do.
+    latent_weight : float, default 0.0
+        Weight of the latent part: the mean distance of a row's code (the networks' bottleneck)
+        to its nearest codes among a sample of 512 training rows, over its training mean,
+        added to every column's part alike (so it moves a row's score, not which columns lead
+        its explanation). It finds rows the networks map far from the training data even where
+        they reconstruct them well (see :mod:`aedetect.detectors.latent`). 0 (the default, as in
+        models saved before this parameter) leaves it out; 0.3 is the weight screened in
+        BENCHMARKS.md round 7 (higher Classical ROC-AUC and AP, lower NSL-KDD trained on all rows,
+        scoring slower).
     activation : str, default "relu"
         Hidden activation: relu, elu, tanh or gelu.
     weight_decay : float, default 0.0
@@ -196,6 +206,7 @@ class AutoEncoderDetector(BaseDetector):
         numeric_transform: str = "asinh",
         magnitude_weight: float = 0.3,
         error_knee: float | None = 20.0,
+        latent_weight: float = 0.0,
         activation: str = "relu",
         weight_decay: float = 0.0,
         random_state: int | None = None,
@@ -217,6 +228,7 @@ class AutoEncoderDetector(BaseDetector):
         self.numeric_transform = numeric_transform
         self.magnitude_weight = magnitude_weight
         self.error_knee = error_knee
+        self.latent_weight = latent_weight
         self.activation = activation
         self.weight_decay = weight_decay
         self.random_state = random_state
@@ -308,6 +320,7 @@ class AutoEncoderDetector(BaseDetector):
             "numeric_transform": str(self.numeric_transform),
             "magnitude_weight": fraction("magnitude_weight", self.magnitude_weight, 0.0, 100.0),
             "error_knee": None if knee is None else float(knee),
+            "latent_weight": fraction("latent_weight", self.latent_weight, 0.0, 100.0),
             "activation": str(self.activation),
             "weight_decay": fraction("weight_decay", self.weight_decay, 0.0, 1.0),
             "random_state": None if self.random_state is None else int(self.random_state),
@@ -475,17 +488,33 @@ class AutoEncoderDetector(BaseDetector):
             self.best_epoch_ = best_epoch
             self.n_epochs_ = len(history["train_loss"])
             self.n_samples_ = n
-            # two passes in chunks, so memory stays bounded: column means first, then the scores
+            # two passes in chunks, so memory stays bounded: column means and the latent
+            # reference first, then the scores
+            positions = latent.reference_positions(n, rng) if params["latent_weight"] else None
+            self.latent_reference_ = None  # the first pass measures without the latent part
             recon_sum = np.zeros((members, len(specs)))
             magnitude_sum = np.zeros((members, len(specs)))
-            for recon, magnitude in self._term_chunks(rows.in_order(self._score_chunk_rows())):
+            reference: list[torch.Tensor] = []
+            done = 0
+            for table in rows.in_order(self._score_chunk_rows()):
                 if should_stop is not None:
                     should_stop()  # may raise to abort; a True here cannot stop what must finish
+                recon, magnitude, _, code = self._chunk_terms(_to_tensors(table, device))
                 recon_sum += recon.sum(axis=1)
                 magnitude_sum += magnitude.sum(axis=1)
+                if positions is not None:
+                    mine = positions[(positions >= done) & (positions < done + len(table))] - done
+                    reference.append(code[:, torch.from_numpy(mine)])
+                done += len(table)
             self.column_scale_ = np.maximum(recon_sum / n, 1e-6)
             self.magnitude_scale_ = np.maximum(magnitude_sum / n, 1e-6)
-            self.decision_scores_ = self._row_scores(rows.in_order(self._score_chunk_rows()))
+            own = None
+            if positions is not None:
+                self.latent_reference_ = torch.cat(reference, dim=1)
+                self.latent_scale_ = latent.training_scale(self.latent_reference_)
+                own = np.full(n, -1)
+                own[positions] = np.arange(len(positions))
+            self.decision_scores_ = self._row_scores(rows.in_order(self._score_chunk_rows()), own)
 
     def _train(
         self,
@@ -611,9 +640,9 @@ class AutoEncoderDetector(BaseDetector):
         with self._scoring_threads():
             for table in self._encoded_chunks(X):
                 t = _to_tensors(table, self.device_)
+                recon, magnitude, out, code = self._chunk_terms(t)
+                parts.append(self._combine(recon, magnitude, self._latent_part(code)))
                 with torch.no_grad():
-                    out = self._forward(t)
-                    parts.append(self._combine(*self._terms(self._column_errors(out, t), out[0])))
                     sims.append(self._similarity(out, t))
         contributions = _stack(parts, len(self.columns_))
         scores = contributions.sum(axis=1)
@@ -685,6 +714,8 @@ class AutoEncoderDetector(BaseDetector):
         encoder = self._fitted_encoder()
         tensors = {k: v.detach().cpu().contiguous() for k, v in self.network_.state_dict().items()}
         tensors[TRAINING_SCORES] = torch.as_tensor(np.asarray(self.decision_scores_, dtype=np.float64))
+        if self.latent_reference_ is not None:
+            tensors[LATENT_REFERENCE] = self.latent_reference_.detach().cpu().contiguous()
         fitted = {
             "encoder": encoder.to_state(),
             "effective_params": self.effective_params_,
@@ -697,6 +728,7 @@ class AutoEncoderDetector(BaseDetector):
             "numeric_error": self.numeric_error_,
             "column_scale": self.column_scale_.tolist(),
             "magnitude_scale": self.magnitude_scale_.tolist(),
+            "latent_scale": None if self.latent_reference_ is None else self.latent_scale_.tolist(),
             "threshold": float(self.threshold_),
             "history": self.history_,
             "best_epoch": self.best_epoch_,
@@ -732,6 +764,7 @@ class AutoEncoderDetector(BaseDetector):
         )
         weights = dict(tensors)
         scores = weights.pop(TRAINING_SCORES, None)
+        reference = weights.pop(LATENT_REFERENCE, None)
         try:
             net.load_state_dict(weights, strict=True)
         except RuntimeError as exc:
@@ -748,6 +781,19 @@ class AutoEncoderDetector(BaseDetector):
         # models written before the knee (format 3 and older) count column errors linearly
         effective.setdefault("error_knee", None)
         detector.error_knee = effective["error_knee"]
+        # models written before the latent part (format 4 and older) score without it
+        effective.setdefault("latent_weight", 0.0)
+        detector.latent_weight = effective["latent_weight"]
+        detector.latent_reference_ = None
+        if fitted.get("latent_scale") is not None:
+            if reference is None:
+                raise ValueError(f"the latent scale is saved without its reference {LATENT_REFERENCE}")
+            detector.latent_scale_ = np.asarray(fitted["latent_scale"], dtype=np.float64)
+            if reference.shape[0] != net.n_members or len(detector.latent_scale_) != net.n_members:
+                raise ValueError("the latent reference does not have one part per member")
+            detector.latent_reference_ = reference.float().to(detector.device_)
+        elif reference is not None and "latent_scale" in fitted:
+            raise ValueError(f"the tensor {LATENT_REFERENCE} is saved without its latent scale")
         detector.effective_params_ = effective
         detector.clip_low_ = np.asarray(fitted["clip_low"], dtype=np.float32)
         detector.clip_high_ = np.asarray(fitted["clip_high"], dtype=np.float32)
@@ -819,16 +865,41 @@ class AutoEncoderDetector(BaseDetector):
         position = {name: i for i, name in enumerate(network_order)}
         return values[..., [position[s.name] for s in encoder.specs]]
 
-    def _term_chunks(self, tables: Iterator[EncodedTable]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Per chunk, per member, row and column in model order (E, B, C): the reconstruction
-        error, and the magnitude of the reconstruction (squared scaled value of a numeric column;
-        0 for a categorical one)."""
+    def _term_chunks(
+        self, tables: Iterator[EncodedTable], own: np.ndarray | None = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+        """Per chunk: the two per-column terms of :meth:`_chunk_terms` and the latent part of each
+        row (None when the model has none). ``own`` (training rows only): each row's position in
+        the latent reference, -1 for none, so a training row is not its own neighbour."""
+        done = 0
         for table in tables:
-            t = _to_tensors(table, self.device_)
-            with torch.no_grad():
-                out = self._forward(t)
-                errors = self._column_errors(out, t)
-            yield self._terms(errors, out[0])
+            recon, magnitude, _, code = self._chunk_terms(_to_tensors(table, self.device_))
+            mine = None if own is None else own[done : done + len(table)]
+            done += len(table)
+            yield recon, magnitude, self._latent_part(code, mine)
+
+    def _chunk_terms(
+        self, t: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+    ) -> tuple[np.ndarray, np.ndarray, Outputs, torch.Tensor]:
+        """One chunk's pass through the networks: per member, row and column in model order
+        (E, B, C) the reconstruction error and the magnitude of the reconstruction (squared scaled
+        value of a numeric column; 0 for a categorical one); the outputs; the codes (E, B, width)."""
+        num, miss, codes = t
+        with torch.no_grad():
+            out, code = self.network_.forward_and_encode(self._clip(num), miss, codes)
+            errors = self._column_errors(out, t)
+        recon, magnitude = self._terms(errors, out[0])
+        return recon, magnitude, out, code
+
+    def _latent_part(self, code: torch.Tensor, own: np.ndarray | None = None) -> np.ndarray | None:
+        """Each row's latent distance (B,): per member over its training mean, averaged over the
+        members; None when the weight is 0 or the model has no reference (older models)."""
+        reference = getattr(self, "latent_reference_", None)
+        if reference is None or not self.effective_params_.get("latent_weight"):
+            return None
+        with torch.no_grad():
+            distances = latent.neighbour_distances(code, reference, own).double().cpu().numpy()
+        return (distances / self.latent_scale_[:, None]).mean(axis=0)
 
     def _column_errors(
         self, out: Outputs, t: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
@@ -857,8 +928,8 @@ class AutoEncoderDetector(BaseDetector):
         robust = self._fitted_encoder().robust_units(scaled.cpu().numpy())
         return torch.as_tensor(robust, dtype=scaled.dtype, device=scaled.device)
 
-    def _row_scores(self, tables: Iterator[EncodedTable]) -> np.ndarray:
-        sums = [self._combine(*terms).sum(axis=1) for terms in self._term_chunks(tables)]
+    def _row_scores(self, tables: Iterator[EncodedTable], own: np.ndarray | None = None) -> np.ndarray:
+        sums = [self._combine(*terms).sum(axis=1) for terms in self._term_chunks(tables, own)]
         return np.concatenate(sums) if sums else np.empty(0)
 
     def _terms(self, errors: torch.Tensor, values: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
@@ -870,14 +941,18 @@ class AutoEncoderDetector(BaseDetector):
             self._to_model_order(magnitude),
         )
 
-    def _combine(self, recon: np.ndarray, magnitude: np.ndarray) -> np.ndarray:
+    def _combine(
+        self, recon: np.ndarray, magnitude: np.ndarray, latent_part: np.ndarray | None = None
+    ) -> np.ndarray:
         """Per-column score parts (B, C): the members' mean reconstruction error relative to its
         training mean, past ``error_knee`` counted logarithmically, plus ``magnitude_weight``
-        times the members' mean of how extreme the reconstruction is relative to training.
+        times the members' mean of how extreme the reconstruction is relative to training, plus
+        ``latent_weight`` times the row's latent distance (the same in every column).
 
         The first finds rows off the structure the networks learned; the second rows that sit on
-        it but far out along it (as in PCA's residual plus T-squared statistics). The knee bends
-        only the first: an extreme value still counts in full through the second."""
+        it but far out along it (as in PCA's residual plus T-squared statistics); the third rows
+        the networks map far from the training rows. The knee bends only the first: an extreme
+        value still counts in full through the second."""
         weight = float(self.effective_params_["magnitude_weight"])
         knee = self.effective_params_["error_knee"]
         parts = (recon / self.column_scale_[:, None, :]).mean(axis=0)
@@ -887,6 +962,8 @@ class AutoEncoderDetector(BaseDetector):
             parts *= knee
         if weight:
             parts = parts + weight * (magnitude / self.magnitude_scale_[:, None, :]).mean(axis=0)
+        if latent_part is not None:
+            parts = parts + float(self.effective_params_["latent_weight"]) * latent_part[:, None]
         return np.asarray(parts)
 
     def _similarity(self, out: tuple[torch.Tensor, ...], t: tuple[torch.Tensor, ...]) -> np.ndarray:
@@ -898,6 +975,9 @@ class AutoEncoderDetector(BaseDetector):
 
 TRAINING_SCORES = "__training_scores__"
 """Name of the training scores among the fitted tensors."""
+
+LATENT_REFERENCE = "__latent_reference__"
+"""Name of the latent reference codes (members, rows, code width) among the fitted tensors."""
 
 
 def _macs_per_row(n_input: int, hidden: list[int], members: int) -> int:

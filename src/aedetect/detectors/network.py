@@ -109,10 +109,13 @@ class EnsembleAutoEncoder(nn.Module):
         h = ACTIVATIONS[self.activation](h)
         return h.view(h.shape[0], self.n_members, -1).transpose(0, 1)
 
-    def _layers(self, h: torch.Tensor, stop: int | None = None) -> torch.Tensor:
+    def _layers(self, h: torch.Tensor, start: int = 0, stop: int | None = None) -> torch.Tensor:
+        """The batched layers ``start`` to ``stop`` (inclusive; default: to the output)."""
         act = ACTIVATIONS[self.activation]
         last = len(self.weights) - 1
         for i, (weight, bias) in enumerate(zip(self.weights, self.biases, strict=True)):
+            if i < start:
+                continue
             if stop is not None and i > stop:
                 break
             h = torch.baddbmm(bias, h, weight)
@@ -127,7 +130,16 @@ class EnsembleAutoEncoder(nn.Module):
 
     def forward(self, numeric: torch.Tensor, missing: torch.Tensor, codes: torch.Tensor) -> Outputs:
         """Each member's reconstruction of each row (see :data:`Outputs`)."""
-        out = self._layers(self._first(numeric, missing, codes))
+        return self._split(self._layers(self._first(numeric, missing, codes)))
+
+    def forward_and_encode(
+        self, numeric: torch.Tensor, missing: torch.Tensor, codes: torch.Tensor
+    ) -> tuple[Outputs, torch.Tensor]:
+        """:meth:`forward` and :meth:`encode` in one pass: the reconstructions and the codes."""
+        code = self.encode(numeric, missing, codes)
+        return self._split(self._layers(code, start=self.code_layer + 1)), code
+
+    def _split(self, out: torch.Tensor) -> Outputs:
         n, flags = self.n_numeric, len(self.flagged)
         return out[..., :n], out[..., n : n + flags], out[..., n + flags :]
 
