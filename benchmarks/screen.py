@@ -12,6 +12,8 @@ score is made of, for the train and the test rows:
   codes), for terms computed from the input itself;
 - ``spread``: per numeric column, the members' variance of their reconstructions (how much the
   ensemble disagrees about a row);
+- ``latent``: each member's bottleneck code of the row, (members, rows, code width), for scores
+  in the latent space;
 
 plus the labels, the detector's own test scores and IsolationForest's on the same split.
 ``compare`` then scores every cached run with each rule in seconds and counts, per suite, the
@@ -31,7 +33,12 @@ A rule is ``key=value`` words; a missing key keeps the fitted detector's own set
 (weight of the input's per-column tail scores, ECOD-style ``-log`` of the training tail
 probability, each over its training mean), ``rarity`` (weight of each categorical value's
 ``-log`` training frequency, over its training mean), ``spread`` (weight of the members'
-variance, over its training mean, averaged over the numeric columns and counted once per column).
+variance, over its training mean, averaged over the numeric columns and counted once per column),
+``latent`` (weight of the distance of a row's code to its ``k`` nearest training codes, each
+member's over its training mean, averaged over the members and counted once per column; ``k``
+defaults to 10, or ``kfrac`` of the training codes; the training codes are a sample of at most
+``ref`` rows, default 4,096, a training row's own code left out). Without ``latent`` a rule keeps
+the detector's own latent part as it scored (``latent_weight``); ``latent=0`` drops it.
 ``default`` is the detector's own rule; :func:`rule_scores` of it reproduces ``decision_function``.
 
 The caches are this harness's own ``.npz`` files, read with ``allow_pickle=False``.
@@ -64,7 +71,8 @@ from benchmarks.common import (
     set_threads,
 )
 
-RULE_KEYS = ("knee", "magnitude", "tails", "rarity", "spread")
+RULE_KEYS = ("knee", "magnitude", "tails", "rarity", "spread", "latent", "k", "kfrac", "ref")
+LATENT_REFERENCE = 4096
 GROUPS = ("adbench", "mvtec", "nsl-kdd")
 REPORT_HEADERS = ("fits: rule", "runs", "ROC-AUC", "AP", "ROC up/down", "AP up/down", "beats IForest ROC/AP")
 
@@ -79,14 +87,15 @@ def score_parts(detector: Any, X: Any) -> dict[str, np.ndarray]:
     screening tool, kept honest by :func:`rule_scores` reproducing ``decision_function``."""
     from aedetect.detectors.autoencoder import _to_tensors
 
-    recon, magnitude, inputs, codes, spread = [], [], [], [], []
+    recon, magnitude, inputs, codes, spread, latent, own = [], [], [], [], [], [], []
     for table in detector._encoded_chunks(X):
         t = _to_tensors(table, detector.device_)
+        r, m, out, code = detector._chunk_terms(t)
         with torch.no_grad():
-            out = detector._forward(t)
-            errors = detector._column_errors(out, t)
             members_spread = out[0].var(dim=0) if out[0].shape[0] > 1 else torch.zeros_like(out[0][0])
-        r, m = detector._terms(errors, out[0])
+        part = detector._latent_part(code)
+        own.append(np.zeros(len(table)) if part is None else part)
+        latent.append(code.cpu().numpy())
         recon.append((r / detector.column_scale_[:, None, :]).mean(axis=0))
         magnitude.append((m / detector.magnitude_scale_[:, None, :]).mean(axis=0))
         inputs.append(table.numeric)
@@ -98,6 +107,8 @@ def score_parts(detector: Any, X: Any) -> dict[str, np.ndarray]:
         "inputs": np.concatenate(inputs).astype(np.float64),
         "codes": np.concatenate(codes),
         "spread": np.concatenate(spread).astype(np.float64),
+        "latent": np.concatenate(latent, axis=1).astype(np.float32),
+        "own_latent": np.concatenate(own),
     }
 
 
@@ -130,6 +141,7 @@ def fit_and_cache(
         fit_seconds=np.array(fit_seconds),
         knee=np.array(np.nan if effective["error_knee"] is None else effective["error_knee"]),
         magnitude=np.array(effective["magnitude_weight"]),
+        latent_weight=np.array(effective["latent_weight"]),
         params=np.array(json.dumps(dict(ae_params))),
     )
     path = out / f"{dataset.name}.npz"
@@ -188,6 +200,39 @@ def _rarity(train: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return out
 
 
+def _knn_distance(
+    reference: tuple[np.ndarray, np.ndarray], rows: np.ndarray, k: int, row_ids: np.ndarray | None
+) -> np.ndarray:
+    """Per member, the mean distance of each row's code to its ``k`` nearest codes in
+    ``reference`` (members, rows); ``row_ids`` (the rows' positions in the training set, matched
+    against the reference's ``ids``) leaves a row's own code out."""
+    ref, ids = reference
+    out = np.zeros((rows.shape[0], rows.shape[1]))
+    k = max(1, min(k, ref.shape[1] - 1))
+    for e in range(rows.shape[0]):
+        r = torch.from_numpy(ref[e]).double()
+        for start in range(0, rows.shape[1], 2048):
+            d = torch.cdist(torch.from_numpy(rows[e, start : start + 2048]).double(), r)
+            if row_ids is not None:
+                d[torch.from_numpy(row_ids[start : start + 2048, None] == ids[None, :])] = float("inf")
+            out[e, start : start + 2048] = d.topk(k, dim=1, largest=False).values.mean(dim=1).numpy()
+    return out
+
+
+def _latent_term(cache: Mapping[str, np.ndarray], k: int, size: int = LATENT_REFERENCE) -> np.ndarray:
+    """Each test row's latent distance (see the module docstring), per member over its training mean,
+    averaged over the members."""
+    train = cache["latent_train"]
+    n = train.shape[1]
+    ids = np.arange(n)
+    if n > size:
+        ids = np.sort(np.random.default_rng(0).choice(n, size, replace=False))
+    reference = (train[:, ids], ids)
+    scale = _knn_distance(reference, train, k, np.arange(n)).mean(axis=1, keepdims=True)
+    test = _knn_distance(reference, cache["latent_test"], k, None)
+    return (test / np.maximum(scale, 1e-12)).mean(axis=0)
+
+
 def _over_training_mean(train: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return rows / np.maximum(train.mean(axis=0), 1e-12)
 
@@ -216,6 +261,16 @@ def rule_scores(cache: Mapping[str, np.ndarray], rule: Mapping[str, float | None
         columns = cache["recon_test"].shape[1]
         spread = _over_training_mean(cache["spread_train"], cache["spread_test"]).mean(axis=1)
         score = score + rule["spread"] * columns * spread
+    columns = cache["recon_test"].shape[1]
+    own_weight = float(cache["latent_weight"]) if "latent_weight" in cache else 0.0
+    if "latent" not in rule and own_weight:  # the detector's own latent part, as it scored
+        score = score + own_weight * columns * cache["own_latent_test"]
+    if rule.get("latent"):
+        size = int(rule.get("ref") or LATENT_REFERENCE)
+        k = int(rule.get("k") or 10)
+        if rule.get("kfrac"):
+            k = max(1, round(rule["kfrac"] * min(cache["latent_train"].shape[1], size)))
+        score = score + rule["latent"] * columns * _latent_term(cache, k, size)
     return np.asarray(score)
 
 
