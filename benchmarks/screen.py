@@ -200,36 +200,21 @@ def _rarity(train: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return out
 
 
-def _knn_distance(
-    reference: tuple[np.ndarray, np.ndarray], rows: np.ndarray, k: int, row_ids: np.ndarray | None
-) -> np.ndarray:
-    """Per member, the mean distance of each row's code to its ``k`` nearest codes in
-    ``reference`` (members, rows); ``row_ids`` (the rows' positions in the training set, matched
-    against the reference's ``ids``) leaves a row's own code out."""
-    ref, ids = reference
-    out = np.zeros((rows.shape[0], rows.shape[1]))
-    k = max(1, min(k, ref.shape[1] - 1))
-    for e in range(rows.shape[0]):
-        r = torch.from_numpy(ref[e]).double()
-        for start in range(0, rows.shape[1], 2048):
-            d = torch.cdist(torch.from_numpy(rows[e, start : start + 2048]).double(), r)
-            if row_ids is not None:
-                d[torch.from_numpy(row_ids[start : start + 2048, None] == ids[None, :])] = float("inf")
-            out[e, start : start + 2048] = d.topk(k, dim=1, largest=False).values.mean(dim=1).numpy()
-    return out
-
-
 def _latent_term(cache: Mapping[str, np.ndarray], k: int, size: int = LATENT_REFERENCE) -> np.ndarray:
     """Each test row's latent distance (see the module docstring), per member over its training mean,
-    averaged over the members."""
-    train = cache["latent_train"]
+    averaged over the members: the detector's own computation, with another ``k`` and reference."""
+    from aedetect.detectors.latent import neighbour_distances
+
+    train = torch.from_numpy(cache["latent_train"])
     n = train.shape[1]
     ids = np.arange(n)
     if n > size:
         ids = np.sort(np.random.default_rng(0).choice(n, size, replace=False))
-    reference = (train[:, ids], ids)
-    scale = _knn_distance(reference, train, k, np.arange(n)).mean(axis=1, keepdims=True)
-    test = _knn_distance(reference, cache["latent_test"], k, None)
+    reference = train[:, torch.from_numpy(ids)]
+    own = np.full(n, -1)
+    own[ids] = np.arange(len(ids))
+    scale = neighbour_distances(train, reference, own, k).double().mean(dim=1, keepdim=True).numpy()
+    test = neighbour_distances(torch.from_numpy(cache["latent_test"]), reference, None, k).double().numpy()
     return (test / np.maximum(scale, 1e-12)).mean(axis=0)
 
 

@@ -44,14 +44,16 @@ def n_neighbours(reference_rows: int) -> int:
 
 
 def neighbour_distances(
-    codes: torch.Tensor, reference: torch.Tensor, own: np.ndarray | None = None
+    codes: torch.Tensor, reference: torch.Tensor, own: np.ndarray | None = None, k: int | None = None
 ) -> torch.Tensor:
-    """Per member and row, the mean distance of the row's code to its nearest reference codes.
+    """Per member and row, the mean distance of the row's code to its ``k`` nearest reference codes
+    (default :func:`n_neighbours`; at most the reference rows less one).
 
     ``codes`` (members, rows, width), ``reference`` (members, reference rows, width); ``own``, when
     given, is each row's position in the reference (-1 for none): a training row in the reference
     is not its own neighbour. Returns (members, rows)."""
-    k = n_neighbours(reference.shape[1])
+    size = reference.shape[1]
+    k = n_neighbours(size) if k is None else max(1, min(k, size - 1))
     out = []
     for start in range(0, codes.shape[1], DISTANCE_CHUNK_ROWS):
         distances = _distances(codes[:, start : start + DISTANCE_CHUNK_ROWS], reference)
