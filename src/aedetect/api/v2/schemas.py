@@ -88,8 +88,8 @@ class ModelFields(Request):
     params: dict[str, Any] | None = F(
         "Detector parameters by the library's own names: n_hidden, epochs, batch_size, learning_rate, "
         "vocab_size, contamination, validation_fraction, patience, clip_quantile, numeric_transform, "
-        "magnitude_weight, error_knee, activation, weight_decay, random_state. Missing ones take the "
-        "library defaults.",
+        "magnitude_weight, error_knee, latent_weight, activation, weight_decay, random_state. Missing ones "
+        "take the library defaults.",
         PARAMS_EXAMPLE,
         None,
     )
