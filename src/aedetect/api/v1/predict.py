@@ -88,7 +88,7 @@ def parsed(raw: bytes) -> _Body:
 
 def _predict(kind: str, nnid: str, ver: str, body: _Body, scoring: ScoringService) -> Any:
     """The whole answer: one similarity for one ``input_data`` object (anomaly), else a list; the
-    autoencoder answers a list of vectors even for one object (``[[...]]``, V1_API.md)."""
+    autoencoder answers a list of vectors even for one object (``[[...]]``, docs/v1-api.md)."""
     values = [value for batch in _batches(kind, nnid, ver, body, scoring) for value in batch]
     return values[0] if body.single and kind == "anomaly" else values
 
