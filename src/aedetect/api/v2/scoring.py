@@ -18,6 +18,7 @@ from pydantic import TypeAdapter
 
 from aedetect.api.bodies import VALIDATE_ROWS, decode_body, validate_rows
 from aedetect.api.deps import BatchDep, ModelsDep, ScoringDep, ScoringPoolDep
+from aedetect.api.principal import principal
 from aedetect.api.uploads import spool_body
 from aedetect.api.v2.problems import problem_responses
 from aedetect.api.v2.schemas import (
@@ -154,7 +155,7 @@ def _csv_batches(
     summary="Score rows (JSON), a CSV body (answers the scored CSV) or a stored dataset (answers a job)",
     response_model=ScoreResponse,
     openapi_extra=SCORE_BODY,
-    responses={**SCORE_DOC, **problem_responses(400, 404, 409, 413, 415)},
+    responses={**SCORE_DOC, **problem_responses(400, 404, 409, 413, 415, 429)},
 )
 async def score(
     name: ModelName,
@@ -195,7 +196,9 @@ async def score(
     del raw
     if parsed.dataset is not None:
         run = await run_in_threadpool(_run, models, name, version, alias)
-        job = await run_in_threadpool(batch.start, run, parsed.dataset, parsed.top)
+        key = principal(request).key
+        requester = None if key is None else key.key_id
+        job = await run_in_threadpool(batch.start, run, parsed.dataset, parsed.top, requester)
         return JSONResponse(job_public(job).model_dump(mode="json"), status_code=202)
     if inline and len(parsed.rows or []) <= INLINE_ROWS:
         return _json_rows(_run(models, name, version, alias), parsed, scoring)
