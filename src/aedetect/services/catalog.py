@@ -200,6 +200,19 @@ class DatasetCatalog:
         """The dataset in chunks of ``rows`` rows (bounded memory)."""
         return iter_csv_chunks(self._file(dataset_id), chunk_rows=rows)
 
+    def body_chunks(self, path: Path, rows: int) -> Iterator[pd.DataFrame]:
+        """A CSV request body (spooled to ``path``) in chunks of ``rows`` rows, under the same
+        column and line limits as an upload, so a strange header costs memory in proportion to
+        the limits, not to the body; ``PayloadTooLarge`` names the limit and its setting."""
+        limits = self.limits
+        try:
+            yield from iter_csv_chunks(
+                path, chunk_rows=rows, max_columns=limits.max_columns, max_line_bytes=limits.max_line_bytes
+            )
+        except PayloadTooLarge as exc:
+            setting = LIMIT_SETTINGS.get(exc.field or "", "AEDETECT_MAX_UPLOAD_BYTES")
+            raise PayloadTooLarge(f"the CSV body: {exc.message} ({setting})", field="body") from exc
+
     def _file(self, dataset_id: str) -> Path:
         """A local copy of the dataset's file (the file itself in a directory store)."""
         return self._store.local_file(self._paths.dataset_file(self.get(dataset_id).dataset_id))
