@@ -49,8 +49,8 @@ class ColumnProfile(Public):
     kind: Literal["numeric", "categorical"] = F("How a model would encode the column.", "numeric")
     missing_share: float = F("Share of rows where the value is missing (0 to 1).", 0.0)
     distinct: int = F(
-        "Number of distinct present values: exact up to hundreds of thousands per column, "
-        "estimated within about 1 % beyond.",
+        "Number of distinct present values: exact below a bound (a million values shared by the "
+        "columns, at least 4,096 each), estimated within about 1 % beyond.",
         1523,
     )
     examples: list[Scalar] = F("A few distinct values of the column.", [0, 181, 239])
