@@ -24,12 +24,13 @@ from aedetect.jobs.lease import Lease, lost_reason
 from aedetect.registry.access import AccessStore
 from aedetect.registry.sql import SqlRegistry
 from aedetect.services.access import AccessService
-from aedetect.services.batch import SCORE_JOB, BatchScoring
+from aedetect.services.batch import SCORE_JOB, BatchLimits, BatchScoring
 from aedetect.services.catalog import CsvLimits, DatasetCatalog
 from aedetect.services.datasets import DatasetService
 from aedetect.services.drift import DriftService
 from aedetect.services.evaluation import EvaluationService
 from aedetect.services.feedback import FeedbackService
+from aedetect.services.housekeeping import Housekeeping, Task
 from aedetect.services.jobs import JobService
 from aedetect.services.limits import Limits
 from aedetect.services.models import ModelService
@@ -81,14 +82,37 @@ class Container:
     scorelog: ScoreLog
     feedback: FeedbackService
     drift: DriftService
+    housekeeping: Housekeeping
 
     def close(self) -> None:
         """Stop running trainings before their next batch, wait for the runner, write what the
         scoring log holds, release the database."""
+        self.housekeeping.close()
         self.trainer.stop()
         self.runner.shutdown()
         self.scorelog.close()
         self.registry.close()
+
+
+def batch_limits(settings: Settings) -> BatchLimits:
+    """The bounds on scoring jobs, from their settings."""
+    return BatchLimits(
+        max_jobs=settings.max_score_jobs,
+        max_jobs_per_key=settings.max_score_jobs_per_key,
+        retry_after_s=settings.train_retry_after_s,
+        result_retention_days=settings.job_result_retention_days,
+    )
+
+
+def housekeeping(settings: Settings, access: AccessService, batch: BatchScoring) -> Housekeeping:
+    """The periodic clean-up of the audit log and of old scoring-job results, started."""
+    tasks: list[Task] = [
+        ("audit retention", lambda: access.prune_audit(settings.audit_retention_days)),
+        ("job result retention", batch.expire_results),
+    ]
+    keeper = Housekeeping(tasks)
+    keeper.start()
+    return keeper
 
 
 def service_limits(settings: Settings) -> Limits:
@@ -221,11 +245,12 @@ def build_services(settings: Settings | None = None) -> Container:
         from aedetect.jobs.celery import CeleryJobRunner
 
         runner = CeleryJobRunner(app, registry, handlers)
-    batch = BatchScoring(registry, runner, catalog, scoring, paths, store)
+    batch = BatchScoring(registry, runner, catalog, scoring, paths, store, batch_limits(settings))
     training = TrainingService(registry, runner, workflow, datasets, evaluation, paths, store)
     networks = NetworkService(registry, paths, store, training, models, limits)
     feedback = FeedbackService(registry, scoring)
     thresholds = ThresholdService(registry, paths, store, catalog, datasets, scoring, feedback)
+    access_service = AccessService(AccessStore(registry.engine))
     return Container(
         settings=settings,
         paths=paths,
@@ -245,10 +270,11 @@ def build_services(settings: Settings | None = None) -> Container:
         thresholds=thresholds,
         jobs=JobService(registry, paths, store),
         batch=batch,
-        access=AccessService(AccessStore(registry.engine)),
+        access=access_service,
         scorelog=scorelog,
         feedback=feedback,
         drift=DriftService(registry, paths, store, scoring, thresholds),
+        housekeeping=housekeeping(settings, access_service, batch),
     )
 
 

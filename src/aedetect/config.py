@@ -165,6 +165,27 @@ class Settings(BaseSettings):
         description="Retry-After of a refused training when no running training has an estimated "
         "end yet (otherwise the soonest estimated end is given).",
     )
+    max_score_jobs: int = Field(
+        8,
+        ge=1,
+        description="Most scoring jobs (a stored dataset scored in the background) queued or running "
+        "at once over all keys; one more is refused with 429 and Retry-After.",
+    )
+    max_score_jobs_per_key: int = Field(
+        2,
+        ge=1,
+        description="Most scoring jobs one API key may have queued or running at once; one more is "
+        "refused with 429 and Retry-After.",
+    )
+    job_result_retention_days: float = Field(
+        7.0,
+        gt=0,
+        description="Days the result file of a finished scoring job is kept; then it is removed and "
+        "the job says so (its row stays).",
+    )
+    audit_retention_days: float = Field(
+        365.0, gt=0, description="Days an audit log entry is kept; older ones are removed hourly."
+    )
     scoring_threads: int = Field(
         2,
         ge=1,

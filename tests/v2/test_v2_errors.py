@@ -311,6 +311,41 @@ def test_csv_score_body_with_a_bad_cell_is_400(v2_server: ServerProcess, trained
     assert "abc" in body["detail"]
 
 
+def test_csv_score_body_with_too_many_columns_is_413_naming_the_setting(
+    v2_server: ServerProcess, trained: str
+) -> None:
+    header = ",".join(f"c{i}" for i in range(100_000)).encode()  # 590 kB: under the line limit
+    body = problem(
+        v2_server,
+        "POST",
+        f"/models/{trained}/score",
+        413,
+        "payload_too_large",
+        "body",
+        data=header + b"\n" + b"1" * 10 + b"\n",
+        headers={"Content-Type": "text/csv"},
+    )
+    assert "AEDETECT_MAX_CSV_COLUMNS" in body["detail"]
+
+
+def test_csv_score_body_with_an_overlong_line_is_413_naming_the_setting(
+    v2_server: ServerProcess, trained: str
+) -> None:
+    header = ",".join(FEATURES).encode()
+    long_row = b"x" * 1_500_000  # one cell longer than the 1 MiB line limit, under the upload limit
+    body = problem(
+        v2_server,
+        "POST",
+        f"/models/{trained}/score",
+        413,
+        "payload_too_large",
+        "body",
+        data=header + b"\n" + long_row + b"\n",
+        headers={"Content-Type": "text/csv"},
+    )
+    assert "AEDETECT_MAX_CSV_LINE_BYTES" in body["detail"]
+
+
 def test_threshold_strategy_without_its_inputs_is_422(v2_server: ServerProcess, trained: str) -> None:
     body = problem(
         v2_server,

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
@@ -447,7 +446,7 @@ def read_csv(
 
 
 def iter_csv_chunks(
-    path: str | os.PathLike[str],
+    path: CsvSource,
     *,
     chunk_rows: int = 100_000,
     names: Sequence[str] | None = None,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Engine, Index, Integer, String, Text, func, select
+from sqlalchemy import Engine, Index, Integer, String, Text, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -145,6 +145,12 @@ class AccessStore:
                     client=(entry.client or None) and entry.client[:100],
                 )
             )
+
+    def prune_audit(self, older_than: datetime) -> int:
+        """Remove the audit entries made before ``older_than``; returns how many."""
+        with session_scope(self._sessions, write=True) as session:
+            removed = session.execute(delete(AuditRow).where(AuditRow.at < older_than))
+            return int(getattr(removed, "rowcount", 0) or 0)
 
     def audit(self, limit: int, before: int | None = None) -> list[AuditEntry]:
         """The newest ``limit`` entries (older than entry id ``before`` when given), newest first."""

@@ -16,7 +16,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from aedetect.domain import ApiKey, AuditEntry, Role
 from aedetect.errors import Conflict, InvalidInput, quoted
@@ -141,6 +141,10 @@ class AccessService:
                 client=client,
             )
         )
+
+    def prune_audit(self, retention_days: float, now: datetime | None = None) -> int:
+        """Remove the audit entries older than ``retention_days``; returns how many."""
+        return self._store.prune_audit((now or datetime.now(UTC)) - timedelta(days=retention_days))
 
     def audit(self, limit: int = 100, before: int | None = None) -> list[AuditEntry]:
         """The newest entries of the audit log, newest first (at most :data:`MAX_AUDIT_ENTRIES`)."""

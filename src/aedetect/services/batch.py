@@ -6,16 +6,19 @@ with every column's part of their score (what a person reviews first)."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from aedetect.domain import Job, JobStatus, TrainingRun
-from aedetect.errors import Cancelled, Conflict, InvalidInput
+from aedetect.errors import Cancelled, Conflict, InvalidInput, TooManyRequests
 from aedetect.jobs.base import JobRunner
 from aedetect.registry.base import Registry
 from aedetect.services.catalog import DatasetCatalog, records
+from aedetect.services.jobs import check_not_expired
 from aedetect.services.paths import DataPaths, check_job_id
 from aedetect.services.scoring import (
     LABEL_COLUMN,
@@ -33,6 +36,21 @@ CHUNK_ROWS = 20_000
 PROGRESS_INTERVAL_S = 1.0
 MAX_TOP_ROWS = 1000
 """Most rows :meth:`BatchScoring.top_rows` gives (the whole file is the job's result CSV)."""
+
+REQUESTER = "requested_by"
+"""The job parameter naming the API key that asked for a scoring job (absent with auth off)."""
+
+
+@dataclass(frozen=True)
+class BatchLimits:
+    """Bounds on scoring jobs (``AEDETECT_MAX_SCORE_JOBS``, ``AEDETECT_MAX_SCORE_JOBS_PER_KEY``,
+    ``AEDETECT_JOB_RESULT_RETENTION_DAYS``): queued or running jobs over all keys and per key, and
+    how long a finished job's result file is kept."""
+
+    max_jobs: int = 8
+    max_jobs_per_key: int = 2
+    retry_after_s: int = 30
+    result_retention_days: float = 7.0
 
 
 def highest(
@@ -57,7 +75,9 @@ class BatchScoring:
         scoring: ScoringService,
         paths: DataPaths,
         store: ArtifactStore,
+        limits: BatchLimits | None = None,
     ) -> None:
+        self._limits = limits or BatchLimits()
         self._registry = registry
         self._runner = runner
         self._catalog = catalog
@@ -65,8 +85,10 @@ class BatchScoring:
         self._paths = paths
         self._store = store
 
-    def start(self, run: TrainingRun, dataset: str, top: int) -> Job:
-        """Check that the dataset has the model's columns, then queue the job."""
+    def start(self, run: TrainingRun, dataset: str, top: int, requester: str | None = None) -> Job:
+        """Check that the dataset has the model's columns and that the queue has room (for all
+        and for ``requester``, the API key id asking), then queue the job."""
+        self._check_queue(requester)
         detector = self._scoring.detector(run)
         lacking = [c for c in detector.columns_ if c not in self._catalog.column_names(dataset)]
         if lacking:
@@ -75,10 +97,57 @@ class BatchScoring:
                 field="dataset",
                 column=lacking[0],
             )
-        params = {"nn_id": run.nn_id, "model_version": run.model_version, "dataset": dataset, "top": top}
+        params: dict[str, Any] = {
+            "nn_id": run.nn_id,
+            "model_version": run.model_version,
+            "dataset": dataset,
+            "top": top,
+        }
+        if requester is not None:
+            params[REQUESTER] = requester
         job = self._registry.create_job(SCORE_JOB, params, model=run.nn_id)
         self._runner.submit(job.job_id, SCORE_JOB)
         return job
+
+    def _check_queue(self, requester: str | None) -> None:
+        """Refuse a job (``TooManyRequests``, 429) while the queue is full overall or for ``requester``."""
+        limits = self._limits
+        active = self._registry.list_jobs(
+            [JobStatus.QUEUED, JobStatus.RUNNING], SCORE_JOB, limit=limits.max_jobs + 1
+        )
+        wait = limits.retry_after_s
+        if len(active) >= limits.max_jobs:
+            raise TooManyRequests(
+                f"{len(active)} scoring jobs are already queued or running, the limit of {limits.max_jobs} "
+                f"(AEDETECT_MAX_SCORE_JOBS): nothing was queued; send the request again in {wait} s",
+                retry_after=wait,
+            )
+        if requester is None:
+            return
+        mine = sum(1 for job in active if job.params.get(REQUESTER) == requester)
+        if mine >= limits.max_jobs_per_key:
+            raise TooManyRequests(
+                f"this API key already has {mine} scoring jobs queued or running, the limit of "
+                f"{limits.max_jobs_per_key} per key (AEDETECT_MAX_SCORE_JOBS_PER_KEY): nothing was "
+                f"queued; wait for one to finish (or cancel one) and send the request again in {wait} s",
+                retry_after=wait,
+            )
+
+    def expire_results(self, now: datetime | None = None) -> int:
+        """Remove the result files of scoring jobs that finished more than the retention ago (their
+        job rows stay, marked ``expired``); returns how many files were removed."""
+        cutoff = (now or datetime.now(UTC)) - timedelta(days=self._limits.result_retention_days)
+        removed = 0
+        for job in self._registry.list_jobs([JobStatus.SUCCEEDED], SCORE_JOB):
+            result = job.result
+            if not isinstance(result, dict) or result.get("expired") or job.finished_at is None:
+                continue
+            if job.finished_at >= cutoff:
+                continue
+            self._store.remove([self._paths.job_result(job.job_id)])
+            self._registry.update_job(job.job_id, {"result": {**result, "expired": True}})
+            removed += 1
+        return removed
 
     def execute(self, job_id: str) -> None:
         """Score the dataset and publish the CSV (written under a temporary name, published whole)."""
@@ -131,6 +200,7 @@ class BatchScoring:
                 "scoring job has them",
                 field="job_id",
             )
+        check_not_expired(job)
         params = job.params
         best: tuple[np.ndarray, np.ndarray] = (np.empty(0, dtype=np.int64), np.empty(0))
         offset = 0

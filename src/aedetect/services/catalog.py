@@ -14,6 +14,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from aedetect.data import iter_csv_chunks, read_csv
-from aedetect.data.schema import infer_column_specs
+from aedetect.data.summary import summarize
 from aedetect.domain import Dataset
 from aedetect.errors import Conflict, InvalidInput, PayloadTooLarge, listed, quoted, storage_error
 from aedetect.registry.base import Registry
@@ -67,23 +68,33 @@ def json_scalar(value: Any) -> Any:
     return str(value)
 
 
-def column_profile(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Per column: its kind as a model would encode it, missing share, distinct count, examples."""
-    kinds = {s.name: s.kind.value for s in infer_column_specs(frame, None, None)}
-    profile = []
-    for name in frame.columns:
-        values = frame[name]
-        present = values.dropna()
-        profile.append(
-            {
-                "name": str(name),
-                "kind": kinds[str(name)],
-                "missing_share": float(values.isna().mean()) if len(values) else 0.0,
-                "distinct": int(present.nunique()),
-                "examples": [json_scalar(v) for v in present.drop_duplicates().head(EXAMPLES)],
-            }
-        )
-    return profile
+UPLOAD_CHUNK_ROWS = 50_000
+"""Rows read at a time while an upload is checked and described."""
+
+
+@dataclass(frozen=True)
+class UploadSummary:
+    """An uploaded file as read: its size in bytes, data rows and per column: name, kind as a
+    model would encode it, missing share, distinct count (exact up to a bound, estimated beyond:
+    :mod:`aedetect.data.summary`) and a few distinct examples."""
+
+    size: int
+    rows: int
+    columns: list[dict[str, Any]]
+
+    @property
+    def names(self) -> list[str]:
+        return [c["name"] for c in self.columns]
+
+
+@contextmanager
+def named_limits(subject: str, field: str) -> Iterator[None]:
+    """Re-raise a CSV reader's ``PayloadTooLarge`` as about ``subject``, naming the setting."""
+    try:
+        yield
+    except PayloadTooLarge as exc:
+        setting = LIMIT_SETTINGS.get(exc.field or "", "AEDETECT_MAX_UPLOAD_BYTES")
+        raise PayloadTooLarge(f"{subject}: {exc.message} ({setting})", field=field) from exc
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -91,11 +102,11 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [{str(k): json_scalar(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
 
 
-def read_upload(name: str, content: BinaryIO, limits: CsvLimits) -> tuple[pd.DataFrame, int]:
-    """An uploaded file read as a typed table, and its size: the one reader of uploads of both APIs.
-    ``PayloadTooLarge`` over a limit (naming it and its setting; columns and line length are checked
-    on the first lines, before the columns are parsed), ``InvalidInput`` naming the file when it is
-    not a readable CSV or holds no data row."""
+def read_upload(name: str, content: BinaryIO, limits: CsvLimits) -> UploadSummary:
+    """An uploaded file read and described chunk by chunk (memory bounded by a chunk, not by the
+    file): the one reader of uploads of both APIs. ``PayloadTooLarge`` over a limit (naming it and
+    its setting; columns and line length are checked on the first lines, before the columns are
+    parsed), ``InvalidInput`` naming the file when it is not a readable CSV or holds no data row."""
     content.seek(0, os.SEEK_END)
     size = content.tell()
     if size > limits.max_bytes:
@@ -105,23 +116,26 @@ def read_upload(name: str, content: BinaryIO, limits: CsvLimits) -> tuple[pd.Dat
             field="file",
         )
     content.seek(0)
+    chunks = iter_csv_chunks(
+        content,
+        chunk_rows=UPLOAD_CHUNK_ROWS,
+        max_bytes=limits.max_bytes,
+        max_columns=limits.max_columns,
+        max_line_bytes=limits.max_line_bytes,
+    )
     try:
-        frame = read_csv(
-            content,
-            max_bytes=limits.max_bytes,
-            max_columns=limits.max_columns,
-            max_line_bytes=limits.max_line_bytes,
-        )
-    except PayloadTooLarge as exc:
-        setting = LIMIT_SETTINGS.get(exc.field or "", "AEDETECT_MAX_UPLOAD_BYTES")
-        raise PayloadTooLarge(f"file {quoted(name)}: {exc.message} ({setting})", field="file") from exc
+        with named_limits(f"file {quoted(name)}", "file"):
+            rows, columns = summarize(chunks, EXAMPLES)
     except InvalidInput as exc:
         raise InvalidInput(
             f"file {quoted(name)} is not a readable CSV file: {exc.message}", field="file"
         ) from exc
-    if frame.columns.empty or frame.empty:
+    if not columns or not rows:
         raise InvalidInput(f"file {quoted(name)} holds no data rows below its header", field="file")
-    return frame, size
+    profile = [c.as_dict() for c in columns]
+    for column in profile:
+        column["examples"] = [json_scalar(v) for v in column["examples"]]
+    return UploadSummary(size, rows, profile)
 
 
 class DatasetCatalog:
@@ -137,8 +151,7 @@ class DatasetCatalog:
     def add(self, name: str | None, content: BinaryIO) -> Dataset:
         """Keep ``content`` as a new dataset named ``name`` (the client's file name)."""
         label = check_file_name((name or "").strip() or "upload.csv")
-        frame, size = read_upload(label, content, self.limits)
-        columns = column_profile(frame)
+        upload = read_upload(label, content, self.limits)
         dataset_id = f"ds_{uuid.uuid4().hex[:12]}"
         key = self._paths.dataset_file(dataset_id)
         written = False
@@ -151,9 +164,9 @@ class DatasetCatalog:
                 Dataset(
                     dataset_id=dataset_id,
                     name=label,
-                    bytes=size,
-                    rows=len(frame),
-                    columns=columns,
+                    bytes=upload.size,
+                    rows=upload.rows,
+                    columns=upload.columns,
                     path=key,
                     created_at=datetime.now(UTC),
                 )
@@ -199,6 +212,16 @@ class DatasetCatalog:
     def chunks(self, dataset_id: str, rows: int) -> Iterator[pd.DataFrame]:
         """The dataset in chunks of ``rows`` rows (bounded memory)."""
         return iter_csv_chunks(self._file(dataset_id), chunk_rows=rows)
+
+    def body_chunks(self, path: Path, rows: int) -> Iterator[pd.DataFrame]:
+        """A CSV request body (spooled to ``path``) in chunks of ``rows`` rows, under the same
+        column and line limits as an upload, so a strange header costs memory in proportion to
+        the limits, not to the body; ``PayloadTooLarge`` names the limit and its setting."""
+        limits = self.limits
+        with named_limits("the CSV body", "body"):
+            yield from iter_csv_chunks(
+                path, chunk_rows=rows, max_columns=limits.max_columns, max_line_bytes=limits.max_line_bytes
+            )
 
     def _file(self, dataset_id: str) -> Path:
         """A local copy of the dataset's file (the file itself in a directory store)."""

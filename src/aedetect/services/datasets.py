@@ -131,8 +131,8 @@ class DatasetService:
 
     def _inspect(self, name: str, content: BinaryIO) -> StoredFile:
         """Read the file as CSV (refusing it if it is not one) and describe it."""
-        frame, size = read_upload(name, content, self._limits)
-        return StoredFile(name=name, bytes=size, rows=len(frame), columns=[str(c) for c in frame.columns])
+        upload = read_upload(name, content, self._limits)
+        return StoredFile(name=name, bytes=upload.size, rows=upload.rows, columns=upload.names)
 
     @staticmethod
     def _check_same_columns(kept: Sequence[dict[str, Any]], new: Sequence[StoredFile]) -> None:

@@ -11,7 +11,7 @@ import anyio
 from anyio import to_thread
 
 from aedetect.domain import Job, JobStatus
-from aedetect.errors import Conflict, InvalidInput
+from aedetect.errors import Conflict, InvalidInput, NotFound
 from aedetect.registry.base import Registry
 from aedetect.services.paths import DataPaths, check_job_id, check_nn_id
 from aedetect.storage import ArtifactStore
@@ -42,6 +42,16 @@ async def wait_for_job(
         if abandoned is not None and await abandoned():
             return job
         await anyio.sleep(poll)
+
+
+def check_not_expired(job: Job) -> None:
+    """``NotFound`` when the result file of scoring job ``job`` was removed by the retention."""
+    if isinstance(job.result, dict) and job.result.get("expired"):
+        raise NotFound(
+            f"the result file of job {job.job_id} was removed by the retention of finished jobs' "
+            "results (AEDETECT_JOB_RESULT_RETENTION_DAYS): score the dataset again",
+            field="job_id",
+        )
 
 
 class JobService:
@@ -108,4 +118,5 @@ class JobService:
                 "scoring job has one",
                 field="job_id",
             )
+        check_not_expired(job)
         return self._store.local_file(self._paths.job_result(job_id))

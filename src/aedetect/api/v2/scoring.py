@@ -17,7 +17,8 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import TypeAdapter
 
 from aedetect.api.bodies import VALIDATE_ROWS, decode_body, validate_rows
-from aedetect.api.deps import BatchDep, ModelsDep, ScoringDep, ScoringPoolDep
+from aedetect.api.deps import BatchDep, CatalogDep, ModelsDep, ScoringDep, ScoringPoolDep
+from aedetect.api.principal import principal
 from aedetect.api.uploads import spool_body
 from aedetect.api.v2.problems import problem_responses
 from aedetect.api.v2.schemas import (
@@ -29,9 +30,9 @@ from aedetect.api.v2.schemas import (
     ScoreResponse,
 )
 from aedetect.api.v2.views import job_public
-from aedetect.data import iter_csv_chunks
 from aedetect.domain import TrainingRun
 from aedetect.errors import InvalidInput, UnsupportedMediaType, quoted
+from aedetect.services.catalog import DatasetCatalog
 from aedetect.services.models import ModelService
 from aedetect.services.scoring import BATCH_ROWS, ScoringService, current_threshold
 
@@ -125,13 +126,13 @@ def _copied(body: BinaryIO) -> Path:
 
 
 def _csv_batches(
-    run: TrainingRun, path: Path, top: int, scoring: ScoringService
+    run: TrainingRun, path: Path, top: int, scoring: ScoringService, catalog: DatasetCatalog
 ) -> tuple[bytes, Iterator[pd.DataFrame], Callable[[pd.DataFrame], bytes]]:
     """The scored CSV's first chunk (read, and so checked, before the answer starts), the rest
     of the rows chunk by chunk (the file is removed once they are read), and how a chunk is scored."""
     detector = scoring.detector(run)
     threshold = current_threshold(run, detector)
-    chunks = iter_csv_chunks(path, chunk_rows=CSV_CHUNK_ROWS)
+    chunks = catalog.body_chunks(path, CSV_CHUNK_ROWS)
     first = next(chunks, None)
     if first is None:
         raise InvalidInput("the CSV body holds no data rows below its header", field="body")
@@ -154,7 +155,7 @@ def _csv_batches(
     summary="Score rows (JSON), a CSV body (answers the scored CSV) or a stored dataset (answers a job)",
     response_model=ScoreResponse,
     openapi_extra=SCORE_BODY,
-    responses={**SCORE_DOC, **problem_responses(400, 404, 409, 413, 415)},
+    responses={**SCORE_DOC, **problem_responses(400, 404, 409, 413, 415, 429)},
 )
 async def score(
     name: ModelName,
@@ -162,6 +163,7 @@ async def score(
     models: ModelsDep,
     scoring: ScoringDep,
     batch: BatchDep,
+    catalog: CatalogDep,
     pool: ScoringPoolDep,
     version: Annotated[
         int | None, Query(ge=1, le=MAX_VERSION, description="Model version to use.", examples=[3])
@@ -179,7 +181,7 @@ async def score(
         body = await spool_body(request, request.app.state.container.settings.max_upload_bytes)
         path = await pool.run(_copied, body)
         try:
-            head, chunks, scored = await pool.run(_csv_batches, run, path, top, scoring)
+            head, chunks, scored = await pool.run(_csv_batches, run, path, top, scoring, catalog)
         except BaseException:
             path.unlink(missing_ok=True)
             raise
@@ -195,7 +197,9 @@ async def score(
     del raw
     if parsed.dataset is not None:
         run = await run_in_threadpool(_run, models, name, version, alias)
-        job = await run_in_threadpool(batch.start, run, parsed.dataset, parsed.top)
+        key = principal(request).key
+        requester = None if key is None else key.key_id
+        job = await run_in_threadpool(batch.start, run, parsed.dataset, parsed.top, requester)
         return JSONResponse(job_public(job).model_dump(mode="json"), status_code=202)
     if inline and len(parsed.rows or []) <= INLINE_ROWS:
         return _json_rows(_run(models, name, version, alias), parsed, scoring)
