@@ -13,10 +13,8 @@ run on the pytest this project uses.)"""
 from __future__ import annotations
 
 import io
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import schemathesis
@@ -29,11 +27,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "v1"))
-
-from v1_support import FEATURES, ServerProcess, csv_bytes, nsl_kdd
-
 from aedetect.client import Client
+from support.server import FEATURES, ServerProcess, csv_bytes, nsl_kdd
 
 EXAMPLES_PER_OPERATION = 20
 MIN_EXAMPLES = 3

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 NSL_KDD_CATEGORICAL = ("protocol_type", "service", "flag")
 DETECTORS = ("aedetect", "iforest", "pyod_ae", "ecod")
 

@@ -11,9 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "v1"))
-
-from v1_support import ServerProcess
+from support.server import ServerProcess
 
 START_TIMEOUT_S = 180.0
 

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from v1_support import REPO, ServerProcess
+
+from support.server import REPO, ServerProcess
 
 CHROMIUM_ENV = "AEDETECT_TEST_CHROMIUM"
 ARTIFACTS_ENV = "AEDETECT_TEST_ARTIFACTS"

@@ -1,5 +1,6 @@
-"""Helpers of the v1 service tests: a real server process, a v1 client that decodes the
-double-encoded bodies the way TensorMSA clients do, and NSL-KDD sample data.
+"""Helpers of the tests that run a real server (v1, v2, dashboard, cluster, schema fuzzing): the
+server process, a v1 client that decodes the double-encoded bodies the way TensorMSA clients do,
+NSL-KDD sample data, and the check of a v2 problem document.
 
 Servers run with auth on, as they do by default: :class:`ServerProcess` takes the admin key the
 first start prints (or makes one with ``aedetect keys create``), and its :attr:`~ServerProcess.url`
@@ -302,3 +303,20 @@ def read_only(directory: Path) -> Iterator[None]:
         yield
     finally:
         subprocess.run(undo, check=True)
+
+
+PROBLEM = "application/problem+json"
+
+
+def problem(
+    server: ServerProcess, method: str, path: str, status: int, kind: str, field: str | None, **kwargs: Any
+) -> dict[str, Any]:
+    """Call ``/api/v2{path}`` and check the problem document; returns it."""
+    response = requests.request(method, f"{server.url}/api/v2{path}", timeout=120, **kwargs)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    body: dict[str, Any] = response.json()
+    assert body["type"] == f"urn:aedetect:problem:{kind}" and body["status"] == status
+    assert body["title"] and body["detail"]
+    assert body.get("field") == field, body
+    return body

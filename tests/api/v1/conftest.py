@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 import pandas as pd
 import pytest
-from v1_support import FEATURES, MAX_UPLOAD_BYTES, ServerProcess, V1Client, nsl_kdd
+
+from support.server import FEATURES, MAX_UPLOAD_BYTES, ServerProcess, V1Client, nsl_kdd
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,8 @@ from typing import Any
 import pandas as pd
 import pytest
 import requests
-from v1_support import FEATURES, KEY_PATTERN, V1, ServerProcess, V1Client, wait_for
+
+from support.server import FEATURES, KEY_PATTERN, V1, ServerProcess, V1Client, wait_for
 
 NETWORKS = "common/target/nninfo/nnid/"
 

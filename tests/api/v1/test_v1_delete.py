@@ -4,7 +4,8 @@ the files of one data node."""
 from __future__ import annotations
 
 import pandas as pd
-from v1_support import FEATURES, ServerProcess, V1Client, csv_bytes
+
+from support.server import FEATURES, ServerProcess, V1Client, csv_bytes
 
 
 def test_network_delete_removes_its_versions_files_and_models_and_nothing_else(

@@ -8,7 +8,8 @@ import json
 import pandas as pd
 import pytest
 import requests
-from v1_support import FEATURES, MAX_UPLOAD_BYTES, ServerProcess, V1Client, csv_bytes
+
+from support.server import FEATURES, MAX_UPLOAD_BYTES, ServerProcess, V1Client, csv_bytes
 
 NETCONF = "wf/state/netconf/detail/autoencoder/nnid/{}/ver/1/node/netconf_node/"
 EVAL = "wf/state/eval/nnid/{}/ver/1/node/eval_node/"

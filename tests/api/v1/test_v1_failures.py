@@ -11,7 +11,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import requests
-from v1_support import FEATURES, ServerProcess, V1Client, csv_bytes, read_only
+
+from support.server import FEATURES, ServerProcess, V1Client, csv_bytes, read_only
 
 NETWORKS = "common/target/nninfo/nnid/"
 

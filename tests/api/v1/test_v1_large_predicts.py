@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import requests
-from v1_support import FEATURES, ServerProcess, V1Client, csv_bytes, nsl_kdd
+
+from support.server import FEATURES, ServerProcess, V1Client, csv_bytes, nsl_kdd
 
 MIB = 1024 * 1024
 BIG = 200_000

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from v1_support import FEATURES, ServerProcess, V1Client, csv_bytes
+
+from support.server import FEATURES, ServerProcess, V1Client, csv_bytes
 
 NETCONF = "wf/state/netconf/detail/autoencoder/nnid/{}/ver/1/node/netconf_node/"
 PREDICT = "service/state/predict/type/anomaly/nnid/{}/ver/active/"

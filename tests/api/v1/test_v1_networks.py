@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import requests
-from v1_support import ServerProcess, V1Client
+
+from support.server import ServerProcess, V1Client
 
 
 def test_network_put_changes_only_the_given_fields(client: V1Client) -> None:

@@ -15,7 +15,8 @@ from typing import Any
 import pandas as pd
 import pytest
 import requests
-from v1_support import FEATURES, ServerProcess, V1Client, csv_bytes, nsl_kdd, wait_for
+
+from support.server import FEATURES, ServerProcess, V1Client, csv_bytes, nsl_kdd, wait_for
 
 QUEUE = 2
 """AEDETECT_MAX_QUEUED_TRAININGS of the server under test."""

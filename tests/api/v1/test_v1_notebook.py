@@ -8,7 +8,8 @@ import math
 
 import pandas as pd
 import pytest
-from v1_support import FEATURES, V1Client, csv_bytes
+
+from support.server import FEATURES, V1Client, csv_bytes
 
 NN = "nn793962"
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from v1_support import V1Client, csv_bytes
+
+from support.server import V1Client, csv_bytes
 
 COLUMNS = ["제품코드", "라인", "온도", "압력"]
 

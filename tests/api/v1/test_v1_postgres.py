@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from v1_support import FEATURES, ServerProcess, V1Client, csv_bytes
+
+from support.server import FEATURES, ServerProcess, V1Client, csv_bytes
 
 NN = "nnpostgres"
 

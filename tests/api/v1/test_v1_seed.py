@@ -17,7 +17,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import requests
-from v1_support import ServerProcess, V1Client, csv_bytes
+
+from support.server import ServerProcess, V1Client, csv_bytes
 
 SEED_COLUMNS = {
     "protocol_type": "PRODUCT_CD",

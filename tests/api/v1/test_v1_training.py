@@ -9,7 +9,8 @@ from typing import Any
 import pandas as pd
 import pytest
 import requests
-from v1_support import FEATURES, ServerProcess, V1Client, csv_bytes, wait_for
+
+from support.server import FEATURES, ServerProcess, V1Client, csv_bytes, wait_for
 
 NN = "nnbusy"
 

@@ -4,20 +4,13 @@ settings in one place), the Python client over it, and NSL-KDD data."""
 from __future__ import annotations
 
 import io
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "v1"))
-
-from v1_support import FEATURES, MAX_UPLOAD_BYTES, ServerProcess, csv_bytes, nsl_kdd
-
 from aedetect.client import Client
-
-__all__ = ["FEATURES", "csv_bytes"]
+from support.server import FEATURES, MAX_UPLOAD_BYTES, ServerProcess, csv_bytes, nsl_kdd
 
 
 @pytest.fixture(scope="session")

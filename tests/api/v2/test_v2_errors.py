@@ -8,26 +8,9 @@ from typing import Any
 
 import pytest
 import requests
-from v1_support import MAX_UPLOAD_BYTES, ServerProcess
 
 from aedetect.client import ApiError, Client
-from conftest import FEATURES
-
-PROBLEM = "application/problem+json"
-
-
-def problem(
-    server: ServerProcess, method: str, path: str, status: int, kind: str, field: str | None, **kwargs: Any
-) -> dict[str, Any]:
-    """Call ``/api/v2{path}`` and check the problem document; returns it."""
-    response = requests.request(method, f"{server.url}/api/v2{path}", timeout=120, **kwargs)
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM)
-    body: dict[str, Any] = response.json()
-    assert body["type"] == f"urn:aedetect:problem:{kind}" and body["status"] == status
-    assert body["title"] and body["detail"]
-    assert body.get("field") == field, body
-    return body
+from support.server import FEATURES, MAX_UPLOAD_BYTES, ServerProcess, problem
 
 
 def test_unknown_dataset_is_404(v2_server: ServerProcess) -> None:

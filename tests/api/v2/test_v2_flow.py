@@ -13,10 +13,9 @@ from datetime import datetime
 import pandas as pd
 import pytest
 import requests
-from v1_support import ServerProcess, V1Client, csv_bytes, read_only, wait_for
 
 from aedetect.client import ApiError, Client
-from conftest import FEATURES
+from support.server import FEATURES, ServerProcess, V1Client, csv_bytes, read_only, wait_for
 
 NAME = "kdd-flow"
 

@@ -22,9 +22,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
-from v1_support import ServerProcess, V1Client, csv_bytes, wait_for
 
 from aedetect.client import ApiError, Client
+from support.server import ServerProcess, V1Client, csv_bytes, wait_for
 
 NAME = "line-7"
 COLUMNS = ["x1", "x2", "x3", "x4", "grade", "line"]

@@ -11,10 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import requests
-from test_v2_errors import problem
-from v1_support import FEATURES, ServerProcess
 
 from aedetect.client import Client
+from support.server import FEATURES, ServerProcess, problem
 
 LABELLED = {"label_column": "label", "normal_value": "normal"}
 
