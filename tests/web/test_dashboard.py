@@ -18,8 +18,9 @@ from typing import Any
 import pandas as pd
 import pytest
 import requests
-from dashboard_support import FEATURES, LABEL, NORMAL, Browser, Files, number, plant_rows
-from v1_support import ServerProcess, wait_for
+
+from support.dashboard import FEATURES, LABEL, NORMAL, Browser, Files, number, plant_rows
+from support.server import ServerProcess, wait_for
 
 pytestmark = pytest.mark.browser
 
