@@ -54,8 +54,8 @@ PREAMBLE = "\n".join(
             numeric_from=3,
         ),
         "",
-        "These are benchmarks, not tests: nothing here is asserted; `tests/test_benchmarks_smoke.py` runs a",
-        "tiny version of each part so the harness keeps working.",
+        "These are benchmarks, not tests: nothing here is asserted;",
+        "`tests/benchmarks/test_benchmarks_smoke.py` runs a tiny version of each part so the harness keeps working.",
         "",
     ]
 )
