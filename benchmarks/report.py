@@ -55,7 +55,8 @@ PREAMBLE = "\n".join(
         ),
         "",
         "These are benchmarks, not tests: nothing here is asserted;",
-        "`tests/benchmarks/test_benchmarks_smoke.py` runs a tiny version of each part so the harness keeps working.",
+        "`tests/benchmarks/test_benchmarks_smoke.py` runs a tiny version of each part so the harness",
+        "keeps working.",
         "",
     ]
 )
