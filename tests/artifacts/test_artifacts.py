@@ -1,8 +1,11 @@
-"""Saved models: identical scores after a round trip, and clear errors for damaged artifacts."""
+"""Saved models: identical scores after a round trip and after an upgrade of an older format, and
+clear errors for damaged artifacts and for options this release removed."""
 
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,7 +23,7 @@ def saved(tmp_path_factory):
         {"x": rng.normal(size=200), "y": rng.normal(size=200), "kind": rng.choice(["a", "b", "c"], 200)}
     )
     data.loc[5, "x"] = np.nan
-    det = AutoEncoderDetector(epochs=5, n_hidden=[8, 2], random_state=0, latent_weight=0.3).fit(data)
+    det = AutoEncoderDetector(epochs=5, n_hidden=[8, 2], random_state=0).fit(data)
     path = tmp_path_factory.mktemp("model")
     save_detector(det, path)
     return det, data, path
@@ -128,25 +131,6 @@ def test_scoring_threads_of_a_loaded_model_are_chosen_at_load(saved):
     assert np.all(np.isfinite(loaded.decision_function(data)))
 
 
-def before_format_5(document):
-    """What a model written before the latent part lacks (its file also has no reference tensor;
-    a reader of the old formats ignores the one left in this copy)."""
-    del document["params"]["latent_weight"]
-    del document["fitted"]["effective_params"]["latent_weight"]
-    del document["fitted"]["latent_scale"]
-
-
-def to_format_4(document):
-    document["format_version"] = 4
-    before_format_5(document)
-
-
-def without_latent(path, tmp_path):
-    """The saved model as format 4 (no latent part): the reference for the older formats' parts."""
-    (tmp_path / "four").mkdir(exist_ok=True)
-    return load_detector(rewrite_manifest(path, tmp_path / "four", to_format_4))
-
-
 def rewrite_manifest(path, tmp_path, change):
     from aedetect.artifacts.store import _checksum
 
@@ -163,13 +147,12 @@ def test_a_format_2_model_is_read_and_scores_with_squared_errors(saved, tmp_path
 
     def to_format_2(document):
         document["format_version"] = 2
-        before_format_5(document)
         del document["fitted"]["numeric_error"]
 
     loaded = load_detector(rewrite_manifest(path, tmp_path, to_format_2))
     assert loaded.numeric_error_ == "squared"
     # same network, other error measure: numeric parts change, the categorical part does not
-    old, new = loaded.explain(data.iloc[:50]), without_latent(path, tmp_path).explain(data.iloc[:50])
+    old, new = loaded.explain(data.iloc[:50]), load_detector(path).explain(data.iloc[:50])
     assert np.all(np.isfinite(old.to_numpy()))
     assert not np.allclose(old[["x", "y"]], new[["x", "y"]])
     np.testing.assert_allclose(old["kind"], new["kind"])
@@ -180,48 +163,103 @@ def test_a_format_3_model_is_read_and_counts_column_errors_linearly(saved, tmp_p
 
     def to_format_3(document):
         document["format_version"] = 3
-        before_format_5(document)
         del document["params"]["error_knee"]
         del document["fitted"]["effective_params"]["error_knee"]
 
     loaded = load_detector(rewrite_manifest(path, tmp_path, to_format_3))
     assert loaded.error_knee is None and loaded.effective_params_["error_knee"] is None
     # same network: the categorical part is the default knee's unbent value
-    old, new = loaded.explain(data.iloc[:50]), without_latent(path, tmp_path).explain(data.iloc[:50])
+    old, new = loaded.explain(data.iloc[:50]), load_detector(path).explain(data.iloc[:50])
     knee = det.effective_params_["error_knee"]
     np.testing.assert_allclose(new["kind"], knee * np.log1p(old["kind"] / knee), rtol=1e-6)
     assert np.all(old.to_numpy() >= new.to_numpy() - 1e-9)
 
 
-def test_a_format_4_model_is_read_and_scores_without_the_latent_part(saved, tmp_path):
+def test_options_removed_since_a_model_was_saved_keep_their_saved_arithmetic(saved, tmp_path):
     det, data, path = saved
-    loaded = load_detector(rewrite_manifest(path, tmp_path, to_format_4))
-    assert loaded.latent_weight == 0.0 and loaded.effective_params_["latent_weight"] == 0.0
-    assert loaded.latent_reference_ is None
-    # same network and knee: each row's parts differ by its latent part, the same in every column
-    old, new = loaded.explain(data.iloc[:50]).to_numpy(), det.explain(data.iloc[:50]).to_numpy()
-    gap = new - old
-    assert np.all(gap > 0)
-    np.testing.assert_allclose(gap, gap[:, :1].repeat(gap.shape[1], axis=1), rtol=1e-6)
+
+    def with_removed_options(document):  # what a format-5 model saved before the removal holds
+        for where in (document["params"], document["fitted"]["effective_params"]):
+            where.update(clip_quantile=0.01, latent_weight=0.0, numeric_transform="asinh")
+        document["fitted"]["latent_scale"] = None
+
+    loaded = load_detector(rewrite_manifest(path, tmp_path, with_removed_options))
+    np.testing.assert_array_equal(loaded.decision_function(data), det.decision_function(data))
+    assert "clip_quantile" not in loaded.get_params() and "latent_weight" not in loaded.effective_params_
 
 
-def test_a_latent_scale_without_its_reference_is_refused(saved, tmp_path):
+def test_a_model_with_a_latent_part_is_refused_naming_the_option(saved, tmp_path):
+    import torch
     from safetensors.torch import load_file, save_file
 
     from aedetect.artifacts.store import _checksum, _file_sha256
-    from aedetect.detectors.autoencoder import LATENT_REFERENCE
+    from aedetect.artifacts.upgrade import LATENT_REFERENCE
 
     _, _, path = saved
     copy = copy_model(path, tmp_path / "m")
     tensors = load_file(copy / WEIGHTS)
-    del tensors[LATENT_REFERENCE]
+    tensors[LATENT_REFERENCE] = torch.zeros((1, 4, 2))
     save_file(tensors, copy / WEIGHTS)
     document = json.loads((copy / MANIFEST).read_text(encoding="utf-8"))
+    for where in (document["params"], document["fitted"]["effective_params"]):
+        where["latent_weight"] = 0.3
+    document["fitted"]["latent_scale"] = [1.0]
     document["weights"]["sha256"] = _file_sha256(copy / WEIGHTS)
     document["checksum"] = _checksum(document)
     (copy / MANIFEST).write_text(json.dumps(document), encoding="utf-8")
-    with pytest.raises(ArtifactError, match="latent scale is saved without its reference"):
+    with pytest.raises(ArtifactError, match=r"latent_weight=0\.3, an option removed.*train the model"):
         load_detector(copy)
+
+
+FORMAT_2 = Path(__file__).parent / "fixtures" / "format2"
+"""A model saved by the detector's first format-2 release, its data and its scores then (README)."""
+
+
+def format_2_scores(model):
+    """The fixture model's scores now, and those it gave when it was saved."""
+    expected = json.loads((FORMAT_2 / "expected.json").read_text(encoding="utf-8"))
+    return load_detector(model).decision_function(pd.read_csv(FORMAT_2 / "data.csv")), expected
+
+
+def test_a_model_saved_by_the_first_format_2_release_scores_as_it_did(tmp_path):
+    from typer.testing import CliRunner
+
+    from aedetect.artifacts.store import read_manifest
+    from aedetect.cli.main import app
+
+    assert read_manifest(FORMAT_2 / "model")["format_version"] == 2
+    scores, expected = format_2_scores(FORMAT_2 / "model")
+    # the same arithmetic; float64 parts are summed in another order than that release did
+    np.testing.assert_allclose(scores, expected["scores"], rtol=1e-12, atol=0)
+    assert load_detector(FORMAT_2 / "model").threshold_ == expected["threshold"]
+    copy = shutil.copytree(FORMAT_2 / "model", tmp_path / "model")
+    result = CliRunner().invoke(app, ["models", "upgrade", str(copy)])
+    assert result.exit_code == 0 and "from format 2 to format 5" in result.output
+    document = read_manifest(copy)
+    assert document["format_version"] == 5 and document["upgraded_from"][0]["format_version"] == 2
+    assert "numeric_transform" not in document["params"]
+    assert document["fitted"]["numeric_error"] == "squared"
+    upgraded, _ = format_2_scores(copy)
+    np.testing.assert_array_equal(upgraded, scores)
+    again = CliRunner().invoke(app, ["models", "upgrade", str(copy)])
+    assert again.exit_code == 0 and "nothing to do" in again.output
+
+
+def test_upgrading_a_model_that_cannot_be_upgraded_names_why(saved, tmp_path):
+    from typer.testing import CliRunner
+
+    from aedetect.cli.main import app
+
+    _, _, path = saved
+
+    def quantile(document):
+        document["fitted"]["encoder"]["transform"] = "quantile"
+
+    copy = rewrite_manifest(path, tmp_path, quantile)
+    before = (copy / MANIFEST).read_text(encoding="utf-8")
+    result = CliRunner().invoke(app, ["models", "upgrade", str(copy)])
+    assert result.exit_code == 2 and "numeric_transform='quantile', an option removed" in result.output
+    assert (copy / MANIFEST).read_text(encoding="utf-8") == before
 
 
 def test_an_unknown_numeric_error_is_refused(saved, tmp_path):

@@ -265,12 +265,13 @@ def test_records_missing_column_and_bad_number_are_named(fitted):
         det.score(record)
 
 
-def test_asinh_transform_and_clipping_options_round_trip(tmp_path):
+def test_asinh_scaling_decodes_and_round_trips(tmp_path):
     from aedetect import load_detector, save_detector
 
     data = mixed_frame(300)
     data["bytes"] = np.exp(np.random.default_rng(5).normal(5, 2, size=300))  # heavy-tailed column
-    det = AutoEncoderDetector(numeric_transform="asinh", clip_quantile=0.01, **FAST).fit(data)
+    det = AutoEncoderDetector(**FAST).fit(data)
+    assert det.encoder_.transform_name == "asinh" == det.effective_params_["numeric_transform"]
     encoder = det.encoder_  # decoding the encoded input gives the original units back
     table = encoder.transform(data[det.columns_])
     probs = [np.eye(card)[table.codes[:, j]] for j, card in enumerate(encoder.cardinalities)]
@@ -281,15 +282,25 @@ def test_asinh_transform_and_clipping_options_round_trip(tmp_path):
     np.testing.assert_array_equal(
         load_detector(tmp_path / "m").decision_function(data), det.decision_function(data)
     )
-    with pytest.raises(InvalidInput) as info:
-        AutoEncoderDetector(numeric_transform="log").fit(data)
-    assert info.value.field == "numeric_transform"
+
+
+@pytest.mark.parametrize("name", ["numeric_transform", "clip_quantile", "latent_weight"])
+def test_removed_options_cannot_be_chosen(name):
+    from aedetect.detectors.params import check_params
+
+    with pytest.raises(TypeError, match=name):
+        AutoEncoderDetector(**{name: 0.3})
+    with pytest.raises(InvalidInput, match=f"no parameter '{name}'"):
+        AutoEncoderDetector().set_params(**{name: 0.3})
+    with pytest.raises(InvalidInput, match=f"{name} was removed from aedetect") as info:
+        check_params({name: 0.3})
+    assert info.value.field == name
 
 
 def test_effective_params_fill_every_default():
     det = AutoEncoderDetector(**FAST).fit(mixed_frame(100))
     params = det.effective_params_
-    assert set(params) == set(det.get_params())
+    assert set(params) == set(det.get_params()) | {"numeric_transform"}
     assert params["n_hidden"] == [16, 4] and params["epochs"] == 15
     assert params["n_estimators"] >= 1 and params["learning_rate"] > 0 and params["n_threads"] >= 1
     assert params["columns"] == det.columns_
@@ -359,11 +370,11 @@ def test_fit_from_a_csv_path_an_iterator_and_a_list_of_frames(tmp_path):
 
 def test_rows_spilled_to_disk_train_the_same_model(monkeypatch):
     import aedetect.data.rows as rows
-    import aedetect.detectors.autoencoder as autoencoder
+    import aedetect.detectors.reading as reading
 
     data = mixed_frame(300)
     in_memory = AutoEncoderDetector(**FAST).fit(data)
-    monkeypatch.setattr(autoencoder, "IN_MEMORY_BYTES", 0)
+    monkeypatch.setattr(reading, "IN_MEMORY_BYTES", 0)
     monkeypatch.setattr(rows, "BLOCK_ROWS", 64)  # several blocks, shuffled in groups
     spilled = AutoEncoderDetector(**FAST).fit(data)
     np.testing.assert_allclose(spilled.decision_scores_[:5], spilled.decision_function(data.iloc[:5]))
@@ -373,19 +384,10 @@ def test_rows_spilled_to_disk_train_the_same_model(monkeypatch):
     assert np.corrcoef(a, b)[0, 1] > 0.8
 
 
-def test_training_scores_leave_each_row_out_of_its_own_latent_neighbours():
-    import aedetect.detectors.latent as latent
-
+def test_training_scores_are_the_scores_of_the_training_rows():
     data = mixed_frame(1500)
-    det = AutoEncoderDetector(**FAST, latent_weight=0.3).fit(data)
-    rescored = det.decision_function(data)
-    # rows in the latent reference find themselves as a neighbour when scored again, so their
-    # scores fall; the others score exactly as in training
-    same = np.isclose(det.decision_scores_, rescored, rtol=1e-6, atol=1e-9)
-    assert int((~same).sum()) == latent.REFERENCE_ROWS == det.latent_reference_.shape[1]
-    assert np.all(det.decision_scores_[~same] > rescored[~same])
-    plain = AutoEncoderDetector(**FAST, latent_weight=0.0).fit(data)
-    np.testing.assert_allclose(plain.decision_scores_, plain.decision_function(data), rtol=1e-6)
+    det = AutoEncoderDetector(**FAST).fit(data)
+    np.testing.assert_allclose(det.decision_scores_, det.decision_function(data), rtol=1e-6)
 
 
 def test_a_source_that_changes_between_readings_is_refused():
@@ -410,19 +412,6 @@ def test_missing_value_in_a_column_never_missing_in_training_raises_the_score(fi
     assert det.explain(gap).iloc[0].idxmax() == "noise"
 
 
-def test_numeric_transform_quantile_round_trips_and_scores_far_values():
-    rng = np.random.default_rng(5)
-    data = pd.DataFrame({"bytes": np.exp(rng.normal(5, 2, size=300)), "x": rng.normal(size=300)})
-    det = AutoEncoderDetector(numeric_transform="quantile", **FAST).fit(data)
-    table = det.encoder_.transform(data)
-    assert abs(float(table.numeric[:, 0].mean())) < 0.1 and 0.8 < float(table.numeric[:, 0].std()) < 1.2
-    decoded = det.encoder_.decode(table.numeric.astype(np.float64), [])
-    np.testing.assert_allclose(decoded["bytes"], data["bytes"], rtol=1e-4)
-    far = pd.DataFrame({"bytes": [float(data["bytes"].median()), 1e9], "x": [0.0, 0.0]})
-    scores = det.decision_function(far)
-    assert scores[1] > 10 * scores[0]
-
-
 def test_many_records_with_only_the_model_columns_are_scored():
     """Records name their columns, so a model over a subset of the training columns scores more
     records than the fast path takes (which go through a frame) without a width check."""
@@ -433,7 +422,7 @@ def test_many_records_with_only_the_model_columns_are_scored():
     np.testing.assert_allclose(det.decision_function(records), det.decision_function(data), rtol=1e-6)
 
 
-@pytest.mark.parametrize("transform", ["robust", "asinh", "quantile"])
+@pytest.mark.parametrize("transform", ["robust", "asinh"])
 def test_robust_units_undo_each_transform(transform):
     from aedetect.data.encoding import TabularEncoder
     from aedetect.data.schema import infer_column_specs
@@ -451,7 +440,7 @@ def test_robust_units_undo_each_transform(transform):
 
 
 def test_stopping_asks_the_same_progress_per_step_of_every_table():
-    from aedetect.detectors.autoencoder import min_improvement
+    from aedetect.detectors.training import min_improvement
 
     assert min_improvement(5) == min_improvement(64) == pytest.approx(0.01)
     assert min_improvement(128) == pytest.approx(0.02)
@@ -486,3 +475,36 @@ def test_error_knee_bends_only_the_reconstruction_part():
     assert np.all(b <= a + 1e-9) and np.all(b > 0)
     assert np.array_equal(kneed.labels_, kneed.decision_scores_ > kneed.threshold_)
     assert kneed.effective_params_["error_knee"] == 2.0 and linear.effective_params_["error_knee"] is None
+
+
+def test_the_parameter_table_is_the_constructors_and_documents_the_api():
+    import inspect
+
+    from aedetect.detectors.params import PARAMETERS, REMOVED, describe_params
+
+    signature = inspect.signature(AutoEncoderDetector.__init__).parameters.values()
+    assert {p.name: p.default for p in signature if p.name != "self"} == {
+        name: param.default for name, param in PARAMETERS.items()
+    }
+    listed = describe_params().split(": ", 1)[1].split(".", 1)[0].split(", ")
+    assert listed == [name for name, param in PARAMETERS.items() if param.service]
+    assert not set(listed) & set(REMOVED) and "columns" not in listed
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "rule"),
+    [
+        ("learning_rate", 0, "a number in (0, 10]"),
+        ("n_hidden", [16, 0], "a non-empty list of layer widths from 1 to 65536"),
+        ("random_state", -1, "an integer from 0 to 4294967295"),
+        ("activation", "swish", "one of relu, elu, tanh, gelu"),
+        ("error_knee", 0, "a number in (0, inf) or None (errors counted linearly)"),
+        ("vocab_size", True, "a positive integer"),
+        ("validation_fraction", 0.5, "a number in [0, 0.5)"),
+    ],
+)
+def test_a_bad_value_is_refused_with_its_rule(name, value, rule):
+    with pytest.raises(InvalidInput) as info:
+        AutoEncoderDetector(**{name: value}).checked_params()
+    assert info.value.field == name
+    assert info.value.message == f"{name} must be {rule}, got {value!r}"

@@ -49,6 +49,9 @@ def test_page2_new_model_uploads_picks_columns_and_trains_live(browser: Browser,
     page.select_option("#label-column", LABEL)
     page.fill("#normal-value", NORMAL)
     page.fill("#model-name", MODEL)
+    # each parameter says what it does and its default (from the detector's parameter table)
+    assert "Adam step size, halved when the loss stalls. Default: 0.001." in page.inner_text("#params")
+    assert page.get_attribute("#params input[name='n_estimators']", "placeholder") == "8"
     page.fill("#params input[name='epochs']", str(EPOCHS))
     page.fill("#params input[name='n_hidden']", "8, 3")
     page.fill("#params input[name='batch_size']", "32")

@@ -18,6 +18,7 @@ from typing import Annotated, Any
 import typer
 from tqdm import tqdm
 
+from aedetect.cli.models import models_app
 from aedetect.errors import AedetectError, InvalidInput, quoted
 
 EXIT_ERROR = 2
@@ -389,6 +390,7 @@ keys_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(keys_app)
+app.add_typer(models_app)
 
 CLI_ACTOR = "command line"
 

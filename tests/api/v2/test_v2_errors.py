@@ -115,6 +115,22 @@ def test_model_with_bad_parameter_value_is_400(
     )
 
 
+@pytest.mark.parametrize("name", ["latent_weight", "clip_quantile", "numeric_transform"])
+def test_model_with_a_removed_parameter_is_400_saying_so(
+    v2_server: ServerProcess, datasets: dict[str, str], name: str
+) -> None:
+    body = problem(
+        v2_server,
+        "POST",
+        "/models",
+        400,
+        "invalid_input",
+        f"params.{name}",
+        json={"name": "removed-param", "dataset": datasets["train"], "params": {name: 0.3}},
+    )
+    assert f"{name} was removed from aedetect" in body["detail"]
+
+
 def test_label_column_as_feature_is_400(v2_server: ServerProcess, datasets: dict[str, str]) -> None:
     body = problem(
         v2_server,

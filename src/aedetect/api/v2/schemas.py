@@ -10,6 +10,7 @@ from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from aedetect.errors import quoted
+from aedetect.services.models import describe_params
 
 Scalar = str | int | float | bool | None
 DATASET_EXAMPLE = "ds_0123456789ab"
@@ -89,14 +90,7 @@ class ModelFields(Request):
     categorical: list[str] | None = F(
         "Numeric columns to treat as categories (text and boolean columns always are).", ["service"], None
     )
-    params: dict[str, Any] | None = F(
-        "Detector parameters by the library's own names: n_hidden, epochs, batch_size, learning_rate, "
-        "vocab_size, contamination, validation_fraction, patience, clip_quantile, numeric_transform, "
-        "magnitude_weight, error_knee, latent_weight, activation, weight_decay, random_state. Missing ones "
-        "take the library defaults.",
-        PARAMS_EXAMPLE,
-        None,
-    )
+    params: dict[str, Any] | None = F(describe_params(), PARAMS_EXAMPLE, None)
     eval_dataset: str | None = F("Dataset to evaluate each trained version on.", "ds_ba9876543210", None)
     label_column: str | None = F(
         "Column marking known anomalies (in eval_dataset, else in dataset); never a model input.",
