@@ -6,7 +6,7 @@ of older formats to this one before :func:`restore` reads them); nothing here to
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import torch
@@ -15,8 +15,37 @@ from aedetect.data.encoding import TabularEncoder
 from aedetect.detectors import scoring
 from aedetect.detectors.network import EnsembleAutoEncoder, resolve_device
 
-if TYPE_CHECKING:
-    from aedetect.detectors.autoencoder import AutoEncoderDetector
+
+class FittedParts(Protocol):
+    """What this module reads and sets on the estimator (``AutoEncoderDetector`` has all of it),
+    so the estimator imports this module and not the other way round."""
+
+    device: str
+    network_: EnsembleAutoEncoder
+    n_hidden_: list[int]
+    numeric_error_: str
+    effective_params_: dict[str, Any]
+    clip_low_: np.ndarray
+    clip_high_: np.ndarray
+    column_scale_: np.ndarray
+    magnitude_scale_: np.ndarray
+    n_features_in_: int
+    decision_scores_: np.ndarray
+    threshold_: float
+    labels_: np.ndarray
+    history_: dict[str, list[float]]
+    best_epoch_: int
+    n_epochs_: int
+    n_samples_: int
+
+    def _fitted_encoder(self) -> TabularEncoder: ...
+
+    def _set_fitted(
+        self, encoder: TabularEncoder, net: EnsembleAutoEncoder, device: torch.device, hidden: list[int]
+    ) -> None: ...
+
+
+Detector = TypeVar("Detector", bound=FittedParts)
 
 TRAINING_SCORES = "__training_scores__"
 """Name of the training scores among the fitted tensors."""
@@ -25,7 +54,7 @@ RESTORED_AS_IS = ("history", "best_epoch", "n_epochs", "n_samples")
 """Fitted attributes kept exactly as described (the training record)."""
 
 
-def fitted_state(detector: AutoEncoderDetector) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+def fitted_state(detector: FittedParts) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """Everything ``detector`` learned: (description, tensors)."""
     encoder = detector._fitted_encoder()
     net = detector.network_
@@ -53,9 +82,7 @@ def fitted_state(detector: AutoEncoderDetector) -> tuple[dict[str, Any], dict[st
     return fitted, tensors
 
 
-def restore(
-    detector: AutoEncoderDetector, fitted: dict[str, Any], tensors: dict[str, torch.Tensor]
-) -> AutoEncoderDetector:
+def restore(detector: Detector, fitted: dict[str, Any], tensors: dict[str, torch.Tensor]) -> Detector:
     """``detector`` (constructed with the saved parameters) given what :func:`fitted_state`
     described; ValueError or KeyError when the parts do not fit together."""
     encoder = TabularEncoder.from_state(fitted["encoder"])
