@@ -17,8 +17,11 @@ from aedetect.domain.models import (
     VersionCondition,
 )
 from aedetect.domain.monitoring import Feedback, FeedbackLabel, LogGap, ScoreRecord
+from aedetect.domain.names import JOB_RUNNERS, PRODUCTION, JobRunnerName
 
 __all__ = [
+    "JOB_RUNNERS",
+    "PRODUCTION",
     "AliasMove",
     "ApiKey",
     "AuditEntry",
@@ -28,6 +31,7 @@ __all__ = [
     "Feedback",
     "FeedbackLabel",
     "Job",
+    "JobRunnerName",
     "JobStatus",
     "LogGap",
     "Network",

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from aedetect.domain import AliasMove, JobStatus, TrainingRun, Version
+from aedetect.domain import PRODUCTION, AliasMove, JobStatus, TrainingRun, Version
 from aedetect.errors import Conflict, InvalidInput, NotFitted, NotFound
 from aedetect.registry.networks import NetworkStore, _version
 from aedetect.registry.orm import AliasMoveRow, AliasRow, RunRow, ThresholdRow, VersionRow, utcnow
@@ -25,9 +25,6 @@ from aedetect.registry.store import (
 )
 
 RUN_FIELDS = frozenset({"status", "model_path", "metrics", "result", "error", "started_at", "finished_at"})
-PRODUCTION = "production"
-"""The alias scoring uses by default: the active version's active run."""
-
 ACTOR_CHARS = 200
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from aedetect.data.encoding import NUMERIC_TRANSFORMS
 from aedetect.detectors.autoencoder import AutoEncoderDetector
-from aedetect.domain import AliasMove, Job, JobStatus, Network, TrainingRun
+from aedetect.domain import PRODUCTION, AliasMove, Job, JobStatus, Network, TrainingRun
 from aedetect.errors import AedetectError, Conflict, InvalidInput, NotFound, listed, quoted
 from aedetect.registry.base import Registry
 from aedetect.services.catalog import DatasetCatalog
@@ -41,7 +41,6 @@ from aedetect.services.workflow import (
     WorkflowService,
 )
 
-PRODUCTION = "production"
 ALIAS_PATTERN = re.compile(r"[a-z][a-z0-9_\-]{0,49}")
 """Alias names: lower-case letters, digits, '_' and '-', starting with a letter."""
 
