@@ -15,6 +15,7 @@ from aedetect.domain.models import (
     TrainingRun,
     Version,
     VersionCondition,
+    top_contributions,
 )
 from aedetect.domain.monitoring import Feedback, FeedbackLabel, LogGap, ScoreRecord
 from aedetect.domain.names import JOB_RUNNERS, PRODUCTION, JobRunnerName
@@ -43,4 +44,5 @@ __all__ = [
     "TrainingRun",
     "Version",
     "VersionCondition",
+    "top_contributions",
 ]

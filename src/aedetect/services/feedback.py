@@ -26,7 +26,8 @@ from aedetect.errors import InvalidInput, NotFound
 from aedetect.registry.base import Registry
 from aedetect.services.paths import check_nn_id
 from aedetect.services.scorelog import utcnow
-from aedetect.services.scoring import ScoringService, current_threshold, json_value, native_rows
+from aedetect.services.scoring import ScoringService, current_threshold, native_rows
+from aedetect.services.values import json_value
 
 MAX_PAGE = 1000
 MIN_LABELLED = 10
