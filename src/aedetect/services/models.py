@@ -19,7 +19,7 @@ from typing import Any
 from aedetect.data.encoding import NUMERIC_TRANSFORMS
 from aedetect.detectors.autoencoder import AutoEncoderDetector
 from aedetect.domain import PRODUCTION, AliasMove, Job, JobStatus, Network, TrainingRun
-from aedetect.errors import AedetectError, Conflict, InvalidInput, NotFound, listed, quoted
+from aedetect.errors import AedetectError, Conflict, Hint, InvalidInput, NotFound, listed, quoted
 from aedetect.registry.base import Registry
 from aedetect.services.catalog import DatasetCatalog
 from aedetect.services.datasets import DatasetService
@@ -323,9 +323,9 @@ class ModelService:
             pass
         else:
             raise Conflict(
-                f"model '{name}' already exists: change it with PATCH /api/v2/models/{name}, delete it with "
-                f"DELETE /api/v2/models/{name}, or choose another name",
+                f"model '{name}' already exists: change it, delete it, or choose another name",
                 field="name",
+                hint=Hint("change_model", model=name),
             )
         self._networks.create(name, {"nn_title": name, "nn_desc": description, "dir": AUTOENCODER_CSV})
         try:

@@ -31,7 +31,7 @@ import pandas as pd
 
 from aedetect.detectors.autoencoder import AutoEncoderDetector
 from aedetect.domain import ScoreResult, TrainingRun
-from aedetect.errors import InvalidInput, NotFitted, listed
+from aedetect.errors import Hint, InvalidInput, NotFitted, listed
 from aedetect.registry.base import Registry
 from aedetect.services.limits import Limits, check_rows
 from aedetect.services.paths import DataPaths, check_nn_id, check_version
@@ -228,7 +228,7 @@ def native_rows(rows: Sequence[Any], columns: Sequence[str]) -> list[Row]:
         if missing:
             raise InvalidInput(
                 f"rows[{i}] lacks the model column(s) {listed(missing)}; send every column the model uses "
-                "(GET the model version to see them)",
+                "(the model version lists them)",
                 field=f"rows[{i}]",
                 column=missing[0],
             )
@@ -271,8 +271,8 @@ class ScoringService:
         )
         if run is None or run.model_path is None:
             raise NotFitted(
-                f"version {number} of network {nn_id} has no trained model yet: "
-                f"POST /api/v1/type/runmanager/state/train/nnid/{nn_id}/ver/{number}/ first"
+                f"version {number} of network {nn_id} has no trained model yet: train it first",
+                hint=Hint("train", model=nn_id, version=number),
             )
         return run
 

@@ -41,6 +41,7 @@ from aedetect.errors import (
     AedetectError,
     Cancelled,
     Conflict,
+    Hint,
     InvalidInput,
     JobFailed,
     NotFound,
@@ -424,9 +425,9 @@ class TrainingService:
         if not files:
             raise InvalidInput(
                 f"version {version} of network {nn_id} has no training data: upload CSV files to node "
-                f"'datasrc' first (POST /api/v1/type/wf/state/framedata/src/local/form/raw/prg/source/"
-                f"nnid/{nn_id}/ver/{version}/node/datasrc/)",
+                "'datasrc' first",
                 field="datasrc",
+                hint=Hint("upload_training_data", model=nn_id, version=version),
             )
         available = files[0].columns
         if sum(f.rows for f in files) < 2:
