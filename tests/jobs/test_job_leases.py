@@ -219,3 +219,18 @@ def test_a_worker_runs_its_kinds_under_its_name_and_fails_others(registry: SqlRe
     )
     failed = registry.get_job(other.job_id)
     assert failed.status is JobStatus.FAILED and "cannot run jobs of kind 'evaluate'" in (failed.error or "")
+
+
+def test_an_unknown_job_runner_is_refused_when_the_settings_are_read(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AEDETECT_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "aedetect", "worker"],
+        env={**env, "AEDETECT_DATA_DIR": str(tmp_path / "data"), "AEDETECT_JOB_RUNNER": "celeri"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert "AEDETECT_JOB_RUNNER" in done.stderr and "'celeri'" in done.stderr
+    assert "'embedded'" in done.stderr and "'celery'" in done.stderr

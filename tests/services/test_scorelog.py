@@ -20,6 +20,7 @@ from aedetect.domain import (
     LogGap,
     Network,
     ScoreRecord,
+    ScoreResult,
     TrainingRun,
     Version,
 )
@@ -373,3 +374,18 @@ def test_top_columns_left_to_the_writer_are_worked_out_for_all_rows_at_once(stor
         assert newest.score == 0.5 and newest.contributions == []  # logged without its reasons
     finally:
         log.close()
+
+
+def test_top_columns_rank_by_contribution_with_shares_of_the_score() -> None:
+    result = ScoreResult(
+        scores=np.array([4.0, 0.0, 2.0]),
+        labels=np.array([1, 0, 0]),
+        threshold=1.0,
+        similarity=np.ones(3),
+        contributions=np.array([[1.0, 3.0, 0.0], [0.0, 0.0, 0.0], [np.nan, 1.0, 1.0]]),
+        columns=["a", "b", "c"],
+    )
+    order, shares = result.top_columns(2)
+    assert order.tolist() == [[1, 0], [0, 1], [1, 2]]  # ties keep column order, NaN goes last
+    assert shares[0].tolist() == [0.75, 0.25] and shares[2].tolist() == [0.5, 0.5]
+    assert np.isnan(shares[1]).all()  # a score of 0 has no shares to give

@@ -278,6 +278,15 @@ def test_page6_errors_are_shown_in_words(browser: Browser, files: Files) -> None
     page.wait_for_selector("#problem", state="visible")
     assert "속도" in page.inner_text("#problem") and "lacks the model column" in page.inner_text("#problem")
     browser.shot("6-score-error")
+
+    browser.goto("/models/new")  # a taken name: the API's hint in the dashboard's words, no route
+    page.set_input_files("#train-file", str(files.train))
+    page.wait_for_selector("#columns tbody tr")
+    page.fill("#model-name", MODEL)
+    page.click("#train")
+    page.wait_for_selector("#problem", state="visible")
+    shown = page.inner_text("#problem")
+    assert "already exists" in shown and "from the Models page" in shown and "/api/" not in shown
     assert not browser.errors
 
 

@@ -25,8 +25,8 @@ from aedetect.detectors.params import (
 from aedetect.detectors.params import (
     describe_params as describe_params,  # the API documents the params field with the table
 )
-from aedetect.domain import AliasMove, Job, JobStatus, Network, TrainingRun
-from aedetect.errors import AedetectError, Conflict, InvalidInput, NotFound, listed, quoted
+from aedetect.domain import PRODUCTION, AliasMove, Job, JobStatus, Network, TrainingRun
+from aedetect.errors import AedetectError, Conflict, Hint, InvalidInput, NotFound, listed, quoted
 from aedetect.registry.base import Registry
 from aedetect.services.catalog import DatasetCatalog
 from aedetect.services.datasets import DatasetService
@@ -47,7 +47,6 @@ from aedetect.services.workflow import (
     WorkflowService,
 )
 
-PRODUCTION = "production"
 ALIAS_PATTERN = re.compile(r"[a-z][a-z0-9_\-]{0,49}")
 """Alias names: lower-case letters, digits, '_' and '-', starting with a letter."""
 
@@ -298,9 +297,9 @@ class ModelService:
             pass
         else:
             raise Conflict(
-                f"model '{name}' already exists: change it with PATCH /api/v2/models/{name}, delete it with "
-                f"DELETE /api/v2/models/{name}, or choose another name",
+                f"model '{name}' already exists: change it, delete it, or choose another name",
                 field="name",
+                hint=Hint("change_model", model=name),
             )
         self._networks.create(name, {"nn_title": name, "nn_desc": description, "dir": AUTOENCODER_CSV})
         try:

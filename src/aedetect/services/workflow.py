@@ -10,7 +10,7 @@ from typing import Any
 
 from aedetect.detectors.params import PARAMETERS
 from aedetect.domain import Node
-from aedetect.errors import InvalidInput, NotFound, listed, quoted
+from aedetect.errors import Hint, InvalidInput, NotFound, listed, quoted
 from aedetect.registry.base import Registry
 from aedetect.services.limits import Limits, check_epochs, check_layers, check_network, check_text_sizes
 from aedetect.services.paths import DataPaths, check_nn_id, check_node_name
@@ -206,9 +206,9 @@ class WorkflowService:
         nodes = self._registry.list_nodes(nn_id, version)
         if not nodes:
             raise NotFound(
-                f"version {version} of network {nn_id} has no workflow yet: "
-                f"POST /api/v1/type/wf/target/init/mode/simple/{nn_id}/wfver/{version}/ "
-                f'with {{"type": "{AUTOENCODER_CSV}"}} first'
+                f"version {version} of network {nn_id} has no workflow yet: set it up as type "
+                f"'{AUTOENCODER_CSV}' first",
+                hint=Hint("init_workflow", model=nn_id, version=version, type=AUTOENCODER_CSV),
             )
         return nodes
 

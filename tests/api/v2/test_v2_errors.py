@@ -185,7 +185,12 @@ def test_existing_model_name_is_409_with_a_way_forward(
         "name",
         json={"name": trained, "dataset": datasets["train"]},
     )
-    assert "PATCH" in body["detail"] and "another name" in body["detail"]
+    assert "another name" in body["detail"] and "/api/" not in body["detail"]  # a sentence for any surface
+    assert body["hint"] == {
+        "action": "change_model",
+        "params": {"model": trained},
+        "text": f"PATCH /api/v2/models/{trained} to change it, DELETE /api/v2/models/{trained} to delete it",
+    }
 
 
 def test_body_of_the_wrong_shape_is_422_in_words(v2_server: ServerProcess, trained: str) -> None:
@@ -287,9 +292,11 @@ def test_score_untrained_model_is_409(
 ) -> None:
     api.create_model("untrained", dataset=datasets["train"], columns=FEATURES)
     try:
-        problem(
+        body = problem(
             v2_server, "POST", "/models/untrained/score", 409, "not_fitted", None, json={"rows": [{"a": 1}]}
         )
+        assert body["detail"] == "model 'untrained' has no trained version yet: train it first"
+        assert body["hint"]["text"] == "POST /api/v2/models/untrained/train"
     finally:
         api.delete_model("untrained")
 

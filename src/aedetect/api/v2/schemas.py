@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal, Self
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from aedetect.domain import JobStatus
 from aedetect.errors import quoted
 from aedetect.services.models import describe_params
 
@@ -16,7 +17,7 @@ Scalar = str | int | float | bool | None
 DATASET_EXAMPLE = "ds_0123456789ab"
 JOB_EXAMPLE = "5f0c6a1e9d2b4c7a8e3f1b2d4c6a8e0f"
 WHEN = "2026-12-01T10:15:00Z"
-JobStatusName = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+JobStatusName = JobStatus  # the enum itself: one list of statuses, the same values in the schema
 """Where a job (and the training run it drives) is."""
 
 
