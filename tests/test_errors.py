@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 
 from aedetect.api.v1.envelope import V1_HINTS, v1_error_body
 from aedetect.api.v2.problems import V2_HINTS, problem_body
-from aedetect.cli.main import CLI_HINTS, app
+from aedetect.cli.errors import CLI_HINTS
+from aedetect.cli.main import app
 from aedetect.config import get_settings
 from aedetect.errors import HINT_ACTIONS, Hint, NotFitted
 

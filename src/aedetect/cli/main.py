@@ -18,14 +18,10 @@ from typing import Annotated, Any
 import typer
 from tqdm import tqdm
 
+from aedetect.cli.errors import EXIT_ERROR
+from aedetect.cli.errors import reported_errors as _reported_errors
 from aedetect.cli.models import models_app
-from aedetect.errors import AedetectError, InvalidInput, quoted
-
-CLI_HINTS = {"list_keys": "'aedetect keys list' shows them"}
-"""Error hints (:class:`aedetect.errors.Hint`) in command-line words: the command that takes the step."""
-
-EXIT_ERROR = 2
-"""Exit status of a command that failed on the user's input (data, model, options)."""
+from aedetect.errors import InvalidInput, quoted
 
 SCORE_CHUNK_ROWS = 50_000
 """Rows read, scored and written at a time by ``aedetect score``, so memory stays bounded."""
@@ -37,18 +33,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-
-@contextmanager
-def _reported_errors() -> Iterator[None]:
-    """Turn an aedetect error into ``error: <message>`` on stderr and exit status 2 (with the
-    error's hint, where it has one, in the command line's words)."""
-    try:
-        yield
-    except AedetectError as exc:
-        hint = None if exc.hint is None else exc.hint.render(CLI_HINTS)
-        typer.echo(f"error: {exc.message}" + (f" ({hint})" if hint else ""), err=True)
-        raise typer.Exit(code=EXIT_ERROR) from None
 
 
 def _names(value: str | None, option: str) -> list[str] | None:

@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from aedetect.cli.errors import reported_errors
+
 models_app = typer.Typer(
     name="models",
     help="Saved model directories: upgrade an older format to the current one.",
@@ -24,9 +26,8 @@ def upgrade(
     """Rewrite a saved model in the current format; it scores exactly as before. A model that
     uses an option this release removed is refused with the option's name (retrain it)."""
     from aedetect.artifacts.store import FORMAT_VERSION, upgrade_directory
-    from aedetect.cli.main import _reported_errors
 
-    with _reported_errors():
+    with reported_errors():
         before = upgrade_directory(path)
     if before is None:
         typer.echo(f"{path} is in the current format ({FORMAT_VERSION}) already: nothing to do")
