@@ -28,7 +28,7 @@ from aedetect.services.workflow import WorkflowService
 
 
 async def get_container(request: Request) -> Container:
-    """The services built at start-up (see :func:`aedetect.api.app.create_app`)."""
+    """The services built at start-up (see :func:`aedetect.api.app.create_api`)."""
     container: Container = request.app.state.container
     return container
 

@@ -12,26 +12,29 @@ its ids; the page's scripts read and change everything else through the native A
 5. ``/models/{name}/score``: score a file, review its most anomalous rows, download the result.
 
 Errors on a page (a handler's, or any failure of a request a browser makes for a page) are shown
-as a page in words (:func:`error_page`), never a stack trace.
+as a page in words (:func:`error_page`), never a stack trace: the API's error handler calls the
+renderer :func:`install_web` leaves in ``app.state.error_page``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import fastapi
 import plotly
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from aedetect import __version__
-from aedetect.api.deps import ContainerDep
-from aedetect.api.v2.problems import TITLES
-from aedetect.api.v2.schemas import VersionNumber
+from aedetect.bootstrap import Container
 from aedetect.errors import NotFound
 from aedetect.services.models import PRODUCTION, parameter_defaults
+from aedetect.services.paths import MAX_VERSION
 
 HERE = Path(__file__).resolve().parent
 STATIC_ROUTE = "/static/app"
@@ -48,6 +51,17 @@ CONTENT_SECURITY_POLICY = (
     "frame-ancestors 'none'"
 )
 """Pages may load and call nothing but this server (charts style themselves inline)."""
+
+
+async def services(request: Request) -> Container:
+    """The services the application built at start-up (``app.state.container``)."""
+    container: Container = request.app.state.container
+    return container
+
+
+ContainerDep = Annotated[Container, Depends(services)]
+VersionNumber = Annotated[int, fastapi.Path(ge=1, le=MAX_VERSION)]
+"""A version number in a page's address (as the API checks it)."""
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -76,13 +90,15 @@ def wants_page(request: Request) -> bool:
     )
 
 
-def error_page(request: Request, status: int, code: str, detail: str) -> HTMLResponse | None:
-    """What a browser asking for a page gets instead of an error body: the problem in words, and
-    a way back (``None`` for every other request)."""
+def error_page(
+    request: Request, status: int, code: str, detail: str, titles: Mapping[str, str]
+) -> HTMLResponse | None:
+    """What a browser asking for a page gets instead of an error body: the problem in words (titled
+    by its code from ``titles``), and a way back (``None`` for every other request)."""
     if not wants_page(request):
         return None
     rid = str(getattr(request.state, "request_id", ""))
-    title = TITLES.get(code, "Error")
+    title = titles.get(code, "Error")
     return page(
         request, "error.html", title, status=status, status_code=status, detail=detail, request_id=rid
     )
@@ -175,9 +191,10 @@ def plotly_js() -> FileResponse:
     return FileResponse(PLOTLY_FILE, media_type="text/javascript", headers={"Cache-Control": "max-age=86400"})
 
 
-def install_web(app: FastAPI) -> None:
-    """Serve the dashboard's pages and assets on ``app`` (pages last, after the API routes)."""
+def install_web(app: FastAPI, titles: Mapping[str, str]) -> None:
+    """Serve the dashboard's pages and assets on ``app`` (pages last, after the API routes); an
+    error page is titled by the error's code from ``titles``."""
     app.add_api_route(PLOTLY_ROUTE, plotly_js, include_in_schema=False)
     app.mount(STATIC_ROUTE, StaticFiles(directory=HERE / "static"), name="dashboard-assets")
     app.include_router(router)
-    app.state.error_page = error_page
+    app.state.error_page = partial(error_page, titles=titles)
