@@ -161,6 +161,40 @@ def celery_app(settings: Settings) -> Celery:
     )
 
 
+def chosen_celery_app(settings: Settings) -> Celery | None:
+    """The Celery app when the settings choose the ``celery`` job runner, ``None`` for the
+    embedded one (checked before anything is opened, so a wrong choice fails first)."""
+    if settings.job_runner not in JOB_RUNNERS:
+        raise InvalidInput(
+            f"job_runner {settings.job_runner!r} is not available; use one of: {', '.join(JOB_RUNNERS)}",
+            field="job_runner",
+        )
+    return celery_app(settings) if settings.job_runner == "celery" else None
+
+
+def job_runner(
+    settings: Settings, app: Celery | None, registry: SqlRegistry, handlers: dict[str, JobHandler]
+) -> JobRunner:
+    """The job runner: in this process (no Celery app), or over the Celery app's queue."""
+    if app is None:
+        return EmbeddedJobRunner(registry, handlers, max_workers=settings.job_workers)
+    from aedetect.jobs.celery import CeleryJobRunner
+
+    return CeleryJobRunner(app, registry, handlers)
+
+
+def open_scorelog(settings: Settings, registry: SqlRegistry) -> ScoreLog:
+    """The scoring log of this process, as the ``AEDETECT_LOG_*`` settings configure it."""
+    return ScoreLog(
+        registry,
+        enabled=settings.log_enabled,
+        sample=settings.log_sample,
+        queue_rows=settings.log_queue_rows,
+        retention_days=settings.log_retention_days,
+        retention_rows=settings.log_retention_rows,
+    )
+
+
 def _recover(settings: Settings, registry: SqlRegistry, store: ArtifactStore) -> None:
     """Fail work a stopped process left behind and remove partial writes (see the module)."""
     if settings.job_runner == "embedded":
@@ -178,12 +212,7 @@ def _recover(settings: Settings, registry: SqlRegistry, store: ArtifactStore) ->
 def build_services(settings: Settings | None = None) -> Container:
     """Build and start every service for ``settings`` (default: from the environment)."""
     settings = settings or get_settings()
-    if settings.job_runner not in JOB_RUNNERS:
-        raise InvalidInput(
-            f"job_runner {settings.job_runner!r} is not available; use one of: {', '.join(JOB_RUNNERS)}",
-            field="job_runner",
-        )
-    app = celery_app(settings) if settings.job_runner == "celery" else None
+    app = chosen_celery_app(settings)
     store = open_store(settings)
     store.check()
     paths = DataPaths()
@@ -191,14 +220,7 @@ def build_services(settings: Settings | None = None) -> Container:
     _recover(settings, registry, store)
 
     models = ModelCache(lambda key: load_detector(store.local_dir(str(key))))
-    scorelog = ScoreLog(
-        registry,
-        enabled=settings.log_enabled,
-        sample=settings.log_sample,
-        queue_rows=settings.log_queue_rows,
-        retention_days=settings.log_retention_days,
-        retention_rows=settings.log_retention_rows,
-    )
+    scorelog = open_scorelog(settings, registry)
     limits = service_limits(settings)
     workflow = WorkflowService(registry, paths, limits)
     csv_limits = CsvLimits(settings.max_upload_bytes, settings.max_csv_columns, settings.max_csv_line_bytes)
@@ -214,13 +236,7 @@ def build_services(settings: Settings | None = None) -> Container:
         TRAIN_JOB: executor.execute,
         SCORE_JOB: lambda job_id: batch.execute(job_id),
     }
-    runner: JobRunner
-    if app is None:
-        runner = EmbeddedJobRunner(registry, handlers, max_workers=settings.job_workers)
-    else:
-        from aedetect.jobs.celery import CeleryJobRunner
-
-        runner = CeleryJobRunner(app, registry, handlers)
+    runner = job_runner(settings, app, registry, handlers)
     batch = BatchScoring(registry, runner, catalog, scoring, paths, store)
     training = TrainingService(registry, runner, workflow, datasets, evaluation, paths, store)
     networks = NetworkService(registry, paths, store, training, models, limits)
