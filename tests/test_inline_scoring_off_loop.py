@@ -81,7 +81,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
 def watched(client: TestClient) -> CallWatch:
     """A cold model cache, and a watch on the registry and the artifact store."""
     container: Container = client.app.state.container  # type: ignore[attr-defined]
-    container.models.invalidate(container.models.cached())
+    container.model_cache.invalidate(container.model_cache.cached())
     watch = CallWatch()
     watch.wrap(container.registry, "registry")
     watch.wrap(container.store, "store")

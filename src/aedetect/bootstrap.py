@@ -65,7 +65,7 @@ class Container:
     registry: SqlRegistry
     runner: JobRunner
     trainer: TrainingExecutor
-    models: ModelCache
+    model_cache: ModelCache
     workflow: WorkflowService
     datasets: DatasetService
     scoring: ScoringService
@@ -73,7 +73,7 @@ class Container:
     training: TrainingService
     networks: NetworkService
     catalog: DatasetCatalog
-    models_v2: ModelService
+    models: ModelService
     thresholds: ThresholdService
     jobs: JobService
     batch: BatchScoring
@@ -219,17 +219,17 @@ def build_services(settings: Settings | None = None) -> Container:
     registry = SqlRegistry.from_url(settings.resolved_database_url())
     _recover(settings, registry, store)
 
-    models = ModelCache(lambda key: load_detector(store.local_dir(str(key))))
+    cache = ModelCache(lambda key: load_detector(store.local_dir(str(key))))
     scorelog = open_scorelog(settings, registry)
     limits = service_limits(settings)
     workflow = WorkflowService(registry, paths, limits)
     csv_limits = CsvLimits(settings.max_upload_bytes, settings.max_csv_columns, settings.max_csv_line_bytes)
     catalog = DatasetCatalog(registry, paths, store, csv_limits)
     datasets = DatasetService(workflow, paths, store, catalog, csv_limits)
-    scoring = ScoringService(registry, paths, models, limits, scorelog)
+    scoring = ScoringService(registry, paths, cache, limits, scorelog)
     evaluation = EvaluationService(registry, workflow, datasets, scoring)
     executor = TrainingExecutor(
-        registry, datasets, evaluation, paths, store, models, limits, train_threads=settings.train_threads
+        registry, datasets, evaluation, paths, store, cache, limits, train_threads=settings.train_threads
     )
     batch: BatchScoring  # built after the runner it submits to; the handler looks it up when called
     handlers: dict[str, JobHandler] = {
@@ -239,7 +239,7 @@ def build_services(settings: Settings | None = None) -> Container:
     runner = job_runner(settings, app, registry, handlers)
     batch = BatchScoring(registry, runner, catalog, scoring, paths, store)
     training = TrainingService(registry, runner, workflow, datasets, evaluation, paths, store)
-    networks = NetworkService(registry, paths, store, training, models, limits)
+    networks = NetworkService(registry, paths, store, training, cache, limits)
     feedback = FeedbackService(registry, scoring)
     thresholds = ThresholdService(registry, paths, store, catalog, datasets, scoring, feedback)
     return Container(
@@ -249,7 +249,7 @@ def build_services(settings: Settings | None = None) -> Container:
         registry=registry,
         runner=runner,
         trainer=executor,
-        models=models,
+        model_cache=cache,
         workflow=workflow,
         datasets=datasets,
         scoring=scoring,
@@ -257,7 +257,7 @@ def build_services(settings: Settings | None = None) -> Container:
         training=training,
         networks=networks,
         catalog=catalog,
-        models_v2=ModelService(registry, workflow, datasets, catalog, networks, training),
+        models=ModelService(registry, workflow, datasets, catalog, networks, training),
         thresholds=thresholds,
         jobs=JobService(registry, paths, store),
         batch=batch,

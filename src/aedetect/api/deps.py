@@ -65,7 +65,7 @@ async def get_catalog(container: ContainerDep) -> DatasetCatalog:
 
 
 async def get_models(container: ContainerDep) -> ModelService:
-    return container.models_v2
+    return container.models
 
 
 async def get_thresholds(container: ContainerDep) -> ThresholdService:

@@ -147,7 +147,7 @@ def parameter_field(name: str, default: Any) -> dict[str, str]:
 @router.get("/models/{name}")
 def model_page(request: Request, name: str, container: ContainerDep) -> Response:
     """The model's production version (else its newest) or, before its first training, a word on it."""
-    model = container.models_v2.get(name)
+    model = container.models.get(name)
     number = model.aliases.get(PRODUCTION, model.latest_version)
     if number is None:
         raise NotFound(f"model {name!r} has no trained version yet: the models page shows its training")
@@ -158,7 +158,7 @@ def model_page(request: Request, name: str, container: ContainerDep) -> Response
 def version_page(
     request: Request, name: str, version: VersionNumber, container: ContainerDep
 ) -> HTMLResponse:
-    container.models_v2.version(name, version)
+    container.models.version(name, version)
     return page(
         request,
         "version.html",
@@ -172,7 +172,7 @@ def version_page(
 def threshold_page(
     request: Request, name: str, version: VersionNumber, container: ContainerDep
 ) -> HTMLResponse:
-    container.models_v2.version(name, version)
+    container.models.version(name, version)
     return page(
         request, "threshold.html", f"{name} v{version}: threshold", page={"model": name, "version": version}
     )
@@ -180,7 +180,7 @@ def threshold_page(
 
 @router.get("/models/{name}/score")
 def score_page(request: Request, name: str, container: ContainerDep) -> HTMLResponse:
-    model = container.models_v2.get(name)
+    model = container.models.get(name)
     if model.latest_version is None:
         raise NotFound(f"model {name!r} has no trained version to score with yet: train it first")
     return page(request, "score.html", f"{name}: score a file", page={"model": name})
