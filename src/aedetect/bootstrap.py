@@ -26,7 +26,6 @@ from aedetect.registry.sql import SqlRegistry
 from aedetect.services.access import AccessService
 from aedetect.services.batch import SCORE_JOB, BatchScoring
 from aedetect.services.catalog import CsvLimits, DatasetCatalog
-from aedetect.services.datasets import DatasetService
 from aedetect.services.drift import DriftService
 from aedetect.services.evaluation import EvaluationService
 from aedetect.services.feedback import FeedbackService
@@ -34,6 +33,7 @@ from aedetect.services.jobs import JobService
 from aedetect.services.limits import Limits
 from aedetect.services.models import ModelService
 from aedetect.services.networks import NetworkService
+from aedetect.services.node_data import DatasetService
 from aedetect.services.paths import DataPaths
 from aedetect.services.scorelog import ScoreLog
 from aedetect.services.scoring import ModelCache, ScoringService

@@ -12,13 +12,13 @@ from aedetect.api.streaming import ScoringPool
 from aedetect.bootstrap import Container
 from aedetect.services.batch import BatchScoring
 from aedetect.services.catalog import DatasetCatalog
-from aedetect.services.datasets import DatasetService
 from aedetect.services.drift import DriftService
 from aedetect.services.evaluation import EvaluationService
 from aedetect.services.feedback import FeedbackService
 from aedetect.services.jobs import JobService
 from aedetect.services.models import ModelService
 from aedetect.services.networks import NetworkService
+from aedetect.services.node_data import DatasetService
 from aedetect.services.paths import check_version
 from aedetect.services.scorelog import ScoreLog
 from aedetect.services.scoring import ScoringService

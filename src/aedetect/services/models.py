@@ -22,9 +22,9 @@ from aedetect.domain import AliasMove, Job, JobStatus, Network, TrainingRun
 from aedetect.errors import AedetectError, Conflict, InvalidInput, NotFound, listed, quoted
 from aedetect.registry.base import Registry
 from aedetect.services.catalog import DatasetCatalog
-from aedetect.services.datasets import DatasetService
 from aedetect.services.limits import Limits, check_epochs, check_layers, check_network
 from aedetect.services.networks import NetworkService
+from aedetect.services.node_data import DatasetService
 from aedetect.services.paths import check_nn_id
 from aedetect.services.training import NATIVE_PARAMS, TrainingService
 from aedetect.services.workflow import (

@@ -36,7 +36,6 @@ from aedetect.registry.base import Registry
 from aedetect.services.baseline import Baseline, fingerprint, fit_baseline
 from aedetect.services.cache import RecentCache
 from aedetect.services.catalog import DatasetCatalog
-from aedetect.services.datasets import DatasetService
 from aedetect.services.evaluation import anomaly_labels, assessment, verdict_metrics
 from aedetect.services.feedback import (
     MIN_LABELLED,
@@ -45,6 +44,7 @@ from aedetect.services.feedback import (
     figures,
     precision_threshold,
 )
+from aedetect.services.node_data import DatasetService
 from aedetect.services.paths import DataPaths
 from aedetect.services.scoring import ScoringService, current_threshold, run_key
 from aedetect.services.workflow import TRAIN_DATA

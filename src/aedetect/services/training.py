@@ -52,7 +52,6 @@ from aedetect.errors import (
 from aedetect.jobs.base import JobRunner
 from aedetect.registry.base import Registry
 from aedetect.services.baseline import Baseline, fit_baseline
-from aedetect.services.datasets import DatasetService
 from aedetect.services.evaluation import EvaluationService, anomaly_labels, assessment
 from aedetect.services.feedback import feedback_frame
 from aedetect.services.jobs import wait_for_job
@@ -63,6 +62,7 @@ from aedetect.services.limits import (
     check_training_queue,
     encoded_width,
 )
+from aedetect.services.node_data import DatasetService
 from aedetect.services.paths import DataPaths, check_nn_id
 from aedetect.services.scoring import ModelCache, finite_or_none, similarity_scale, v1_similarity
 from aedetect.services.workflow import (
