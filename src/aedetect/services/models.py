@@ -144,7 +144,7 @@ class ModelView:
 
 def _queued_order(run: TrainingRun) -> tuple[bool, datetime, int, int]:
     """Sort key of training runs, oldest queued first (runs without a time first)."""
-    return (run.created_at is not None, run.created_at or datetime.min, run.version, run.seq)
+    return (run.created_at is not None, run.created_at or datetime.min, run.network_version, run.seq)
 
 
 def _column_list(value: Any, name: str) -> list[str] | None:

@@ -167,7 +167,7 @@ class ThresholdService:
         self, run: TrainingRun, purpose: str = "use the contamination strategy", field: str = "strategy"
     ) -> np.ndarray:
         """The version's training scores, kept at training time."""
-        key = self._paths.training_scores(run.nn_id, run.version, run.run_id)
+        key = self._paths.training_scores(run.nn_id, run.network_version, run.run_id)
         try:
             return np.asarray(np.load(self._store.local_file(key), allow_pickle=False), dtype=np.float64)
         except FileNotFoundError:
@@ -404,7 +404,7 @@ class ThresholdService:
             frame = (
                 self._catalog.frame(dataset)
                 if dataset
-                else self._datasets.load_frame(run.nn_id, run.version, TRAIN_DATA)
+                else self._datasets.load_frame(run.nn_id, run.network_version, TRAIN_DATA)
             )
             used = run.metrics.get("feedback")
             if isinstance(used, dict):  # the same labels as at training time (a changed one shows)

@@ -168,7 +168,7 @@ class TrainingExecutor:
         """Run the training job ``job_id``; raises (after recording the failure) if it fails."""
         job = self._registry.get_job(job_id)
         run = self._run_of(job)
-        nn_id, version = run.nn_id, run.version
+        nn_id, version = run.nn_id, run.network_version
         self._registry.update_run(run.run_id, {"status": JobStatus.RUNNING, "started_at": utcnow()})
         condition = self._registry.get_version(nn_id, version).condition
         self._registry.update_version(nn_id, version, {"condition": VersionCondition.PROGRESS})
@@ -221,7 +221,7 @@ class TrainingExecutor:
     ) -> tuple[AutoEncoderDetector, pd.DataFrame, dict[str, Any], Any]:
         """Train on the version's training data and evaluate on its evaluation data."""
         self._check_not_stopped("before its training began")
-        frame = self._datasets.load_frame(run.nn_id, run.version, TRAIN_DATA)
+        frame = self._datasets.load_frame(run.nn_id, run.network_version, TRAIN_DATA)
         params = run.params["detector"]
         columns = params["columns"]
         provenance = None
@@ -239,7 +239,7 @@ class TrainingExecutor:
         )
         self._check_cancelled(job_id, "after the last epoch")
         threshold = float(detector.threshold_)
-        result = self._evaluation.evaluate(run.nn_id, run.version, detector, threshold)
+        result = self._evaluation.evaluate(run.nn_id, run.network_version, detector, threshold)
         history = {
             name: [finite_or_none(v) for v in detector.history_.get(name, [])]
             for name in ("train_loss", "val_loss")
@@ -284,11 +284,11 @@ class TrainingExecutor:
         self, run: TrainingRun, detector: AutoEncoderDetector, baseline: Baseline
     ) -> dict[str, Any] | None:
         """Evaluation metrics (with the baseline) on labelled evaluation data, else ``None``."""
-        settings = self._evaluation.settings(run.nn_id, run.version)
+        settings = self._evaluation.settings(run.nn_id, run.network_version)
         label = settings.get("label_column")
-        if label is None or self._datasets.columns(run.nn_id, run.version, EVAL_DATA) is None:
+        if label is None or self._datasets.columns(run.nn_id, run.network_version, EVAL_DATA) is None:
             return None
-        frame = self._datasets.load_frame(run.nn_id, run.version, EVAL_DATA)
+        frame = self._datasets.load_frame(run.nn_id, run.network_version, EVAL_DATA)
         truth = anomaly_labels(frame[label], settings.get("normal_value"))
         return assessment(
             truth, detector.decision_function(frame), float(detector.threshold_), baseline.scores(frame),
@@ -350,7 +350,7 @@ class TrainingExecutor:
 
     def _save_scores(self, scores: np.ndarray, run: TrainingRun) -> str:
         """Keep the training scores (``.npy``, no pickle) for the threshold strategies."""
-        key = self._paths.training_scores(run.nn_id, run.version, run.run_id)
+        key = self._paths.training_scores(run.nn_id, run.network_version, run.run_id)
         with self._store.writing_file(key) as temp, temp.open("wb") as out:
             np.save(out, np.asarray(scores, dtype=np.float64), allow_pickle=False)
         return key
@@ -358,7 +358,7 @@ class TrainingExecutor:
     def _save(self, detector: AutoEncoderDetector, profile: TrainingProfile, run: TrainingRun) -> str:
         """Write the model and its training profile to a temporary directory and publish it whole
         under its key."""
-        key = self._paths.model_dir(run.nn_id, run.version, run.run_id)
+        key = self._paths.model_dir(run.nn_id, run.network_version, run.run_id)
         with self._store.writing_dir(key) as temp:
             save_detector(detector, temp)
             save_profile(profile, temp)
@@ -383,7 +383,7 @@ class TrainingExecutor:
                 },
             )
             after = condition if cancelled else VersionCondition.ERROR
-            self._registry.update_version(run.nn_id, run.version, {"condition": after})
+            self._registry.update_version(run.nn_id, run.network_version, {"condition": after})
         except NotFound:
             logger.warning("run %s failed after its network was deleted: %s", run.run_id, message)
 
