@@ -10,6 +10,7 @@ import functools
 import inspect
 import io
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -141,5 +142,7 @@ def test_the_watch_sees_calls_made_on_the_loop() -> None:
     async def call() -> int:
         return probe.read()
 
-    assert asyncio.run(call()) == 1
+    with ThreadPoolExecutor(1) as pool:  # a thread of its own: no other event loop runs there
+        assert pool.submit(asyncio.run, call()).result() == 1
     assert watch.on_loop == ["probe.read"]
+    assert watch.off_loop == []
