@@ -26,7 +26,6 @@ from aedetect.registry.sql import SqlRegistry
 from aedetect.services.access import AccessService
 from aedetect.services.batch import SCORE_JOB, BatchLimits, BatchScoring
 from aedetect.services.catalog import CsvLimits, DatasetCatalog
-from aedetect.services.datasets import DatasetService
 from aedetect.services.drift import DriftService
 from aedetect.services.evaluation import EvaluationService
 from aedetect.services.feedback import FeedbackService
@@ -35,6 +34,7 @@ from aedetect.services.jobs import JobService
 from aedetect.services.limits import Limits
 from aedetect.services.models import ModelService
 from aedetect.services.networks import NetworkService
+from aedetect.services.node_data import DatasetService
 from aedetect.services.paths import DataPaths
 from aedetect.services.scorelog import ScoreLog
 from aedetect.services.scoring import ModelCache, ScoringService
@@ -64,7 +64,7 @@ class Container:
     registry: SqlRegistry
     runner: JobRunner
     trainer: TrainingExecutor
-    models: ModelCache
+    model_cache: ModelCache
     workflow: WorkflowService
     datasets: DatasetService
     scoring: ScoringService
@@ -72,7 +72,7 @@ class Container:
     training: TrainingService
     networks: NetworkService
     catalog: DatasetCatalog
-    models_v2: ModelService
+    models: ModelService
     thresholds: ThresholdService
     jobs: JobService
     batch: BatchScoring
@@ -183,6 +183,35 @@ def celery_app(settings: Settings) -> Celery:
     )
 
 
+def chosen_celery_app(settings: Settings) -> Celery | None:
+    """The Celery app when the settings choose the ``celery`` job runner, ``None`` for the
+    embedded one (the settings accept no other)."""
+    return celery_app(settings) if settings.job_runner == "celery" else None
+
+
+def job_runner(
+    settings: Settings, app: Celery | None, registry: SqlRegistry, handlers: dict[str, JobHandler]
+) -> JobRunner:
+    """The job runner: in this process (no Celery app), or over the Celery app's queue."""
+    if app is None:
+        return EmbeddedJobRunner(registry, handlers, max_workers=settings.job_workers)
+    from aedetect.jobs.celery import CeleryJobRunner
+
+    return CeleryJobRunner(app, registry, handlers)
+
+
+def open_scorelog(settings: Settings, registry: SqlRegistry) -> ScoreLog:
+    """The scoring log of this process, as the ``AEDETECT_LOG_*`` settings configure it."""
+    return ScoreLog(
+        registry,
+        enabled=settings.log_enabled,
+        sample=settings.log_sample,
+        queue_rows=settings.log_queue_rows,
+        retention_days=settings.log_retention_days,
+        retention_rows=settings.log_retention_rows,
+    )
+
+
 def _recover(settings: Settings, registry: SqlRegistry, store: ArtifactStore) -> None:
     """Fail work a stopped process left behind and remove partial writes (see the module)."""
     if settings.job_runner == "embedded":
@@ -200,47 +229,34 @@ def _recover(settings: Settings, registry: SqlRegistry, store: ArtifactStore) ->
 def build_services(settings: Settings | None = None) -> Container:
     """Build and start every service for ``settings`` (default: from the environment)."""
     settings = settings or get_settings()
-    app = celery_app(settings) if settings.job_runner == "celery" else None
+    app = chosen_celery_app(settings)
     store = open_store(settings)
     store.check()
     paths = DataPaths()
     registry = SqlRegistry.from_url(settings.resolved_database_url())
     _recover(settings, registry, store)
 
-    models = ModelCache(lambda key: load_detector(store.local_dir(str(key))))
-    scorelog = ScoreLog(
-        registry,
-        enabled=settings.log_enabled,
-        sample=settings.log_sample,
-        queue_rows=settings.log_queue_rows,
-        retention_days=settings.log_retention_days,
-        retention_rows=settings.log_retention_rows,
-    )
+    cache = ModelCache(lambda key: load_detector(store.local_dir(str(key))))
+    scorelog = open_scorelog(settings, registry)
     limits = service_limits(settings)
     workflow = WorkflowService(registry, paths, limits)
     csv_limits = CsvLimits(settings.max_upload_bytes, settings.max_csv_columns, settings.max_csv_line_bytes)
     catalog = DatasetCatalog(registry, paths, store, csv_limits)
     datasets = DatasetService(workflow, paths, store, catalog, csv_limits)
-    scoring = ScoringService(registry, paths, models, limits, scorelog)
+    scoring = ScoringService(registry, paths, cache, limits, scorelog)
     evaluation = EvaluationService(registry, workflow, datasets, scoring)
     executor = TrainingExecutor(
-        registry, datasets, evaluation, paths, store, models, limits, train_threads=settings.train_threads
+        registry, datasets, evaluation, paths, store, cache, limits, train_threads=settings.train_threads
     )
     batch: BatchScoring  # built after the runner it submits to; the handler looks it up when called
     handlers: dict[str, JobHandler] = {
         TRAIN_JOB: executor.execute,
         SCORE_JOB: lambda job_id: batch.execute(job_id),
     }
-    runner: JobRunner
-    if app is None:
-        runner = EmbeddedJobRunner(registry, handlers, max_workers=settings.job_workers)
-    else:
-        from aedetect.jobs.celery import CeleryJobRunner
-
-        runner = CeleryJobRunner(app, registry, handlers)
+    runner = job_runner(settings, app, registry, handlers)
     batch = BatchScoring(registry, runner, catalog, scoring, paths, store, batch_limits(settings))
     training = TrainingService(registry, runner, workflow, datasets, evaluation, paths, store)
-    networks = NetworkService(registry, paths, store, training, models, limits)
+    networks = NetworkService(registry, paths, store, training, cache, limits)
     feedback = FeedbackService(registry, scoring)
     thresholds = ThresholdService(registry, paths, store, catalog, datasets, scoring, feedback)
     access_service = AccessService(AccessStore(registry.engine))
@@ -251,7 +267,7 @@ def build_services(settings: Settings | None = None) -> Container:
         registry=registry,
         runner=runner,
         trainer=executor,
-        models=models,
+        model_cache=cache,
         workflow=workflow,
         datasets=datasets,
         scoring=scoring,
@@ -259,7 +275,7 @@ def build_services(settings: Settings | None = None) -> Container:
         training=training,
         networks=networks,
         catalog=catalog,
-        models_v2=ModelService(registry, workflow, datasets, catalog, networks, training),
+        models=ModelService(registry, workflow, datasets, catalog, networks, training),
         thresholds=thresholds,
         jobs=JobService(registry, paths, store),
         batch=batch,

@@ -17,7 +17,7 @@ from aedetect.errors import NotFitted, NotFound, TooManyRequests
 from aedetect.services.batch import REQUESTER, SCORE_JOB
 from aedetect.services.housekeeping import Housekeeping
 
-UNTRAINED = TrainingRun(run_id="m_1_1", nn_id="m", version=1, seq=1)
+UNTRAINED = TrainingRun(run_id="m_1_1", nn_id="m", network_version=1, seq=1)
 """A run without a model: a job for it passes the queue check, then fails on the missing model."""
 
 

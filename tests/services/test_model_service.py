@@ -15,8 +15,8 @@ from support.services import FEATURES, PARAMS
 def test_a_model_created_over_an_uploaded_dataset_keeps_its_configuration(
     services: Container, dataset: str
 ) -> None:
-    services.models_v2.create("pump", ModelSpec(dataset=dataset, columns=FEATURES, params=dict(PARAMS)))
-    model = services.models_v2.get("pump")
+    services.models.create("pump", ModelSpec(dataset=dataset, columns=FEATURES, params=dict(PARAMS)))
+    model = services.models.get("pump")
     assert model.spec.dataset == dataset
     assert model.spec.columns == FEATURES
     assert model.spec.params == PARAMS
@@ -25,16 +25,16 @@ def test_a_model_created_over_an_uploaded_dataset_keeps_its_configuration(
 
 def test_a_column_the_dataset_lacks_is_invalid_input_naming_it(services: Container, dataset: str) -> None:
     with pytest.raises(InvalidInput) as caught:
-        services.models_v2.create("pump", ModelSpec(dataset=dataset, columns=["temp", "flow"]))
+        services.models.create("pump", ModelSpec(dataset=dataset, columns=["temp", "flow"]))
     assert caught.value.column == "flow"
     assert "flow" in caught.value.message and dataset in caught.value.message
     with pytest.raises(NotFound):
-        services.models_v2.get("pump")  # nothing is stored by a refused create
+        services.models.get("pump")  # nothing is stored by a refused create
 
 
 def test_an_unknown_dataset_is_not_found_naming_it(services: Container) -> None:
     with pytest.raises(NotFound) as caught:
-        services.models_v2.create("pump", ModelSpec(dataset="ds_000000000000", columns=FEATURES))
+        services.models.create("pump", ModelSpec(dataset="ds_000000000000", columns=FEATURES))
     assert "ds_000000000000" in caught.value.message
 
 
@@ -47,12 +47,12 @@ def test_training_makes_version_1_the_production_version(pump: TrainingRun) -> N
 
 def test_training_an_unknown_model_is_not_found_naming_it(services: Container) -> None:
     with pytest.raises(NotFound) as caught:
-        services.models_v2.train("no-such-model")
+        services.models.train("no-such-model")
     assert "no-such-model" in caught.value.message
 
 
 def test_an_unknown_version_is_not_found_naming_it(shared: Container, pump: TrainingRun) -> None:
     with pytest.raises(NotFound) as caught:
-        shared.models_v2.version("pump", 7)
+        shared.models.version("pump", 7)
     assert "pump" in caught.value.message and "7" in caught.value.message
     assert caught.value.field == "version"

@@ -56,7 +56,9 @@ def record(run: TrainingRun, minutes: int, score: float, **fields: object) -> Sc
 # --- the monitoring store (SQLite and PostgreSQL) -----------------------------------------------
 def test_log_rows_are_appended_filtered_and_paged(registry: SqlRegistry) -> None:
     run = model_run(registry)
-    ghost = TrainingRun(run_id="plant_1_9", nn_id="plant", version=1, seq=9, status=JobStatus.SUCCEEDED)
+    ghost = TrainingRun(
+        run_id="plant_1_9", nn_id="plant", network_version=1, seq=9, status=JobStatus.SUCCEEDED
+    )
     written = registry.add_score_records(
         [
             record(run, 0, 0.5, values={"x": 1.0, "grade": "A"}, sampled=True),

@@ -45,7 +45,7 @@ def test_a_text_in_a_numeric_column_is_invalid_input_naming_it(shared: Container
 
 def test_an_unknown_model_is_not_found_naming_it(shared: Container) -> None:
     with pytest.raises(NotFound) as caught:
-        shared.models_v2.resolve("no-such-model")
+        shared.models.resolve("no-such-model")
     assert "no-such-model" in caught.value.message
 
 

@@ -22,7 +22,7 @@ def test_a_revision_takes_effect_for_scoring_without_retraining(
     lower = before["score"] / 2
     shared.thresholds.set(run, {"strategy": "value", "value": lower}, actor="tester", note="tighter")
 
-    revised = shared.models_v2.resolve("pump-threshold")
+    revised = shared.models.resolve("pump-threshold")
     (after,) = shared.scoring.score_rows(revised, [NORMAL_ROW], top=0)
     assert after["threshold"] == lower and after["is_anomaly"]
     first, second = shared.thresholds.history(revised)

@@ -71,9 +71,9 @@ def upload(services: Container, frame: pd.DataFrame, name: str = "plant.csv") ->
 def train(services: Container, name: str, dataset: str) -> TrainingRun:
     """Create model ``name`` over ``dataset``, train it on the embedded runner and wait for the
     job; the version that ``production`` then serves."""
-    services.models_v2.create(name, ModelSpec(dataset=dataset, columns=FEATURES, params=dict(PARAMS)))
-    job = services.models_v2.train(name)
+    services.models.create(name, ModelSpec(dataset=dataset, columns=FEATURES, params=dict(PARAMS)))
+    job = services.models.train(name)
     services.runner.wait(job.job_id, timeout=TRAIN_TIMEOUT_S)
     finished = services.jobs.get(job.job_id)
     assert finished.status == JobStatus.SUCCEEDED, finished.error
-    return services.models_v2.resolve(name)
+    return services.models.resolve(name)

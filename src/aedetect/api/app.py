@@ -1,7 +1,8 @@
-"""The FastAPI application factory: services built at start-up (lifespan), the middleware that
-applies to every route (request ids, access control, body limits), error handling, the native
-``/api/v2`` routes, the v1 routes, the access routes, the dashboard at ``/`` and a health check.
-OpenAPI docs are served at ``/docs`` and ``/redoc`` from installed assets (they work offline)."""
+"""The HTTP API as a FastAPI application: services built at start-up (lifespan), the middleware
+that applies to every route (request ids, access control, body limits), error handling, the native
+``/api/v2`` routes, the v1 routes, the access routes and a health check. OpenAPI docs are served at
+``/docs`` and ``/redoc`` from installed assets (they work offline). The dashboard is added on top
+by :mod:`aedetect.app`, which composes the two."""
 
 from __future__ import annotations
 
@@ -25,7 +26,6 @@ from aedetect.api.v2 import v2_router
 from aedetect.bootstrap import build_services
 from aedetect.config import Settings, get_settings, is_loopback
 from aedetect.errors import InvalidInput
-from aedetect.web import install_web
 
 
 def check_access_settings(settings: Settings) -> None:
@@ -53,8 +53,9 @@ def first_key_banner(secret: str, settings: Settings) -> str:
     )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """A new application for ``settings`` (default: from the environment)."""
+def create_api(settings: Settings | None = None) -> FastAPI:
+    """A new API application for ``settings`` (default: from the environment), without the
+    dashboard (:func:`aedetect.app.create_app` adds it)."""
     chosen = settings or get_settings()
     check_access_settings(chosen)
 
@@ -98,7 +99,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(v2_router())
     app.include_router(v1_router())
     app.include_router(access.router)
-    install_web(app)
     install_openapi(app)
 
     @app.get("/healthz", tags=["health"], summary="Liveness: the service is up and its services are built")

@@ -12,13 +12,13 @@ from aedetect.api.streaming import ScoringPool
 from aedetect.bootstrap import Container
 from aedetect.services.batch import BatchScoring
 from aedetect.services.catalog import DatasetCatalog
-from aedetect.services.datasets import DatasetService
 from aedetect.services.drift import DriftService
 from aedetect.services.evaluation import EvaluationService
 from aedetect.services.feedback import FeedbackService
 from aedetect.services.jobs import JobService
 from aedetect.services.models import ModelService
 from aedetect.services.networks import NetworkService
+from aedetect.services.node_data import DatasetService
 from aedetect.services.paths import check_version
 from aedetect.services.scorelog import ScoreLog
 from aedetect.services.scoring import ScoringService
@@ -28,7 +28,7 @@ from aedetect.services.workflow import WorkflowService
 
 
 async def get_container(request: Request) -> Container:
-    """The services built at start-up (see :func:`aedetect.api.app.create_app`)."""
+    """The services built at start-up (see :func:`aedetect.api.app.create_api`)."""
     container: Container = request.app.state.container
     return container
 
@@ -65,7 +65,7 @@ async def get_catalog(container: ContainerDep) -> DatasetCatalog:
 
 
 async def get_models(container: ContainerDep) -> ModelService:
-    return container.models_v2
+    return container.models
 
 
 async def get_thresholds(container: ContainerDep) -> ThresholdService:

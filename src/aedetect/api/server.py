@@ -8,7 +8,7 @@ from types import FrameType
 import uvicorn
 from fastapi import FastAPI
 
-from aedetect.api.app import create_app
+from aedetect.app import create_app
 from aedetect.config import get_settings
 
 GRACEFUL_SHUTDOWN_S = 10

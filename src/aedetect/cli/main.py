@@ -90,6 +90,19 @@ EncodingOpt = Annotated[str | None, typer.Option(help="Text encoding of the file
 DelimiterOpt = Annotated[
     str | None, typer.Option(help="Field delimiter, one character or 'tab' (default: detected).")
 ]
+HiddenOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Encoder layer widths towards the bottleneck, e.g. 200,100 (default: sized from the input)."
+    ),
+]
+ContaminationOpt = Annotated[
+    float | None,
+    typer.Option(
+        help="Expected share of anomalies in the training rows; sets the threshold (default: 0.01)."
+    ),
+]
+DeviceOpt = Annotated[str, typer.Option(help="'auto' (a CUDA GPU when present), 'cpu' or a torch device.")]
 
 
 @app.command()
@@ -108,25 +121,13 @@ def train(
     vocab_size: Annotated[
         int | None, typer.Option(help="Most frequent values kept per categorical column (default: 10).")
     ] = None,
-    hidden: Annotated[
-        str | None,
-        typer.Option(
-            help="Encoder layer widths towards the bottleneck, e.g. 200,100 (default: sized from the input)."
-        ),
-    ] = None,
+    hidden: HiddenOpt = None,
     epochs: Annotated[int | None, typer.Option(help="Maximum training epochs (default: 100).")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Rows per training step (default: 128).")] = None,
     learning_rate: Annotated[float | None, typer.Option(help="Adam learning rate (default: 0.001).")] = None,
-    contamination: Annotated[
-        float | None,
-        typer.Option(
-            help="Expected share of anomalies in the training rows; sets the threshold (default: 0.01)."
-        ),
-    ] = None,
+    contamination: ContaminationOpt = None,
     seed: Annotated[int | None, typer.Option(help="Random seed: the same seed gives the same model.")] = None,
-    device: Annotated[
-        str, typer.Option(help="'auto' (a CUDA GPU when present), 'cpu' or a torch device.")
-    ] = "auto",
+    device: DeviceOpt = "auto",
     threads: Annotated[
         int | None,
         typer.Option(min=1, help="torch threads for training (default: chosen from the network's size)."),
@@ -141,9 +142,6 @@ def train(
     DATA streams from disk in chunks (statistics first, then the rows), so a file larger than
     memory trains in bounded memory."""
     with _reported_errors():
-        from aedetect import AutoEncoderDetector, save_detector
-        from aedetect.data import iter_csv_chunks
-
         _check_model_dir_is_free(out)
         options = _read_options(header, names, encoding, delimiter)
         params: dict[str, Any] = {
@@ -158,14 +156,25 @@ def train(
             "random_state": seed,
             "n_threads": threads,
         }
-        detector = AutoEncoderDetector(device=device, **{k: v for k, v in params.items() if v is not None})
-        with _EpochBar() as bar:
-            detector.fit(partial(iter_csv_chunks, data, **options), callback=bar.update)
-        try:
-            save_detector(detector, out)
-        except OSError as exc:
-            raise InvalidInput(f"cannot save the model to {out}: {exc.strerror or exc}") from None
-        _print_training_summary(detector, detector.n_samples_, out)
+        _fit_and_save(data, options, {k: v for k, v in params.items() if v is not None}, device, out)
+
+
+def _fit_and_save(
+    data: Path, options: dict[str, Any], params: dict[str, Any], device: str, out: Path
+) -> None:
+    """Fit a detector with ``params`` on DATA, streamed in chunks with an epoch bar, save it to
+    ``out`` and print what it learned."""
+    from aedetect import AutoEncoderDetector, save_detector
+    from aedetect.data import iter_csv_chunks
+
+    detector = AutoEncoderDetector(device=device, **params)
+    with _EpochBar() as bar:
+        detector.fit(partial(iter_csv_chunks, data, **options), callback=bar.update)
+    try:
+        save_detector(detector, out)
+    except OSError as exc:
+        raise InvalidInput(f"cannot save the model to {out}: {exc.strerror or exc}") from None
+    _print_training_summary(detector, detector.n_samples_, out)
 
 
 def _check_model_dir_is_free(out: Path) -> None:
@@ -240,9 +249,7 @@ def score(
     names: NamesOpt = None,
     encoding: EncodingOpt = None,
     delimiter: DelimiterOpt = None,
-    device: Annotated[
-        str, typer.Option(help="'auto' (a CUDA GPU when present), 'cpu' or a torch device.")
-    ] = "auto",
+    device: DeviceOpt = "auto",
 ) -> None:
     """Score the rows of DATA with MODEL and write them to --out with three more columns.
 

@@ -147,15 +147,16 @@ class Dataset:
 class TrainingRun:
     """One execution of a version's workflow; when it succeeds it holds a model.
 
-    ``run_id`` is ``<nn_id>_<version>_<seq>`` (the old system's batch id). ``active`` marks the
-    model that serves predictions for its version (at most one per version). A succeeded run gets
+    ``network_version`` is the network version whose workflow it ran (v1's ``ver``); ``run_id`` is
+    ``<nn_id>_<network_version>_<seq>`` (the old system's batch id). ``active`` marks the model that
+    serves predictions for its network version (at most one per version). A succeeded run gets
     the next ``model_version`` of its network (the native API's numbered model version); reads that
     serve scoring also fill ``threshold`` with its current threshold revision.
     """
 
     run_id: str
     nn_id: str
-    version: int
+    network_version: int
     seq: int
     status: JobStatus = JobStatus.QUEUED
     active: bool = False

@@ -47,7 +47,7 @@ def _run(row: RunRow, threshold: ThresholdRow | None = None) -> TrainingRun:
     return TrainingRun(
         run_id=row.run_id,
         nn_id=row.nn_id,
-        version=row.version,
+        network_version=row.version,
         seq=row.seq,
         status=JobStatus(row.status),
         active=row.active,

@@ -22,7 +22,7 @@ import pandas as pd
 from aedetect.detectors.autoencoder import AutoEncoderDetector
 from aedetect.errors import Hint, InvalidInput, NotFound, listed, quoted
 from aedetect.registry.base import Registry
-from aedetect.services.datasets import DatasetService
+from aedetect.services.node_data import DatasetService
 from aedetect.services.scoring import (
     ScoringService,
     current_threshold,

@@ -29,9 +29,9 @@ from aedetect.domain import PRODUCTION, AliasMove, Job, JobStatus, Network, Trai
 from aedetect.errors import AedetectError, Conflict, Hint, InvalidInput, NotFound, listed, quoted
 from aedetect.registry.base import Registry
 from aedetect.services.catalog import DatasetCatalog
-from aedetect.services.datasets import DatasetService
 from aedetect.services.limits import Limits, check_epochs, check_layers, check_network
 from aedetect.services.networks import NetworkService
+from aedetect.services.node_data import DatasetService
 from aedetect.services.paths import check_nn_id
 from aedetect.services.training import NATIVE_PARAMS, TrainingService
 from aedetect.services.workflow import (
@@ -135,7 +135,7 @@ class ModelView:
 
 def _queued_order(run: TrainingRun) -> tuple[bool, datetime, int, int]:
     """Sort key of training runs, oldest queued first (runs without a time first)."""
-    return (run.created_at is not None, run.created_at or datetime.min, run.version, run.seq)
+    return (run.created_at is not None, run.created_at or datetime.min, run.network_version, run.seq)
 
 
 def _column_list(value: Any, name: str) -> list[str] | None:

@@ -282,7 +282,7 @@ class NetworkService:
         ``production`` when it is the active version, recorded as by ``actor``)."""
         self._registry.get_version(check_nn_id(nn_id), version)
         run = self._registry.get_run(check_run_id(run_id))
-        if run.nn_id != nn_id or run.version != version:
+        if run.nn_id != nn_id or run.network_version != version:
             raise NotFound(f"model {run_id} does not belong to version {version} of network {nn_id}")
         previous = self._registry.get_active_run(nn_id, version)
         chosen = self._registry.activate_run(run_id, actor=actor)

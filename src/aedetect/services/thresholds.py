@@ -36,7 +36,6 @@ from aedetect.registry.base import Registry
 from aedetect.services.baseline import Baseline, fingerprint, fit_baseline
 from aedetect.services.cache import RecentCache
 from aedetect.services.catalog import DatasetCatalog
-from aedetect.services.datasets import DatasetService
 from aedetect.services.evaluation import anomaly_labels, assessment, verdict_metrics
 from aedetect.services.feedback import (
     MIN_LABELLED,
@@ -45,6 +44,7 @@ from aedetect.services.feedback import (
     figures,
     precision_threshold,
 )
+from aedetect.services.node_data import DatasetService
 from aedetect.services.paths import DataPaths
 from aedetect.services.scoring import ScoringService, current_threshold, run_key
 from aedetect.services.workflow import TRAIN_DATA
@@ -167,7 +167,7 @@ class ThresholdService:
         self, run: TrainingRun, purpose: str = "use the contamination strategy", field: str = "strategy"
     ) -> np.ndarray:
         """The version's training scores, kept at training time."""
-        key = self._paths.training_scores(run.nn_id, run.version, run.run_id)
+        key = self._paths.training_scores(run.nn_id, run.network_version, run.run_id)
         try:
             return np.asarray(np.load(self._store.local_file(key), allow_pickle=False), dtype=np.float64)
         except FileNotFoundError:
@@ -405,7 +405,7 @@ class ThresholdService:
             frame = (
                 self._catalog.frame(dataset)
                 if dataset
-                else self._datasets.load_frame(run.nn_id, run.version, TRAIN_DATA)
+                else self._datasets.load_frame(run.nn_id, run.network_version, TRAIN_DATA)
             )
             used = run.metrics.get("feedback")
             if isinstance(used, dict):  # the same labels as at training time (a changed one shows)

@@ -12,26 +12,30 @@ its ids; the page's scripts read and change everything else through the native A
 5. ``/models/{name}/score``: score a file, review its most anomalous rows, download the result.
 
 Errors on a page (a handler's, or any failure of a request a browser makes for a page) are shown
-as a page in words (:func:`error_page`), never a stack trace.
+as a page in words (:func:`error_page`), never a stack trace: the API's error handler calls the
+renderer :func:`install_web` leaves in ``app.state.error_page``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import fastapi
 import plotly
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from aedetect import __version__
-from aedetect.api.deps import ContainerDep
-from aedetect.api.v2.problems import TITLES
-from aedetect.api.v2.schemas import VersionNumber
+from aedetect.bootstrap import Container
+from aedetect.domain import PRODUCTION
 from aedetect.errors import NotFound
-from aedetect.services.models import PRODUCTION, parameter_defaults, parameter_help
+from aedetect.services.models import parameter_defaults, parameter_help
+from aedetect.services.paths import MAX_VERSION
 
 HERE = Path(__file__).resolve().parent
 STATIC_ROUTE = "/static/app"
@@ -48,6 +52,17 @@ CONTENT_SECURITY_POLICY = (
     "frame-ancestors 'none'"
 )
 """Pages may load and call nothing but this server (charts style themselves inline)."""
+
+
+async def services(request: Request) -> Container:
+    """The services the application built at start-up (``app.state.container``)."""
+    container: Container = request.app.state.container
+    return container
+
+
+ContainerDep = Annotated[Container, Depends(services)]
+VersionNumber = Annotated[int, fastapi.Path(ge=1, le=MAX_VERSION)]
+"""A version number in a page's address (as the API checks it)."""
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -76,13 +91,15 @@ def wants_page(request: Request) -> bool:
     )
 
 
-def error_page(request: Request, status: int, code: str, detail: str) -> HTMLResponse | None:
-    """What a browser asking for a page gets instead of an error body: the problem in words, and
-    a way back (``None`` for every other request)."""
+def error_page(
+    request: Request, status: int, code: str, detail: str, titles: Mapping[str, str]
+) -> HTMLResponse | None:
+    """What a browser asking for a page gets instead of an error body: the problem in words (titled
+    by its code from ``titles``), and a way back (``None`` for every other request)."""
     if not wants_page(request):
         return None
     rid = str(getattr(request.state, "request_id", ""))
-    title = TITLES.get(code, "Error")
+    title = titles.get(code, "Error")
     return page(
         request, "error.html", title, status=status, status_code=status, detail=detail, request_id=rid
     )
@@ -135,7 +152,7 @@ def parameter_field(name: str, default: Any) -> dict[str, str]:
 @router.get("/models/{name}")
 def model_page(request: Request, name: str, container: ContainerDep) -> Response:
     """The model's production version (else its newest) or, before its first training, a word on it."""
-    model = container.models_v2.get(name)
+    model = container.models.get(name)
     number = model.aliases.get(PRODUCTION, model.latest_version)
     if number is None:
         raise NotFound(f"model {name!r} has no trained version yet: the models page shows its training")
@@ -146,7 +163,7 @@ def model_page(request: Request, name: str, container: ContainerDep) -> Response
 def version_page(
     request: Request, name: str, version: VersionNumber, container: ContainerDep
 ) -> HTMLResponse:
-    container.models_v2.version(name, version)
+    container.models.version(name, version)
     return page(
         request,
         "version.html",
@@ -160,7 +177,7 @@ def version_page(
 def threshold_page(
     request: Request, name: str, version: VersionNumber, container: ContainerDep
 ) -> HTMLResponse:
-    container.models_v2.version(name, version)
+    container.models.version(name, version)
     return page(
         request, "threshold.html", f"{name} v{version}: threshold", page={"model": name, "version": version}
     )
@@ -168,7 +185,7 @@ def threshold_page(
 
 @router.get("/models/{name}/score")
 def score_page(request: Request, name: str, container: ContainerDep) -> HTMLResponse:
-    model = container.models_v2.get(name)
+    model = container.models.get(name)
     if model.latest_version is None:
         raise NotFound(f"model {name!r} has no trained version to score with yet: train it first")
     return page(request, "score.html", f"{name}: score a file", page={"model": name})
@@ -179,9 +196,10 @@ def plotly_js() -> FileResponse:
     return FileResponse(PLOTLY_FILE, media_type="text/javascript", headers={"Cache-Control": "max-age=86400"})
 
 
-def install_web(app: FastAPI) -> None:
-    """Serve the dashboard's pages and assets on ``app`` (pages last, after the API routes)."""
+def install_web(app: FastAPI, titles: Mapping[str, str]) -> None:
+    """Serve the dashboard's pages and assets on ``app`` (pages last, after the API routes); an
+    error page is titled by the error's code from ``titles``."""
     app.add_api_route(PLOTLY_ROUTE, plotly_js, include_in_schema=False)
     app.mount(STATIC_ROUTE, StaticFiles(directory=HERE / "static"), name="dashboard-assets")
     app.include_router(router)
-    app.state.error_page = error_page
+    app.state.error_page = partial(error_page, titles=titles)

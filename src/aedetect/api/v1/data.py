@@ -18,7 +18,7 @@ from aedetect.api.uploads import read_multipart
 from aedetect.api.v1.envelope import V1Router
 from aedetect.api.v1.schemas import DataPreprocess, DataSource
 from aedetect.errors import InvalidInput, listed, quoted
-from aedetect.services.datasets import Upload
+from aedetect.services.node_data import Upload
 from aedetect.services.workflow import DATA_NODE
 
 router = V1Router(tags=["v1 data"])

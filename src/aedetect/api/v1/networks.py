@@ -96,7 +96,7 @@ def run_row(run: TrainingRun) -> dict[str, Any]:
     return {
         "nn_id_id": run.nn_id,
         "nn_id": run.nn_id,
-        "nn_wf_ver_id": run.version,
+        "nn_wf_ver_id": run.network_version,
         "nn_batch_ver_id": run.run_id,
         "active_flag": _flag(run.active),
         "eval_flag": _flag(run.active),

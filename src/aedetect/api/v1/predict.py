@@ -1,10 +1,11 @@
 """v1 predictions (``service/state/predict/...``) from a version's serving model.
 
-A small request (up to :data:`INLINE_ROWS` rows in at most :data:`INLINE_BYTES`) is parsed and
-scored on the event loop: about a millisecond, less than handing it to a thread. A larger body is
-parsed, and a request of more rows also checked and scored, in the bounded scoring pool, and its
-answer streamed out batch by batch (:mod:`aedetect.api.streaming`), so it never holds up other
-requests nor its whole answer in memory.
+A small request (up to :data:`INLINE_ROWS` rows in at most :data:`INLINE_BYTES`) is parsed on the
+event loop and scored in one worker thread of the shared pool: the serving version's registry read
+(and, on a cold model cache, the model's load, possibly from S3) must never hold up the event loop.
+A larger body is parsed, and a request of more rows also checked and scored, in the bounded scoring
+pool, and its answer streamed out batch by batch (:mod:`aedetect.api.streaming`), so it never holds
+up other requests nor its whole answer in memory.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
 from pydantic import TypeAdapter
 
 from aedetect.api.bodies import INLINE_BYTES, INLINE_ROWS, VALIDATE_ROWS, decode_body, validate_rows
@@ -53,8 +55,8 @@ async def predict(
     inline = len(raw) <= INLINE_BYTES
     body = parsed(raw) if inline else await pool.run(parsed, raw)
     del raw  # the parsed rows are all that is kept
-    if inline and (body.single or len(body.rows) <= INLINE_ROWS):
-        return V1Response(_predict(kind, nnid, ver, body, scoring))
+    if inline and (body.single or len(body.rows) <= INLINE_ROWS):  # registry and model: off the loop
+        return await run_in_threadpool(lambda: V1Response(_predict(kind, nnid, ver, body, scoring)))
     if body.single or len(body.rows) <= BATCH_ROWS:  # one batch: answered whole, rendered in the pool
         return await pool.run(lambda: V1Response(_predict(kind, nnid, ver, body, scoring)))
     batches = await pool.run(_batches, kind, nnid, ver, body, scoring)

@@ -1,6 +1,9 @@
 """``POST /api/v2/models/{name}/score``: rows as JSON (answered with scores, verdicts and reasons),
 a CSV body (answered with the scored CSV, streamed in bounded memory), or a stored dataset (a
-scoring job whose result is a downloadable CSV)."""
+scoring job whose result is a downloadable CSV).
+
+Nothing here reads the registry or loads a model on the event loop: a small request is scored in
+one worker thread of the shared pool, a large one in the bounded scoring pool."""
 
 from __future__ import annotations
 
@@ -93,6 +96,19 @@ def _json_rows(run: TrainingRun, body: ScoreRequest, scoring: ScoringService) ->
         {"model": run.nn_id, "version": run.model_version, "threshold": threshold, "rows": rows}
     )
     return Response(answer.model_dump_json(), media_type="application/json")
+
+
+def _resolved_json_rows(
+    models: ModelService,
+    name: str,
+    version: int | None,
+    alias: str | None,
+    body: ScoreRequest,
+    scoring: ScoringService,
+) -> Response:
+    """:func:`_json_rows` with the version looked up first: a small request's whole work in one
+    worker thread (the registry reads and a cold model's load never run on the event loop)."""
+    return _json_rows(_run(models, name, version, alias), body, scoring)
 
 
 def _json_batches(
@@ -196,8 +212,8 @@ async def score(
         requester = None if key is None else key.key_id
         job = await run_in_threadpool(batch.start, run, parsed.dataset, parsed.top, requester)
         return JSONResponse(job_public(job).model_dump(mode="json"), status_code=202)
-    if inline and len(parsed.rows or []) <= INLINE_ROWS:
-        return _json_rows(_run(models, name, version, alias), parsed, scoring)
+    if inline and len(parsed.rows or []) <= INLINE_ROWS:  # registry and model: off the loop
+        return await run_in_threadpool(_resolved_json_rows, models, name, version, alias, parsed, scoring)
     run = await run_in_threadpool(_run, models, name, version, alias)
     if len(parsed.rows or []) <= BATCH_ROWS:  # one batch: answered whole, rendered in the pool
         return await pool.run(_json_rows, run, parsed, scoring)

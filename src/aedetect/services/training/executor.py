@@ -24,10 +24,10 @@ from aedetect.domain import Job, JobStatus, TrainingRun, VersionCondition
 from aedetect.errors import Cancelled, JobFailed, NotFound
 from aedetect.registry.base import Registry
 from aedetect.services.baseline import Baseline, fit_baseline
-from aedetect.services.datasets import DatasetService
 from aedetect.services.evaluation import EvaluationService, anomaly_labels, assessment
 from aedetect.services.feedback import feedback_frame
 from aedetect.services.limits import Limits, check_network, encoded_width
+from aedetect.services.node_data import DatasetService
 from aedetect.services.paths import DataPaths
 from aedetect.services.scoring import ModelCache
 from aedetect.services.training.record import (
@@ -102,7 +102,7 @@ class TrainingExecutor:
         """Run the training job ``job_id``; raises (after recording the failure) if it fails."""
         job = self._registry.get_job(job_id)
         run = self._run_of(job)
-        nn_id, version = run.nn_id, run.version
+        nn_id, version = run.nn_id, run.network_version
         self._registry.update_run(run.run_id, {"status": JobStatus.RUNNING, "started_at": utcnow()})
         condition = self._registry.get_version(nn_id, version).condition
         self._registry.update_version(nn_id, version, {"condition": VersionCondition.PROGRESS})
@@ -155,7 +155,7 @@ class TrainingExecutor:
     ) -> tuple[AutoEncoderDetector, pd.DataFrame, dict[str, Any], Any]:
         """Train on the version's training data and evaluate on its evaluation data."""
         self._check_not_stopped("before its training began")
-        frame = self._datasets.load_frame(run.nn_id, run.version, TRAIN_DATA)
+        frame = self._datasets.load_frame(run.nn_id, run.network_version, TRAIN_DATA)
         params = run.params["detector"]
         columns = params["columns"]
         provenance = None
@@ -173,7 +173,7 @@ class TrainingExecutor:
         )
         self._check_cancelled(job_id, "after the last epoch")
         threshold = float(detector.threshold_)
-        result = self._evaluation.evaluate(run.nn_id, run.version, detector, threshold)
+        result = self._evaluation.evaluate(run.nn_id, run.network_version, detector, threshold)
         metrics = training_metrics(detector, len(frame), run.params.get("dataset"))
         if result is not None and result.get("roc_auc") is not None:
             metrics["roc_auc"] = result["roc_auc"]
@@ -200,11 +200,11 @@ class TrainingExecutor:
         self, run: TrainingRun, detector: AutoEncoderDetector, baseline: Baseline
     ) -> dict[str, Any] | None:
         """Evaluation metrics (with the baseline) on labelled evaluation data, else ``None``."""
-        settings = self._evaluation.settings(run.nn_id, run.version)
+        settings = self._evaluation.settings(run.nn_id, run.network_version)
         label = settings.get("label_column")
-        if label is None or self._datasets.columns(run.nn_id, run.version, EVAL_DATA) is None:
+        if label is None or self._datasets.columns(run.nn_id, run.network_version, EVAL_DATA) is None:
             return None
-        frame = self._datasets.load_frame(run.nn_id, run.version, EVAL_DATA)
+        frame = self._datasets.load_frame(run.nn_id, run.network_version, EVAL_DATA)
         truth = anomaly_labels(frame[label], settings.get("normal_value"))
         return assessment(
             truth, detector.decision_function(frame), float(detector.threshold_), baseline.scores(frame),

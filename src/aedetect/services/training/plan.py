@@ -8,9 +8,9 @@ from typing import Any
 
 from aedetect.detectors.autoencoder import AutoEncoderDetector
 from aedetect.errors import Hint, InvalidInput, listed, quoted
-from aedetect.services.datasets import DatasetService
 from aedetect.services.evaluation import EvaluationService
 from aedetect.services.limits import Limits, check_epochs, check_network
+from aedetect.services.node_data import DatasetService
 from aedetect.services.paths import check_nn_id
 from aedetect.services.workflow import (
     FEED_NODE,

@@ -66,7 +66,7 @@ def training_metrics(detector: AutoEncoderDetector, rows: int, dataset: Any) -> 
 
 def save_scores(store: ArtifactStore, paths: DataPaths, scores: np.ndarray, run: TrainingRun) -> str:
     """Keep the training scores (``.npy``, no pickle) for the threshold strategies; their key."""
-    key = paths.training_scores(run.nn_id, run.version, run.run_id)
+    key = paths.training_scores(run.nn_id, run.network_version, run.run_id)
     with store.writing_file(key) as temp, temp.open("wb") as out:
         np.save(out, np.asarray(scores, dtype=np.float64), allow_pickle=False)
     return key
@@ -81,7 +81,7 @@ def save_model(
 ) -> str:
     """Write the model and its training profile to a temporary directory and publish it whole
     under its key; the key."""
-    key = paths.model_dir(run.nn_id, run.version, run.run_id)
+    key = paths.model_dir(run.nn_id, run.network_version, run.run_id)
     with store.writing_dir(key) as temp:
         save_detector(detector, temp)
         save_profile(profile, temp)
@@ -109,6 +109,6 @@ def record_failure(
             },
         )
         after = condition if cancelled else VersionCondition.ERROR
-        registry.update_version(run.nn_id, run.version, {"condition": after})
+        registry.update_version(run.nn_id, run.network_version, {"condition": after})
     except NotFound:
         logger.warning("run %s failed after its network was deleted: %s", run.run_id, message)

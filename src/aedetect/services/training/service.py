@@ -16,10 +16,10 @@ from aedetect.domain import Job, JobStatus, TrainingRun
 from aedetect.errors import Cancelled, Conflict, NotFound, error_type
 from aedetect.jobs.base import JobRunner
 from aedetect.registry.base import Registry
-from aedetect.services.datasets import DatasetService
 from aedetect.services.evaluation import EvaluationService
 from aedetect.services.jobs import wait_for_job
 from aedetect.services.limits import check_training_queue
+from aedetect.services.node_data import DatasetService
 from aedetect.services.paths import DataPaths, check_nn_id
 from aedetect.services.training.plan import plan_run
 from aedetect.services.training.record import as_failure, utcnow
