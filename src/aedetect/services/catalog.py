@@ -9,7 +9,6 @@ model still needs cannot be deleted.
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 import uuid
@@ -20,7 +19,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import numpy as np
 import pandas as pd
 
 from aedetect.data import iter_csv_chunks, read_csv
@@ -29,6 +27,7 @@ from aedetect.domain import Dataset
 from aedetect.errors import Conflict, InvalidInput, PayloadTooLarge, listed, quoted, storage_error
 from aedetect.registry.base import Registry
 from aedetect.services.paths import DataPaths, check_dataset_id, check_file_name
+from aedetect.services.values import json_value
 from aedetect.storage import ArtifactStore
 
 EXAMPLES = 3
@@ -52,20 +51,6 @@ class CsvLimits:
     max_bytes: int
     max_columns: int
     max_line_bytes: int
-
-
-def json_scalar(value: Any) -> Any:
-    """A cell as a JSON value: numbers as int/float, missing and non-finite as ``None``."""
-    if value is None or value is pd.NA:
-        return None
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if isinstance(value, int | np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        number = float(value)
-        return number if math.isfinite(number) else None
-    return str(value)
 
 
 UPLOAD_CHUNK_ROWS = 50_000
@@ -99,7 +84,7 @@ def named_limits(subject: str, field: str) -> Iterator[None]:
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows as JSON-safe mappings."""
-    return [{str(k): json_scalar(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
+    return [{str(k): json_value(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
 
 
 def read_upload(name: str, content: BinaryIO, limits: CsvLimits) -> UploadSummary:
@@ -134,7 +119,7 @@ def read_upload(name: str, content: BinaryIO, limits: CsvLimits) -> UploadSummar
         raise InvalidInput(f"file {quoted(name)} holds no data rows below its header", field="file")
     profile = [c.as_dict() for c in columns]
     for column in profile:
-        column["examples"] = [json_scalar(v) for v in column["examples"]]
+        column["examples"] = [json_value(v) for v in column["examples"]]
     return UploadSummary(size, rows, profile)
 
 
