@@ -72,7 +72,7 @@ def _widths(value: str | None) -> list[int] | None:
 
 
 def _read_options(
-    header: bool, names: str | None, encoding: str | None, delimiter: str | None
+    header: bool, names: str | None, encoding: str | None, delimiter: str | None, decimal: str | None
 ) -> dict[str, Any]:
     """Keyword arguments of :func:`aedetect.data.read_csv` from the shared command-line options."""
     if names is None and not header:
@@ -82,11 +82,16 @@ def _read_options(
         "names": _names(names, "--names"),
         "encoding": encoding,
         "delimiter": "\t" if delimiter in ("\\t", "tab") else delimiter,
+        "decimal": decimal,
     }
 
 
 DataArg = Annotated[
-    Path, typer.Argument(help="CSV file (UTF-8 or CP949/EUC-KR; comma, semicolon, tab or pipe separated).")
+    Path,
+    typer.Argument(
+        help="CSV file (UTF-8 or CP949/EUC-KR; comma, semicolon, tab or pipe separated; decimal "
+        "commas read as numbers) or Excel workbook (.xlsx, .xls)."
+    ),
 ]
 ModelArg = Annotated[Path, typer.Argument(help="Model directory written by 'aedetect train'.")]
 HeaderOpt = Annotated[
@@ -99,6 +104,12 @@ NamesOpt = Annotated[
 EncodingOpt = Annotated[str | None, typer.Option(help="Text encoding of the file (default: detected).")]
 DelimiterOpt = Annotated[
     str | None, typer.Option(help="Field delimiter, one character or 'tab' (default: detected).")
+]
+DecimalOpt = Annotated[
+    str | None, typer.Option(help="Decimal mark of the numbers, '.' or ',' (default: detected).")
+]
+SheetOpt = Annotated[
+    str | None, typer.Option(help="Sheet of an Excel workbook to read (default: the first).")
 ]
 
 
@@ -145,6 +156,8 @@ def train(
     names: NamesOpt = None,
     encoding: EncodingOpt = None,
     delimiter: DelimiterOpt = None,
+    decimal: DecimalOpt = None,
+    sheet: SheetOpt = None,
 ) -> None:
     """Train an autoencoder ensemble on DATA and save it to --out.
 
@@ -153,9 +166,10 @@ def train(
     with _reported_errors():
         from aedetect import AutoEncoderDetector, save_detector
         from aedetect.data import iter_csv_chunks
+        from aedetect.data.tables import table_path
 
         _check_model_dir_is_free(out)
-        options = _read_options(header, names, encoding, delimiter)
+        options = _read_options(header, names, encoding, delimiter, decimal)
         params: dict[str, Any] = {
             "columns": _names(columns, "--columns"),
             "categorical": _names(categorical, "--categorical"),
@@ -169,8 +183,8 @@ def train(
             "n_threads": threads,
         }
         detector = AutoEncoderDetector(device=device, **{k: v for k, v in params.items() if v is not None})
-        with _EpochBar() as bar:
-            detector.fit(partial(iter_csv_chunks, data, **options), callback=bar.update)
+        with table_path(data, sheet) as source, _EpochBar() as bar:
+            detector.fit(partial(iter_csv_chunks, source, **options), callback=bar.update)
         try:
             save_detector(detector, out)
         except OSError as exc:
@@ -250,6 +264,8 @@ def score(
     names: NamesOpt = None,
     encoding: EncodingOpt = None,
     delimiter: DelimiterOpt = None,
+    decimal: DecimalOpt = None,
+    sheet: SheetOpt = None,
     device: Annotated[
         str, typer.Option(help="'auto' (a CUDA GPU when present), 'cpu' or a torch device.")
     ] = "auto",
@@ -265,15 +281,19 @@ def score(
     with _reported_errors():
         from aedetect import load_detector
         from aedetect.data import iter_csv_chunks
+        from aedetect.data.tables import table_path
         from aedetect.services.scoring import LABEL_COLUMN, scored_frame
 
         detector = load_detector(model, device=device)
-        options = _read_options(header, names, encoding, delimiter)
+        options = _read_options(header, names, encoding, delimiter, decimal)
         partial = out.with_name(f".{out.name}.partial")
         n_rows = n_flagged = 0
         try:
-            with partial.open("w", encoding="utf-8-sig", newline="") as sink:
-                for chunk in iter_csv_chunks(data, chunk_rows=SCORE_CHUNK_ROWS, **options):
+            with (
+                table_path(data, sheet) as source,
+                partial.open("w", encoding="utf-8-sig", newline="") as sink,
+            ):
+                for chunk in iter_csv_chunks(source, chunk_rows=SCORE_CHUNK_ROWS, **options):
                     scored = scored_frame(detector, chunk, top)
                     scored.to_csv(sink, index=False, header=n_rows == 0)
                     n_rows += len(scored)
