@@ -6,10 +6,12 @@ semicolon, tab, pipe), streams the file through pyarrow's incremental CSV reader
 bounded, and turns every failure a user can cause into :class:`~aedetect.errors.InvalidInput` (with the
 line number where there is one) or :class:`~aedetect.errors.PayloadTooLarge`.
 
-The work is split by concern: :mod:`~aedetect.data.csv_charset` detects the encoding,
+The work is split by concern: :mod:`~aedetect.data.csv_charset` detects the encoding (and refuses
+known binary formats saying what they are, :mod:`~aedetect.data.filetype`),
 :mod:`~aedetect.data.csv_dialect` sniffs the delimiter and header, :mod:`~aedetect.data.csv_stream`
-opens sources and streams them to pyarrow; this module holds the reading rules (column names and
-types) and the public functions.
+opens sources and streams them to pyarrow, :mod:`~aedetect.data.csv_types` settles column types;
+this module holds the reading rules (column names) and the public functions. Excel workbooks are
+read as CSV by :mod:`~aedetect.data.tables`.
 
 Reading rules (the old server read with pandas and ``skipinitialspace=True``; these keep its results):
 
@@ -18,7 +20,9 @@ Reading rules (the old server read with pandas and ``skipinitialspace=True``; th
 * Empty cells and pandas' usual missing markers (``NA``, ``N/A``, ``NaN``, ``NULL``, ``None``, ...)
   become NaN. Blank lines are skipped.
 * A column whose values are all integers is ``int64`` (``float64`` if it has a missing cell); all
-  numbers, ``float64``; anything else stays text (pandas ``str``). A column with no value at all is
+  numbers, ``float64``; all numbers with a decimal comma (``179,0``, ``1.234,5``) where the
+  delimiter is not a comma, ``float64`` (``decimal=`` overrides); anything else stays text
+  (pandas ``str``). A column with no value at all is
   ``float64`` (all NaN). Types are decided over the whole file, also when it is read in chunks.
 * A file with a header and no data rows gives an empty frame with those columns; a file with no
   content at all is an error.
