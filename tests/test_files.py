@@ -216,15 +216,17 @@ def test_comma_separated_files_and_mixed_marks_are_not_guessed() -> None:
 
 
 def test_chunked_and_whole_reads_agree_on_a_decimal_comma_file() -> None:
-    lines = ["id;value;note"] + [f"{i};{i};n{i}" for i in range(300)] + ["300;1,5;late"]
+    # integers over more than one parsing block (1 MiB), then one decimal comma at the end
+    lines = ["id;value;note"] + [f"{i};{i};n{i}" for i in range(150_000)] + ["150000;1,5;late"]
     data = ("\n".join(lines) + "\n").encode()
+    assert len(data) > 2 * 1024 * 1024
     whole = read_csv(data)
     assert whole["value"].dtype == np.float64 and whole["value"].iloc[-1] == 1.5
-    chunks = list(iter_csv_chunks(data, chunk_rows=50))
+    chunks = list(iter_csv_chunks(data, chunk_rows=40_000))
     assert all(c["value"].dtype == np.float64 for c in chunks)
     pd.testing.assert_frame_equal(pd.concat(chunks), whole)
     found: list[object] = []
-    list(iter_csv_chunks(data, chunk_rows=50, on_format=found.append))
+    list(iter_csv_chunks(data, chunk_rows=40_000, on_format=found.append))
     assert [getattr(f, "decimal", None) for f in found] == [","]
 
 

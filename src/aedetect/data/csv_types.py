@@ -108,7 +108,7 @@ class Schema:
         for i, column in enumerate(batch.columns):
             self.kinds[i] = _widen(self.kinds[i], column)
             self.has_nulls[i] = self.has_nulls[i] or column.null_count > 0
-            if self.comma_ok[i]:
+            if self.comma_ok[i] and self.kinds[i] not in ("empty", "int"):  # integers all match
                 self.comma_ok[i] = _all_comma_numbers(column)
 
     def settle(self) -> None:
