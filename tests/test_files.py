@@ -242,7 +242,7 @@ def _zip(name: str) -> bytes:
     ("data", "says"),
     [
         (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", "this looks like a PDF document"),
-        (_zip("data.csv"), "this looks like a ZIP archive, not CSV text: extract it"),
+        (_zip("data.csv"), "this looks like a ZIP archive, not a text CSV file: extract it"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "this looks like an image (PNG)"),
         (gzip.compress(b"a,b\n1,2\n"), "this looks like a gzip-compressed file"),
         (b"PAR1\x15\x04\x15\x10\x15\x14L", "this looks like a Parquet file"),

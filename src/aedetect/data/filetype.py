@@ -88,4 +88,4 @@ def not_text_message(head: bytes) -> str | None:
     if found is None:
         return None
     what, fix = found
-    return f"this looks like {what}, not CSV text: {fix}"
+    return f"this looks like {what}, not a text CSV file: {fix}"
