@@ -157,7 +157,8 @@ def _write_rows(rows: Iterable[Iterable[Any]], sink: _CsvSink, sheet: str) -> in
         elif len(row) > width:
             raise InvalidInput(
                 f"row {number} of sheet {quoted(sheet)} has a value in column {len(row)}, right of "
-                f"the header's {width} columns: name that column in the header row or clear the value",
+                f"the header's {width} columns: name that column in the header row or clear the "
+                "value (the header is the sheet's first non-empty row: delete title rows above the table)",
                 field="file",
             )
         sink.write(row + [None] * (width - len(row)))
@@ -202,8 +203,9 @@ def _xls_rows(file: IO[bytes], sheet: str | None) -> Generator[Any]:
         book = CalamineWorkbook.from_filelike(file)
     except Exception as exc:  # calamine's own error types vary by version
         raise NotText(
-            f"this looks like an old Office document (OLE2) but not a readable .xls workbook ({exc}): "
-            "open it in Excel or LibreOffice and save it as .xlsx or CSV",
+            f"this looks like an old Office document (OLE2) but not a readable .xls workbook ({exc}); "
+            "a password-protected workbook looks like this too: open it in Excel or LibreOffice "
+            "(remove any password) and save it as .xlsx or CSV",
             field="file",
         ) from None
     sheets = list(book.sheet_names)
