@@ -161,7 +161,20 @@ def _read_table(name: str, size: int, table: TableFile, limits: CsvLimits, rewri
     if rewrite:
         kept = tempfile.TemporaryFile()  # noqa: SIM115 - handed to the caller, who closes it
         chunks = _written(chunks, kept)
-    what = "CSV file" if table.kind == "csv" else f"sheet ({quoted(table.sheet)})"
+    try:
+        rows, profile = _summary(name, table, chunks)
+    except BaseException:
+        if kept is not table.file:
+            kept.close()
+        raise
+    kept.seek(0)
+    fmt = table.describe(found[0] if found else None)
+    return UploadSummary(size, rows, profile, fmt, cast(BinaryIO, kept))
+
+
+def _summary(name: str, table: TableFile, chunks: Iterator[pd.DataFrame]) -> tuple[int, list[dict[str, Any]]]:
+    """The data rows and column profiles of an upload, or ``InvalidInput`` naming the file."""
+    what = "CSV file" if table.kind == "csv" else f"table (sheet {quoted(table.sheet)})"
     try:
         with named_limits(f"file {quoted(name)}", "file"):
             rows, columns = summarize(chunks, EXAMPLES)
@@ -176,9 +189,7 @@ def _read_table(name: str, size: int, table: TableFile, limits: CsvLimits, rewri
     profile = [c.as_dict() for c in columns]
     for column in profile:
         column["examples"] = [json_scalar(v) for v in column["examples"]]
-    kept.seek(0)
-    fmt = table.describe(found[0] if found else None)
-    return UploadSummary(size, rows, profile, fmt, cast(BinaryIO, kept))
+    return rows, profile
 
 
 def _written(chunks: Iterator[pd.DataFrame], out: IO[bytes]) -> Iterator[pd.DataFrame]:
