@@ -4,7 +4,7 @@ on the service (issue 12's list), measured again, with the figure it gives now.
 Starts ``aedetect serve`` (a temporary data directory, loopback), runs each case in turn and prints
 one line per case (what was sent, the answer's status, its size or time, and the server's peak
 memory growth where memory is the point); ``--out`` keeps them as JSON. The cases that need a
-broken disk (a read-only data directory, a 500) are the tests ``tests/v1/test_v1_failures.py``.
+broken disk (a read-only data directory, a 500) are the tests ``tests/api/v1/test_v1_failures.py``.
 Run ``python -m benchmarks.hostile --help``.
 """
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import BENCHMARKS_MD, RESULTS_DIR, describe_machine, fmt, markdown_table, read_json
-from benchmarks.quality import WINS_REFERENCE, summarize
+from benchmarks.summary import WINS_REFERENCE, summarize
 
 PARTS = ("quality", "speed", "service", "load", "cluster")
 DETECTOR_LABELS = {
@@ -54,8 +54,9 @@ PREAMBLE = "\n".join(
             numeric_from=3,
         ),
         "",
-        "These are benchmarks, not tests: nothing here is asserted; `tests/test_benchmarks_smoke.py` runs a",
-        "tiny version of each part so the harness keeps working.",
+        "These are benchmarks, not tests: nothing here is asserted;",
+        "`tests/benchmarks/test_benchmarks_smoke.py` runs a tiny version of each part so the harness",
+        "keeps working.",
         "",
     ]
 )

@@ -37,8 +37,9 @@ variance, over its training mean, averaged over the numeric columns and counted 
 ``latent`` (weight of the distance of a row's code to its ``k`` nearest training codes, each
 member's over its training mean, averaged over the members and counted once per column; ``k``
 defaults to 10, or ``kfrac`` of the training codes; the training codes are a sample of at most
-``ref`` rows, default 4,096, a training row's own code left out). Without ``latent`` a rule keeps
-the detector's own latent part as it scored (``latent_weight``); ``latent=0`` drops it.
+``ref`` rows, default 4,096, a training row's own code left out). A cache written while the detector
+had a latent part of its own (``latent_weight``, removed after round 7) keeps it in rules without
+``latent``; ``latent=0`` drops it.
 ``default`` is the detector's own rule; :func:`rule_scores` of it reproduces ``decision_function``.
 
 The caches are this harness's own ``.npz`` files, read with ``allow_pickle=False``.
@@ -73,6 +74,8 @@ from benchmarks.common import (
 
 RULE_KEYS = ("knee", "magnitude", "tails", "rarity", "spread", "latent", "k", "kfrac", "ref")
 LATENT_REFERENCE = 4096
+DISTANCE_CHUNK_ROWS = 1024
+"""Rows whose distances to the latent reference are computed at a time (bounds the matrix)."""
 GROUPS = ("adbench", "mvtec", "nsl-kdd")
 REPORT_HEADERS = ("fits: rule", "runs", "ROC-AUC", "AP", "ROC up/down", "AP up/down", "beats IForest ROC/AP")
 
@@ -85,16 +88,15 @@ def score_parts(detector: Any, X: Any) -> dict[str, np.ndarray]:
 
     Reads the fitted detector's internals (its encoded chunks, forward pass and scales): a
     screening tool, kept honest by :func:`rule_scores` reproducing ``decision_function``."""
-    from aedetect.detectors.autoencoder import _to_tensors
+    from aedetect.detectors.training import to_tensors
 
-    recon, magnitude, inputs, codes, spread, latent, own = [], [], [], [], [], [], []
+    recon, magnitude, inputs, codes, spread, latent = [], [], [], [], [], []
     for table in detector._encoded_chunks(X):
-        t = _to_tensors(table, detector.device_)
-        r, m, out, code = detector._chunk_terms(t)
+        t = to_tensors(table, detector.device_)
+        r, m, out = detector._chunk_terms(t)
         with torch.no_grad():
             members_spread = out[0].var(dim=0) if out[0].shape[0] > 1 else torch.zeros_like(out[0][0])
-        part = detector._latent_part(code)
-        own.append(np.zeros(len(table)) if part is None else part)
+            code = detector.network_.encode(detector._clip(t[0]), t[1], t[2])
         latent.append(code.cpu().numpy())
         recon.append((r / detector.column_scale_[:, None, :]).mean(axis=0))
         magnitude.append((m / detector.magnitude_scale_[:, None, :]).mean(axis=0))
@@ -108,7 +110,6 @@ def score_parts(detector: Any, X: Any) -> dict[str, np.ndarray]:
         "codes": np.concatenate(codes),
         "spread": np.concatenate(spread).astype(np.float64),
         "latent": np.concatenate(latent, axis=1).astype(np.float32),
-        "own_latent": np.concatenate(own),
     }
 
 
@@ -141,7 +142,6 @@ def fit_and_cache(
         fit_seconds=np.array(fit_seconds),
         knee=np.array(np.nan if effective["error_knee"] is None else effective["error_knee"]),
         magnitude=np.array(effective["magnitude_weight"]),
-        latent_weight=np.array(effective["latent_weight"]),
         params=np.array(json.dumps(dict(ae_params))),
     )
     path = out / f"{dataset.name}.npz"
@@ -202,9 +202,7 @@ def _rarity(train: np.ndarray, rows: np.ndarray) -> np.ndarray:
 
 def _latent_term(cache: Mapping[str, np.ndarray], k: int, size: int = LATENT_REFERENCE) -> np.ndarray:
     """Each test row's latent distance (see the module docstring), per member over its training mean,
-    averaged over the members: the detector's own computation, with another ``k`` and reference."""
-    from aedetect.detectors.latent import neighbour_distances
-
+    averaged over the members."""
     train = torch.from_numpy(cache["latent_train"])
     n = train.shape[1]
     ids = np.arange(n)
@@ -216,6 +214,33 @@ def _latent_term(cache: Mapping[str, np.ndarray], k: int, size: int = LATENT_REF
     scale = neighbour_distances(train, reference, own, k).double().mean(dim=1, keepdim=True).numpy()
     test = neighbour_distances(torch.from_numpy(cache["latent_test"]), reference, None, k).double().numpy()
     return (test / np.maximum(scale, 1e-12)).mean(axis=0)
+
+
+def neighbour_distances(
+    codes: torch.Tensor, reference: torch.Tensor, own: np.ndarray | None, k: int
+) -> torch.Tensor:
+    """Per member and row, the mean distance of the row's code to its ``k`` nearest reference codes
+    (at most the reference rows less one). ``codes`` (members, rows, width), ``reference``
+    (members, reference rows, width); ``own``, when given, is each row's position in the reference
+    (-1 for none): a training row in the reference is not its own neighbour. Returns (members, rows).
+
+    Distances are computed directly: the faster matrix-product form (|a|^2 + |b|^2 - 2ab) loses the
+    small distances to rounding (a training row's score moved with its batch by 1e-4, measured)."""
+    k = max(1, min(k, reference.shape[1] - 1))
+    out = []
+    for start in range(0, codes.shape[1], DISTANCE_CHUNK_ROWS):
+        distances = torch.cdist(
+            codes[:, start : start + DISTANCE_CHUNK_ROWS],
+            reference,
+            compute_mode="donot_use_mm_for_euclid_dist",
+        )
+        if own is not None:
+            part = own[start : start + DISTANCE_CHUNK_ROWS]
+            rows = np.flatnonzero(part >= 0)
+            if len(rows):
+                distances[:, torch.from_numpy(rows), torch.from_numpy(part[rows])] = float("inf")
+        out.append(distances.topk(k, dim=2, largest=False).values.mean(dim=2))
+    return torch.cat(out, dim=1) if out else codes.new_zeros((codes.shape[0], 0))
 
 
 def _over_training_mean(train: np.ndarray, rows: np.ndarray) -> np.ndarray:

@@ -53,8 +53,6 @@ logger = logging.getLogger(__name__)
 INTERRUPTED = "interrupted: the service stopped while this job was queued or running; train again"
 """Error recorded on work that a stopped process left unfinished."""
 
-JOB_RUNNERS = ("embedded", "celery")
-
 
 @dataclass
 class Container:
@@ -202,11 +200,6 @@ def _recover(settings: Settings, registry: SqlRegistry, store: ArtifactStore) ->
 def build_services(settings: Settings | None = None) -> Container:
     """Build and start every service for ``settings`` (default: from the environment)."""
     settings = settings or get_settings()
-    if settings.job_runner not in JOB_RUNNERS:
-        raise InvalidInput(
-            f"job_runner {settings.job_runner!r} is not available; use one of: {', '.join(JOB_RUNNERS)}",
-            field="job_runner",
-        )
     app = celery_app(settings) if settings.job_runner == "celery" else None
     store = open_store(settings)
     store.check()

@@ -10,8 +10,11 @@ import ipaddress
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from aedetect.domain.names import JobRunnerName
+from aedetect.errors import InvalidInput, quoted
 
 MIB = 1024 * 1024
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
@@ -51,7 +54,7 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         200 * 1024 * 1024, gt=0, description="Largest accepted upload, in bytes (HTTP 413 above)."
     )
-    job_runner: str = Field(
+    job_runner: JobRunnerName = Field(
         "embedded",
         description="Where training and batch scoring run: 'embedded' (threads in the server process) or "
         "'celery' (queued on AEDETECT_BROKER_URL for 'aedetect worker' processes on any host).",
@@ -237,5 +240,25 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, read from the environment once."""
-    return Settings()
+    """The process-wide settings, read from the environment once; a value a setting does not
+    take is an ``InvalidInput`` naming its variable and what it takes."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise InvalidInput(_settings_problem(exc), field=_setting_name(exc)) from None
+
+
+def _setting_name(exc: ValidationError) -> str:
+    """The field of the first wrong setting (e.g. ``job_runner``)."""
+    loc = exc.errors()[0]["loc"]
+    return str(loc[0]) if loc else "settings"
+
+
+def _settings_problem(exc: ValidationError) -> str:
+    """One sentence per wrong setting: its variable, what it takes, and what it was given."""
+    parts = []
+    for error in exc.errors():
+        name = f"AEDETECT_{str(error['loc'][0]).upper()}" if error["loc"] else "the settings"
+        given = "" if "SECRET" in name else f" (got {quoted(error.get('input'))})"
+        parts.append(f"{name}: {error['msg']}{given}")
+    return "; ".join(parts)

@@ -1,6 +1,11 @@
 """Domain errors. Every failure a user can cause is one of these, with a code and a message that
 says what is wrong and how to fix it. The API layers map ``code`` to an HTTP status in one table.
 
+The message is the same on every surface, so it names no route, button or command: where the fix
+is a step the user takes somewhere, the error carries a :class:`Hint` (an action and its
+parameters) that each surface renders in its own words (the v1 envelope and v2 problem details
+name their routes, the dashboard its pages and buttons, the command line its commands).
+
 Messages that echo what a user sent use :func:`quoted` for a value and :func:`listed` for names,
 so that a megabyte value or ten thousand column names give a short error, never the input back.
 """
@@ -9,7 +14,7 @@ from __future__ import annotations
 
 import errno
 import reprlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 QUOTE_CHARS = 60
 """Longest quotation of a value in an error message (a prefix and the full length beyond it)."""
@@ -50,20 +55,78 @@ def listed(names: Iterable[object], limit: int = LISTED_NAMES) -> str:
     return ", ".join(shown) + more
 
 
+HINT_ACTIONS: dict[str, str] = {
+    "train": "train the model (``model``; a v1 ``version`` where one is named)",
+    "init_workflow": "set up the v1 workflow of ``model``'s ``version`` (its ``type``)",
+    "upload_training_data": "upload training data to ``model``'s ``version`` (v1)",
+    "evaluate": "evaluate ``model``'s ``version`` on labelled data (v1)",
+    "change_network": "change or delete the existing v1 network ``model``",
+    "change_model": "change or delete the existing model ``model``",
+    "list_datasets": "look up the ids of the uploaded datasets",
+    "add_feedback": "label more scored rows of ``model`` as anomaly or normal",
+    "list_keys": "look up the ids of the API keys",
+}
+"""Every action a :class:`Hint` may name, with what it asks of the user and its parameters."""
+
+
+class Hint:
+    """What the user can do next, as data: an ``action`` of :data:`HINT_ACTIONS` and its
+    parameters, e.g. ``Hint("train", model="kdd")``. Each surface renders it in its own words."""
+
+    __slots__ = ("action", "params")
+
+    def __init__(self, action: str, **params: str | int) -> None:
+        if action not in HINT_ACTIONS:
+            raise ValueError(f"unknown hint action {action!r}: add it to HINT_ACTIONS")
+        self.action = action
+        self.params = params
+
+    def render(self, words: Mapping[str, str]) -> str | None:
+        """The hint in one surface's ``words`` (action -> template of ``{parameter}`` fields), or
+        ``None`` when that surface has no words for the action or lacks a parameter."""
+        template = words.get(self.action)
+        try:
+            return None if template is None else template.format(**self.params)
+        except (KeyError, IndexError):
+            return None
+
+    def as_dict(self) -> dict[str, object]:
+        """``{"action": ..., "params": {...}}``: the hint as JSON for clients."""
+        return {"action": self.action, "params": dict(self.params)}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Hint) and (self.action, self.params) == (other.action, other.params)
+
+    def __hash__(self) -> int:
+        return hash((self.action, tuple(sorted(self.params.items()))))
+
+    def __repr__(self) -> str:
+        params = "".join(f", {k}={v!r}" for k, v in self.params.items())
+        return f"Hint({self.action!r}{params})"
+
+
 class AedetectError(Exception):
-    """Base error: ``code`` is a stable machine-readable kind, ``message`` is for people; ``field``,
-    ``column`` and ``node`` name the request field, data column or workflow node at fault."""
+    """Base error: ``code`` is a stable machine-readable kind, ``message`` is for people (in no
+    surface's words); ``field``, ``column`` and ``node`` name the request field, data column or
+    workflow node at fault, and ``hint`` the step that fixes it, for each surface to word."""
 
     code = "error"
 
     def __init__(
-        self, message: str, *, field: str | None = None, column: str | None = None, node: str | None = None
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        column: str | None = None,
+        node: str | None = None,
+        hint: Hint | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
         self.column = column
         self.node = node
+        self.hint = hint
 
     def __str__(self) -> str:
         return self.message

@@ -7,18 +7,13 @@ and the bucket."""
 from __future__ import annotations
 
 import os
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "v1"))
-
-from cluster_support import LEASE_S, Cluster, WorkerProcess
-from v1_support import ServerProcess
+from support.cluster import LEASE_S, Cluster, WorkerProcess
+from support.server import ServerProcess
 
 
 @pytest.fixture(scope="module")

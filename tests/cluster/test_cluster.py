@@ -12,11 +12,11 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from cluster_support import LEASE_S, Cluster
-from v1_support import FEATURES, V1Client, csv_bytes, nsl_kdd, wait_for
 
 from aedetect.client import Client
 from aedetect.client.types import JobInfo
+from support.cluster import LEASE_S, Cluster
+from support.server import FEATURES, V1Client, csv_bytes, nsl_kdd, wait_for
 
 pytestmark = pytest.mark.postgres
 

@@ -11,16 +11,14 @@ Screenshots go to ``test-artifacts/dashboard/`` (``$AEDETECT_TEST_ARTIFACTS``), 
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "v1"))
-
-from dashboard_support import (
+from aedetect.client import Client
+from support.dashboard import (
     ARTIFACTS_ENV,
     CHROMIUM_ARGS,
     LABEL,
@@ -30,9 +28,7 @@ from dashboard_support import (
     open_browser,
     plant_rows,
 )
-from v1_support import REPO, ServerProcess
-
-from aedetect.client import Client
+from support.server import REPO, ServerProcess
 
 
 @pytest.fixture(scope="session")

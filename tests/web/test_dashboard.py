@@ -18,8 +18,9 @@ from typing import Any
 import pandas as pd
 import pytest
 import requests
-from dashboard_support import FEATURES, LABEL, NORMAL, Browser, Files, number, plant_rows
-from v1_support import ServerProcess, wait_for
+
+from support.dashboard import FEATURES, LABEL, NORMAL, Browser, Files, number, plant_rows
+from support.server import ServerProcess, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -48,6 +49,9 @@ def test_page2_new_model_uploads_picks_columns_and_trains_live(browser: Browser,
     page.select_option("#label-column", LABEL)
     page.fill("#normal-value", NORMAL)
     page.fill("#model-name", MODEL)
+    # each parameter says what it does and its default (from the detector's parameter table)
+    assert "Adam step size, halved when the loss stalls. Default: 0.001." in page.inner_text("#params")
+    assert page.get_attribute("#params input[name='n_estimators']", "placeholder") == "8"
     page.fill("#params input[name='epochs']", str(EPOCHS))
     page.fill("#params input[name='n_hidden']", "8, 3")
     page.fill("#params input[name='batch_size']", "32")
@@ -274,6 +278,15 @@ def test_page6_errors_are_shown_in_words(browser: Browser, files: Files) -> None
     page.wait_for_selector("#problem", state="visible")
     assert "속도" in page.inner_text("#problem") and "lacks the model column" in page.inner_text("#problem")
     browser.shot("6-score-error")
+
+    browser.goto("/models/new")  # a taken name: the API's hint in the dashboard's words, no route
+    page.set_input_files("#train-file", str(files.train))
+    page.wait_for_selector("#columns tbody tr")
+    page.fill("#model-name", MODEL)
+    page.click("#train")
+    page.wait_for_selector("#problem", state="visible")
+    shown = page.inner_text("#problem")
+    assert "already exists" in shown and "from the Models page" in shown and "/api/" not in shown
     assert not browser.errors
 
 

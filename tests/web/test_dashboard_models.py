@@ -9,10 +9,10 @@ import json
 
 import pandas as pd
 import pytest
-from dashboard_support import FEATURES, LABEL, Browser, Files, number, plant_rows
-from v1_support import ServerProcess, V1Client, csv_bytes, wait_for
 
 from aedetect.client import Client
+from support.dashboard import FEATURES, LABEL, Browser, Files, number, plant_rows
+from support.server import ServerProcess, V1Client, csv_bytes, wait_for
 
 pytestmark = pytest.mark.browser
 

@@ -27,6 +27,14 @@ VALIDATE_ROWS = 1000
 WHOLE_CHARS = 1024 * 1024
 """Bodies up to this size are decoded in one call (a few milliseconds), larger ones row by row."""
 
+INLINE_ROWS = 64
+"""Scoring requests (v1 and v2) with up to this many rows are scored on the event loop (about a
+millisecond); larger ones in the scoring pool."""
+
+INLINE_BYTES = 64 * 1024
+"""Scoring bodies up to this size are parsed on the event loop (well under a millisecond); larger
+ones in the scoring pool."""
+
 _SPACES = " \t\n\r"
 _SPACE = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder()  # the same rules as json.loads, which FastAPI uses

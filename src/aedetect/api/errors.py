@@ -31,6 +31,7 @@ from aedetect.errors import (
     Cancelled,
     Conflict,
     Forbidden,
+    Hint,
     InsufficientStorage,
     InvalidInput,
     JobFailed,
@@ -94,22 +95,26 @@ def error_response(
     *,
     column: str | None = None,
     node: str | None = None,
+    hint: Hint | None = None,
 ) -> Response:
     """The error body for ``request``'s API (v1 envelope or problem details), or the page in
-    words that the dashboard (``app.state.error_page``) gives a browser asking for a page."""
+    words that the dashboard (``app.state.error_page``) gives a browser asking for a page. Each
+    renders the error's ``hint`` in its own words."""
     if is_v1_path(request.url.path):
-        return V1Response(v1_error_body(status, message), status_code=status)
+        return V1Response(v1_error_body(status, message, hint), status_code=status)
     render: ErrorPage | None = getattr(request.app.state, "error_page", None)
     shown = None if render is None else render(request, status, code, message)
     if shown is not None:
         return shown
-    body = problem_body(status, code, message, field=field, column=column, node=node)
+    body = problem_body(status, code, message, field=field, column=column, node=node, hint=hint)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
 
 
 def domain_error_response(request: Request, exc: AedetectError) -> Response:
     """The response for a domain error raised outside the routes (by middleware)."""
-    return error_response(request, HTTP_STATUS.get(exc.code, 500), exc.code, exc.message, exc.field)
+    return error_response(
+        request, HTTP_STATUS.get(exc.code, 500), exc.code, exc.message, exc.field, hint=exc.hint
+    )
 
 
 def _location(loc: Sequence[Any]) -> str:
@@ -146,14 +151,19 @@ def validation_message(errors: Sequence[Any]) -> tuple[str, str | None]:
 async def handle_domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AedetectError)
     status = HTTP_STATUS.get(exc.code, 500)
-    message = exc.message
+    message, hint = exc.message, exc.hint
     if status >= 500:
         logger.error(
             "request %s: %s %s failed: %s", request_id(request), request.method, request.url.path, message
         )
         if exc.code not in SAFE_5XX_CODES:
-            message = internal_message(request, f"{exc.code.replace('_', ' ')} while handling this request")
-    response = error_response(request, status, exc.code, message, exc.field, column=exc.column, node=exc.node)
+            message, hint = (
+                internal_message(request, f"{exc.code.replace('_', ' ')} while handling this request"),
+                None,
+            )
+    response = error_response(
+        request, status, exc.code, message, exc.field, column=exc.column, node=exc.node, hint=hint
+    )
     if isinstance(exc, TooManyRequests):
         response.headers["Retry-After"] = str(exc.retry_after)
     return response

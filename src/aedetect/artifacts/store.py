@@ -3,7 +3,9 @@
 A model directory holds ``weights.safetensors`` (network weights and the training scores) and
 ``model.json``: format name and version, library versions, constructor parameters, the fitted
 schema and statistics, the SHA-256 of the weights file, and a checksum over the JSON itself.
-Loading verifies all of it and refuses a tampered or incompatible artifact with a clear error.
+Loading verifies all of it and refuses a tampered or incompatible artifact with a clear error;
+older formats are read through :func:`aedetect.artifacts.upgrade.upgrade_model`, and
+:func:`upgrade_directory` rewrites them in the current format.
 """
 
 from __future__ import annotations
@@ -17,18 +19,20 @@ from typing import Any
 import numpy as np
 from safetensors.torch import load_file, save_file
 
+from aedetect.artifacts.upgrade import upgrade_model
 from aedetect.detectors.autoencoder import AutoEncoderDetector
 from aedetect.errors import ArtifactError, NotFitted
 
 FORMAT = "aedetect-detector"
 FORMAT_VERSION = 5
-"""5: a latent part, the distance of a row's code to training rows' codes saved with the model (a
-version-4 reader would score these models without it, so it must refuse them). 4: column
-reconstruction errors bend at ``error_knee`` (read; a version-3 reader would score these models
-linearly, so it must refuse them). 3: scores measure numeric errors in robust units (read, and
-scored linearly as written). 2: an ensemble of autoencoders and the effective parameters, numeric
-errors squared in the network's units (still read, and scored as when it was written). 1: one
-autoencoder, not readable."""
+"""5: the current format. Models written before the options clip_quantile, numeric_transform and
+latent_weight were removed name them (read without them, see :mod:`aedetect.artifacts.upgrade`);
+they could add a latent part, the distance of a row's code to training rows' codes (a version-4
+reader would score these without it, so it must refuse them). 4: column reconstruction errors bend
+at ``error_knee`` (a version-3 reader would score these models linearly, so it must refuse them).
+3: scores measure numeric errors in robust units (read, and scored linearly as written). 2: an
+ensemble of autoencoders and the effective parameters, numeric errors squared in the network's
+units (read, and scored as when it was written). 1: one autoencoder, not readable."""
 READABLE_VERSIONS = (2, 3, 4, FORMAT_VERSION)
 MANIFEST = "model.json"
 WEIGHTS = "weights.safetensors"
@@ -75,21 +79,38 @@ def save_detector(detector: AutoEncoderDetector, path: str | Path) -> Path:
     """Write a fitted detector into directory ``path`` (created if missing); returns the path."""
     if detector.__dict__.get("encoder_") is None:
         raise NotFitted("only a fitted detector can be saved: call fit() first")
-    directory = Path(path)
-    directory.mkdir(parents=True, exist_ok=True)
     fitted, tensors = detector.get_fitted_state()
-    save_file(tensors, str(directory / WEIGHTS))
+    return _write(Path(path), json_params(detector.get_params()), fitted, tensors)
+
+
+def _write(
+    directory: Path,
+    params: dict[str, Any],
+    fitted: dict[str, Any],
+    tensors: dict[str, Any],
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write weights, then the manifest that describes them (each replaced whole, so a reader
+    sees the old or the new file, never a part)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    partial = directory / f".{WEIGHTS}.partial"
+    save_file(tensors, str(partial))
+    digest = _file_sha256(partial)
+    partial.replace(directory / WEIGHTS)
     document: dict[str, Any] = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "detector": type(detector).__name__,
+        "detector": AutoEncoderDetector.__name__,
         "library_versions": library_versions(),
-        "params": json_params(detector.get_params()),
+        **(extra or {}),
+        "params": params,
         "fitted": fitted,
-        "weights": {"file": WEIGHTS, "sha256": _file_sha256(directory / WEIGHTS)},
+        "weights": {"file": WEIGHTS, "sha256": digest},
     }
     document["checksum"] = _checksum(document)
-    (directory / MANIFEST).write_text(json.dumps(document, ensure_ascii=False, indent=1), encoding="utf-8")
+    text = json.dumps(document, ensure_ascii=False, indent=1)
+    (directory / f".{MANIFEST}.partial").write_text(text, encoding="utf-8")
+    (directory / f".{MANIFEST}.partial").replace(directory / MANIFEST)
     return directory
 
 
@@ -123,14 +144,8 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
     return document
 
 
-def load_detector(
-    path: str | Path, *, device: str = "auto", n_threads: int | None = None
-) -> AutoEncoderDetector:
-    """Load a detector saved by :func:`save_detector`, verifying checksums and compatibility.
-
-    ``device`` and ``n_threads`` say where and with how many torch threads it scores (threads
-    default to the detector's choice for its size, not to what training used)."""
-    directory = Path(path)
+def _read(directory: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The verified manifest and tensors of a model directory (any readable format)."""
     document = read_manifest(directory)
     if document.get("detector") != AutoEncoderDetector.__name__:
         raise ArtifactError(f"unknown detector type {document.get('detector')!r} in {directory}")
@@ -143,9 +158,51 @@ def load_detector(
         tensors = load_file(str(weights))
     except Exception as exc:  # safetensors raises its own error types for damaged files
         raise ArtifactError(f"cannot read {weights}: {exc}") from exc
+    return document, tensors
 
+
+def _upgraded(directory: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """(manifest, parameters, fitted state, tensors), the last three in the current format."""
+    document, tensors = _read(directory)
     try:
-        params = {**document["params"], "n_threads": n_threads}
-        return AutoEncoderDetector.from_fitted_state(params, document["fitted"], tensors, device)
+        return (document, *upgrade_model(document, tensors))
     except (KeyError, TypeError, ValueError) as exc:
         raise ArtifactError(f"{directory} holds an inconsistent model description: {exc}") from exc
+
+
+def load_detector(
+    path: str | Path, *, device: str = "auto", n_threads: int | None = None
+) -> AutoEncoderDetector:
+    """Load a detector saved by :func:`save_detector` (in any readable format), verifying
+    checksums and compatibility.
+
+    ``device`` and ``n_threads`` say where and with how many torch threads it scores (threads
+    default to the detector's choice for its size, not to what training used)."""
+    directory = Path(path)
+    _, params, fitted, tensors = _upgraded(directory)
+    try:
+        return AutoEncoderDetector.from_fitted_state(
+            {**params, "n_threads": n_threads}, fitted, tensors, device
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ArtifactError(f"{directory} holds an inconsistent model description: {exc}") from exc
+
+
+def upgrade_directory(path: str | Path) -> int | None:
+    """Rewrite the model in directory ``path`` in the current format, after checking that the
+    rewritten model loads; returns the format it had, None when it was current already."""
+    directory = Path(path)
+    document, params, fitted, tensors = _upgraded(directory)
+    version = int(document["format_version"])
+    if version == FORMAT_VERSION and document["params"] == params and document["fitted"] == fitted:
+        return None
+    try:
+        AutoEncoderDetector.from_fitted_state(params, fitted, tensors, "cpu")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ArtifactError(f"{directory} holds an inconsistent model description: {exc}") from exc
+    history = [
+        *document.get("upgraded_from", []),
+        {"format_version": version, **document["library_versions"]},
+    ]
+    _write(directory, params, fitted, tensors, {"upgraded_from": history})
+    return version

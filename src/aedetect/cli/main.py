@@ -18,7 +18,11 @@ from typing import Annotated, Any
 import typer
 from tqdm import tqdm
 
+from aedetect.cli.models import models_app
 from aedetect.errors import AedetectError, InvalidInput, quoted
+
+CLI_HINTS = {"list_keys": "'aedetect keys list' shows them"}
+"""Error hints (:class:`aedetect.errors.Hint`) in command-line words: the command that takes the step."""
 
 EXIT_ERROR = 2
 """Exit status of a command that failed on the user's input (data, model, options)."""
@@ -37,11 +41,13 @@ app = typer.Typer(
 
 @contextmanager
 def _reported_errors() -> Iterator[None]:
-    """Turn an aedetect error into ``error: <message>`` on stderr and exit status 2."""
+    """Turn an aedetect error into ``error: <message>`` on stderr and exit status 2 (with the
+    error's hint, where it has one, in the command line's words)."""
     try:
         yield
     except AedetectError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
+        hint = None if exc.hint is None else exc.hint.render(CLI_HINTS)
+        typer.echo(f"error: {exc.message}" + (f" ({hint})" if hint else ""), err=True)
         raise typer.Exit(code=EXIT_ERROR) from None
 
 
@@ -409,6 +415,7 @@ keys_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(keys_app)
+app.add_typer(models_app)
 
 CLI_ACTOR = "command line"
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -22,15 +21,14 @@ from aedetect.data.sketch import CategoryCounter, QuantileSketch
 from aedetect.domain import ColumnKind, ColumnSpec
 from aedetect.errors import InvalidInput, NotFitted, quoted
 
-NUMERIC_TRANSFORMS = ("robust", "asinh", "quantile")
-"""``robust``: (x - median) / spread. ``asinh``: asinh of that, which keeps the order and the
-centre but compresses heavy tails logarithmically, so one huge value cannot dominate the loss.
-``quantile``: the value's training quantile as a standard normal score (a rank transform: every
-column becomes Gaussian-shaped whatever its distribution), extended linearly in robust units
-beyond the training range, so a value never seen still scores by how far out it lies."""
+NUMERIC_TRANSFORM = "asinh"
+"""How numeric columns are scaled: asinh of (x - median) / spread, which keeps the order and the
+centre but compresses heavy tails logarithmically, so one huge value cannot dominate the loss."""
 
-QUANTILE_KNOTS = 256
-"""Training quantiles kept per column for the ``quantile`` transform."""
+NUMERIC_TRANSFORMS = (NUMERIC_TRANSFORM, "robust")
+"""The transforms an encoder reads: ``robust``, (x - median) / spread without the asinh, is how
+models saved before asinh became the default were scaled (read so they score as they did; new
+models are always scaled by :data:`NUMERIC_TRANSFORM`)."""
 
 OTHER_LABEL = "<other>"
 """Label of the bucket for categories outside the vocabulary (rare in training, or unseen)."""
@@ -93,10 +91,11 @@ def category_keys(values: pd.Series) -> pd.Series:
 class TabularEncoder:
     """Learns per-column statistics in :meth:`fit` and applies them in :meth:`transform`."""
 
-    def __init__(self, specs: list[ColumnSpec], vocab_size: int, transform: str = "robust") -> None:
+    def __init__(self, specs: list[ColumnSpec], vocab_size: int, transform: str = NUMERIC_TRANSFORM) -> None:
         if transform not in NUMERIC_TRANSFORMS:
             raise InvalidInput(
-                f"numeric_transform must be one of {', '.join(NUMERIC_TRANSFORMS)}, got {quoted(transform)}",
+                f"numeric_transform {quoted(transform)} was removed from aedetect (numeric columns are "
+                f"scaled by {NUMERIC_TRANSFORM} of robust units): train the model again",
                 field="numeric_transform",
             )
         self.specs = specs
@@ -107,7 +106,6 @@ class TabularEncoder:
         self.center = np.zeros(len(self.numeric_names))
         self.scale = np.ones(len(self.numeric_names))
         self.vocabularies: list[list[str]] = []
-        self.knots: list[tuple[np.ndarray, np.ndarray]] = []
         self._lookup_cache: list[dict[str, int]] | None = None
         self.fitted = False
 
@@ -131,9 +129,6 @@ class TabularEncoder:
             if spread <= 1e-12:
                 spread = sketch.std
             self.scale[j] = spread if spread > 1e-12 else 1.0
-        self.knots = []
-        if self.transform_name == "quantile":
-            self.knots = [_normal_score_knots(sketch) for sketch in statistics.numeric]
         self.vocabularies = [counter.most_common(self.vocab_size) for counter in statistics.categorical]
         self._lookup_cache = None
         self.fitted = True
@@ -197,23 +192,15 @@ class TabularEncoder:
 
     def _scaled(self, values: np.ndarray, columns: int | slice) -> np.ndarray:
         """Scaled values of numeric column(s) ``columns``; missing values become 0 (the median)."""
-        if self.transform_name == "quantile":
-            if isinstance(columns, int):
-                scaled = self._normal_scores(values, columns)
-            else:
-                scaled = np.column_stack(
-                    [self._normal_scores(values[:, j], j) for j in range(len(self.numeric_names))]
-                ).reshape(values.shape)
-        else:
-            scaled = (values - self.center[columns]) / self.scale[columns]
-            if self.transform_name == "asinh":
-                scaled = np.arcsinh(scaled)
+        scaled = (values - self.center[columns]) / self.scale[columns]
+        if self.transform_name == "asinh":
+            scaled = np.arcsinh(scaled)
         return np.where(np.isnan(values), 0.0, scaled)
 
     def robust_units(self, scaled: np.ndarray) -> np.ndarray:
         """Scaled numeric values (the network's units; numeric columns on the last axis) in robust
-        units, (x - median) / spread: ``sinh`` undoes ``asinh``, the normal scores of ``quantile``
-        are mapped back through the training quantiles, ``robust`` values are robust units already.
+        units, (x - median) / spread: ``sinh`` undoes ``asinh``; ``robust`` values are robust units
+        already.
 
         Scoring measures reconstruction errors here rather than in the network's units, so the
         compression that steadies training does not also shrink how far out an anomaly lies. Values
@@ -222,29 +209,6 @@ class TabularEncoder:
         values = np.asarray(scaled, dtype=np.float64)
         if self.transform_name == "asinh":
             return np.sinh(np.clip(values, -709.0, 709.0))
-        if self.transform_name == "quantile":
-            out = np.empty_like(values)
-            for j in range(values.shape[-1]):
-                column = values[..., j].ravel()
-                raw = self._from_normal_scores(column, j).reshape(values.shape[:-1])
-                out[..., j] = (raw - self.center[j]) / self.scale[j]
-            return out
-        return values
-
-    def _normal_scores(self, values: np.ndarray, j: int) -> np.ndarray:
-        xs, zs = self.knots[j]
-        scores = np.interp(values, xs, zs)
-        below, above = values < xs[0], values > xs[-1]
-        scores[below] = zs[0] + (values[below] - xs[0]) / self.scale[j]
-        scores[above] = zs[-1] + (values[above] - xs[-1]) / self.scale[j]
-        return scores
-
-    def _from_normal_scores(self, scores: np.ndarray, j: int) -> np.ndarray:
-        xs, zs = self.knots[j]
-        values = np.interp(scores, zs, xs)
-        below, above = scores < zs[0], scores > zs[-1]
-        values[below] = xs[0] + (scores[below] - zs[0]) * self.scale[j]
-        values[above] = xs[-1] + (scores[above] - zs[-1]) * self.scale[j]
         return values
 
     @property
@@ -258,14 +222,9 @@ class TabularEncoder:
     def decode(self, numeric: np.ndarray, code_probs: list[np.ndarray], index: Any = None) -> pd.DataFrame:
         """Back to the original columns: numbers in original units, categories as labels."""
         out: dict[str, Any] = {}
-        if self.transform_name == "quantile":
-            unscaled = np.column_stack(
-                [self._from_normal_scores(numeric[:, j], j) for j in range(len(self.numeric_names))]
-            ).reshape(numeric.shape)
-        else:
-            if self.transform_name == "asinh":
-                numeric = np.sinh(numeric)
-            unscaled = numeric * self.scale + self.center
+        if self.transform_name == "asinh":
+            numeric = np.sinh(numeric)
+        unscaled = numeric * self.scale + self.center
         for j, name in enumerate(self.numeric_names):
             out[name] = unscaled[:, j]
         for name, vocab, probs in zip(self.categorical_names, self.vocabularies, code_probs, strict=True):
@@ -316,7 +275,7 @@ class TabularEncoder:
             "center": [float(v) for v in self.center],
             "scale": [float(v) for v in self.scale],
             "vocabularies": self.vocabularies,
-            "knots": [[xs.tolist(), zs.tolist()] for xs, zs in self.knots],
+            "knots": [],  # read by releases that had a quantile transform (same format number)
         }
 
     @classmethod
@@ -326,9 +285,6 @@ class TabularEncoder:
         encoder.center = np.asarray(state["center"], dtype=np.float64)
         encoder.scale = np.asarray(state["scale"], dtype=np.float64)
         encoder.vocabularies = [list(map(str, v)) for v in state["vocabularies"]]
-        encoder.knots = [
-            (np.asarray(xs, dtype=np.float64), np.asarray(zs, dtype=np.float64)) for xs, zs in state["knots"]
-        ]
         encoder.fitted = True
         return encoder
 
@@ -353,20 +309,6 @@ class TableStatistics:
         for name, counter in zip(self.categorical_names, self.categorical, strict=True):
             counter.update(category_keys(frame[name]))
         self.rows += len(frame)
-
-
-def _normal_score_knots(sketch: QuantileSketch) -> tuple[np.ndarray, np.ndarray]:
-    """The quantile transform of one column: distinct training quantiles and their normal scores
-    (tied quantiles, as in a column of few values, share the mean of their scores)."""
-    if not sketch.count:
-        return np.zeros(1), np.zeros(1)
-    levels = np.linspace(0.0, 1.0, QUANTILE_KNOTS)
-    values = sketch.quantile(levels)
-    half = 0.5 / sketch.count
-    normal = NormalDist()
-    scores = np.array([normal.inv_cdf(p) for p in np.clip(levels, half, 1.0 - half)])
-    distinct, where = np.unique(values, return_inverse=True)
-    return distinct, np.bincount(where, weights=scores) / np.bincount(where)
 
 
 def _number(value: Any, name: str, row: int) -> float:

@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from aedetect.errors import InvalidInput
+
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "relu": F.relu,
     "elu": F.elu,
@@ -32,6 +34,38 @@ Outputs = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 """Per member: numeric values (E, B, n_numeric), missing-flag logits of the flagged numeric columns
 (E, B, n_flagged) and the category logits of every categorical column side by side
 (E, B, sum of cardinalities)."""
+
+
+def resolve_device(device: str) -> torch.device:
+    """The torch device for a ``device`` setting: "auto" is a CUDA GPU when present, else the CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(device)
+    except RuntimeError as exc:
+        raise InvalidInput(
+            f"device must be 'auto', 'cpu' or 'cuda[:N]', got {device!r}", field="device"
+        ) from exc
+
+
+def weights_per_member(n_input: int, n_hidden: list[int]) -> int:
+    """Weights of one autoencoder over ``n_input`` encoded inputs (biases left out): the input and
+    output layers and the encoder layers with their mirror in the decoder. Also the multiply-adds
+    of one row's forward pass, so what training and scoring time and memory grow with."""
+    sizes = [n_input, *n_hidden, *reversed(n_hidden[:-1]), n_input]
+    return sum(a * b for a, b in pairwise(sizes))
+
+
+def macs_per_row(n_input: int, n_hidden: list[int], members: int) -> int:
+    """Multiply-adds of one row's forward pass through all ``members``."""
+    return members * weights_per_member(n_input, n_hidden)
+
+
+def default_hidden(n_columns: int) -> list[int]:
+    """Encoder widths for a table of ``n_columns`` columns: a first layer twice as wide, then a
+    bottleneck of a quarter of the columns (2 to 32), so the network cannot learn the identity
+    and must capture how columns relate."""
+    return [int(min(256, max(16, 2 * n_columns))), int(max(2, min(32, n_columns // 4)))]
 
 
 class EnsembleAutoEncoder(nn.Module):

@@ -15,10 +15,14 @@ from aedetect.domain.models import (
     TrainingRun,
     Version,
     VersionCondition,
+    top_contributions,
 )
 from aedetect.domain.monitoring import Feedback, FeedbackLabel, LogGap, ScoreRecord
+from aedetect.domain.names import JOB_RUNNERS, PRODUCTION, JobRunnerName
 
 __all__ = [
+    "JOB_RUNNERS",
+    "PRODUCTION",
     "AliasMove",
     "ApiKey",
     "AuditEntry",
@@ -28,6 +32,7 @@ __all__ = [
     "Feedback",
     "FeedbackLabel",
     "Job",
+    "JobRunnerName",
     "JobStatus",
     "LogGap",
     "Network",
@@ -39,4 +44,5 @@ __all__ = [
     "TrainingRun",
     "Version",
     "VersionCondition",
+    "top_contributions",
 ]

@@ -214,3 +214,20 @@ class ScoreResult:
     similarity: np.ndarray
     contributions: np.ndarray
     columns: list[str]
+
+    def top_columns(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` columns contributing most to each row and their shares of its score: see
+        :func:`top_contributions`."""
+        return top_contributions(self.contributions, self.scores, k)
+
+
+def top_contributions(contributions: Any, scores: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the indices of the ``k`` largest ``contributions`` (most first; ties keep column
+    order; NaN last) and each one's share of the row's score: NaN where the share is not finite
+    or the score is not above 0, so a perfect reconstruction has no shares to show."""
+    parts = np.nan_to_num(np.asarray(contributions, dtype=np.float64), nan=-np.inf)
+    total = np.asarray(scores, dtype=np.float64)[:, None]
+    order = np.argsort(-parts, axis=1, kind="stable")[:, :k]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shares = np.take_along_axis(parts, order, axis=1) / total
+    return order, np.where(np.isfinite(shares) & (total > 0), shares, np.nan)

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from aedetect.domain import ApiKey, AuditEntry, Role
-from aedetect.errors import Conflict, NotFound
+from aedetect.errors import Conflict, Hint, NotFound
 from aedetect.registry.db import make_engine, make_session_factory, session_scope
 from aedetect.registry.migrate import upgrade
 from aedetect.registry.orm import Base, utcnow
@@ -123,7 +123,7 @@ class AccessStore:
         with session_scope(self._sessions, write=True) as session:
             row = session.scalars(select(ApiKeyRow).where(ApiKeyRow.key_id == key_id)).one_or_none()
             if row is None:
-                raise NotFound(f"no API key has the id {key_id}", field="key_id")
+                raise NotFound(f"no API key has the id {key_id}", field="key_id", hint=Hint("list_keys"))
             if row.revoked_at is None:
                 row.revoked_at = utcnow()
             session.flush()

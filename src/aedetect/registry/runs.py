@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from aedetect.domain import AliasMove, JobStatus, TrainingRun, Version
-from aedetect.errors import Conflict, InvalidInput, NotFitted, NotFound
+from aedetect.domain import PRODUCTION, AliasMove, JobStatus, TrainingRun, Version
+from aedetect.errors import Conflict, Hint, InvalidInput, NotFitted, NotFound
 from aedetect.registry.networks import NetworkStore, _version
 from aedetect.registry.orm import AliasMoveRow, AliasRow, RunRow, ThresholdRow, VersionRow, utcnow
 from aedetect.registry.store import (
@@ -25,9 +25,6 @@ from aedetect.registry.store import (
 )
 
 RUN_FIELDS = frozenset({"status", "model_path", "metrics", "result", "error", "started_at", "finished_at"})
-PRODUCTION = "production"
-"""The alias scoring uses by default: the active version's active run."""
-
 ACTOR_CHARS = 200
 
 
@@ -358,7 +355,8 @@ class RunStore(NetworkStore):
             _, run = self.get_serving_run(nn_id, None)
             if run is None:
                 raise NotFitted(
-                    f"model '{nn_id}' has no trained version yet: POST /api/v2/models/{nn_id}/train first"
+                    f"model '{nn_id}' has no trained version yet: train it first",
+                    hint=Hint("train", model=nn_id),
                 )
             return run
 

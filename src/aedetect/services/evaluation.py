@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from aedetect.detectors.autoencoder import AutoEncoderDetector
-from aedetect.errors import InvalidInput, NotFound, listed, quoted
+from aedetect.errors import Hint, InvalidInput, NotFound, listed, quoted
 from aedetect.registry.base import Registry
 from aedetect.services.datasets import DatasetService
 from aedetect.services.scoring import (
@@ -228,8 +228,8 @@ class EvaluationService:
         if run.result is None:
             raise NotFound(
                 f"version {version} of network {nn_id} has no evaluation result yet: upload evaluation "
-                f"data to node 'evaldata' and train, or POST /api/v1/type/runmanager/state/single/"
-                f"nnid/{nn_id}/ver/{version}/node/eval_node/"
+                "data to node 'evaldata' and train, or run the version's evaluation node",
+                hint=Hint("evaluate", model=nn_id, version=version),
             )
         detector = self._scoring.detector(run)
         return judged(run.result, current_threshold(run, detector), similarity_scale(detector.threshold_))

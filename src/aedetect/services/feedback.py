@@ -21,14 +21,14 @@ import numpy as np
 import pandas as pd
 
 from aedetect.data.encoding import category_keys
-from aedetect.domain import Feedback, FeedbackLabel, TrainingRun
+from aedetect.domain import PRODUCTION, Feedback, FeedbackLabel, TrainingRun
 from aedetect.errors import InvalidInput, NotFound
 from aedetect.registry.base import Registry
 from aedetect.services.paths import check_nn_id
 from aedetect.services.scorelog import utcnow
-from aedetect.services.scoring import ScoringService, current_threshold, json_value, native_rows
+from aedetect.services.scoring import ScoringService, current_threshold, native_rows
+from aedetect.services.values import json_value
 
-PRODUCTION = "production"
 MAX_PAGE = 1000
 MIN_LABELLED = 10
 """Fewest labelled rows a version must be judged on before the feedback strategy proposes a threshold."""

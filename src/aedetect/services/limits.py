@@ -10,12 +10,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from itertools import pairwise
 from typing import Any
 
 import pandas as pd
 
 from aedetect.data.schema import infer_column_specs
+from aedetect.detectors.network import weights_per_member
+from aedetect.detectors.params import PARAMETERS
 from aedetect.domain import ColumnKind
 from aedetect.errors import InvalidInput, PayloadTooLarge, TooManyRequests
 
@@ -83,19 +84,13 @@ def check_text_sizes(values: Mapping[str, Any], limits: Limits, where: str = "")
             check_text_sizes(value, limits, field)
 
 
-def network_weights(n_input: int, n_hidden: Sequence[int]) -> int:
-    """Weights of the autoencoder over ``n_input`` encoded inputs (biases left out): the input and
-    output layers (``n_input`` x the first width, twice) and the encoder layers with their mirror
-    in the decoder. What training memory and time grow with."""
-    return 2 * n_input * n_hidden[0] + 2 * sum(a * b for a, b in pairwise(n_hidden))
-
-
 def encoded_width(
-    frame: pd.DataFrame, columns: Sequence[str], categorical: Sequence[str] | None, vocab_size: int
+    frame: pd.DataFrame, columns: Sequence[str], categorical: Sequence[str] | None, vocab_size: int | None
 ) -> int:
     """The encoded input width a detector fitted on ``frame`` will have: 2 per numeric column
     (value and missing flag), and per categorical column its vocabulary (the ``vocab_size`` most
-    frequent values) plus the other/unseen and missing buckets."""
+    frequent values; None: the detector's default) plus the other/unseen and missing buckets."""
+    vocab_size = PARAMETERS["vocab_size"].check(vocab_size)
     width = 0
     for spec in infer_column_specs(frame, list(columns), categorical):
         if spec.kind is ColumnKind.NUMERIC:
@@ -118,9 +113,9 @@ def check_layers(n_layers: int, limits: Limits) -> None:
 def check_network(n_hidden: Sequence[int], limits: Limits, *, n_input: int = 2, inputs: str = "") -> None:
     """Refuse a network of more layers or weights than the limits allow. ``n_input`` is the
     encoded input width if known, else a lower bound (2 per model column); ``inputs`` says what it
-    counts, for the message."""
+    counts, for the message. The weights are counted as the detector counts one member's."""
     check_layers(len(n_hidden), limits)
-    weights = network_weights(n_input, n_hidden)
+    weights = weights_per_member(n_input, list(n_hidden))
     if weights > limits.max_network_weights:
         counted = f" with {inputs}" if inputs else ""
         raise PayloadTooLarge(

@@ -9,17 +9,24 @@ label column used as a feature are refused with the field (and column) at fault.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from aedetect.data.encoding import NUMERIC_TRANSFORMS
-from aedetect.detectors.autoencoder import AutoEncoderDetector
-from aedetect.domain import AliasMove, Job, JobStatus, Network, TrainingRun
-from aedetect.errors import AedetectError, Conflict, InvalidInput, NotFound, listed, quoted
+from aedetect.detectors.params import (
+    PARAMETERS,
+    REMOVED,
+    default_text,
+    service_parameters,
+    unknown_parameter,
+)
+from aedetect.detectors.params import (
+    describe_params as describe_params,  # the API documents the params field with the table
+)
+from aedetect.domain import PRODUCTION, AliasMove, Job, JobStatus, Network, TrainingRun
+from aedetect.errors import AedetectError, Conflict, Hint, InvalidInput, NotFound, listed, quoted
 from aedetect.registry.base import Registry
 from aedetect.services.catalog import DatasetCatalog
 from aedetect.services.datasets import DatasetService
@@ -33,7 +40,6 @@ from aedetect.services.workflow import (
     EVAL_DATA,
     EVAL_NODE,
     FEED_NODE,
-    MAX_HIDDEN_UNITS,
     NETCONF,
     NETCONF_NODE,
     TRAIN_DATA,
@@ -41,31 +47,34 @@ from aedetect.services.workflow import (
     WorkflowService,
 )
 
-PRODUCTION = "production"
 ALIAS_PATTERN = re.compile(r"[a-z][a-z0-9_\-]{0,49}")
 """Alias names: lower-case letters, digits, '_' and '-', starting with a letter."""
 
-FIXED_PARAMS = frozenset({"columns", "categorical", "device", "n_threads"})
-"""Detector arguments that are not model parameters: columns come from the body, the device and
-the thread count from the server (``AEDETECT_TRAIN_THREADS``)."""
-
 MAX_PAGE = 500
-DEFAULT_VOCAB = 10
 
 
 def parameter_names() -> list[str]:
-    """The parameters a model accepts: the detector's own constructor arguments."""
-    return sorted(set(AutoEncoderDetector().get_params()) - FIXED_PARAMS)
+    """The parameters a model accepts: the detector's own, less those the request and the server
+    set (columns, device, threads)."""
+    return sorted(service_parameters())
 
 
 def parameter_defaults() -> dict[str, Any]:
-    """Each parameter's library default (``None`` where the library chooses from the data)."""
-    defaults = AutoEncoderDetector().get_params()
-    return {name: defaults.get(name) for name in parameter_names()}
+    """Each parameter's default (``None`` where the library chooses from the data)."""
+    return {name: _default(name) for name in parameter_names()}
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+def parameter_help() -> dict[str, str]:
+    """Each parameter's one-line explanation, with its default (what the dashboard shows)."""
+    return {
+        name: f"{PARAMETERS[name].help} Default: {default_text(PARAMETERS[name])}."
+        for name in parameter_names()
+    }
+
+
+def _default(name: str) -> Any:
+    param = PARAMETERS[name]
+    return param.auto if param.default is None else param.default
 
 
 def check_params(params: Mapping[str, Any], limits: Limits, n_columns: int) -> dict[str, Any]:
@@ -75,42 +84,24 @@ def check_params(params: Mapping[str, Any], limits: Limits, n_columns: int) -> d
     known = parameter_names()
     unknown = [name for name in params if name not in known]
     if unknown:
-        raise InvalidInput(
-            f"unknown parameter(s) {listed(map(quoted, unknown))}; parameters are: {', '.join(known)}",
-            field=f"params.{unknown[0]}",
+        message = (
+            unknown_parameter(unknown[0]).message
+            if unknown[0] in REMOVED
+            else f"unknown parameter(s) {listed(map(quoted, unknown))}; parameters are: {', '.join(known)}"
         )
+        raise InvalidInput(message, field=f"params.{unknown[0]}")
     values = {k: v for k, v in params.items() if v is not None}
-    try:
-        AutoEncoderDetector(**values).checked_params()
-    except InvalidInput as exc:
-        raise InvalidInput(exc.message, field=f"params.{exc.field}" if exc.field else "params") from exc
-    transform = values.get("numeric_transform", NUMERIC_TRANSFORMS[0])
-    if transform not in NUMERIC_TRANSFORMS:
-        raise InvalidInput(
-            f"numeric_transform must be one of {', '.join(NUMERIC_TRANSFORMS)}, got {quoted(transform)}",
-            field="params.numeric_transform",
-        )
-    seed = values.get("random_state")
-    if seed is not None and (not _is_int(seed) or seed < 0):
-        raise InvalidInput(
-            f"random_state must be a non-negative integer, got {quoted(seed)}", field="params.random_state"
-        )
     hidden = values.get("n_hidden")
     if isinstance(hidden, list):
         check_layers(len(hidden), limits)
-    if hidden is not None and (not isinstance(hidden, list) or any(h > MAX_HIDDEN_UNITS for h in hidden)):
-        raise InvalidInput(
-            f"n_hidden must be a list of layer widths from 1 to {MAX_HIDDEN_UNITS}, got {quoted(hidden)}",
-            field="params.n_hidden",
-        )
+    try:
+        checked = {name: PARAMETERS[name].check(value) for name, value in values.items()}
+    except InvalidInput as exc:
+        raise InvalidInput(exc.message, field=f"params.{exc.field}" if exc.field else "params") from exc
     check_epochs(values.get("epochs"), limits, "params.epochs")
     if hidden is not None:
-        check_network(
-            hidden, limits, n_input=2 * n_columns, inputs=f"at least 2 inputs for each of {n_columns} columns"
-        )
-    for name, value in values.items():
-        if isinstance(value, float) and not math.isfinite(value):
-            raise InvalidInput(f"{name} must be a finite number", field=f"params.{name}")
+        at_least = f"at least 2 inputs for each of {n_columns} columns"
+        check_network(checked["n_hidden"], limits, n_input=2 * n_columns, inputs=at_least)
     return values
 
 
@@ -198,43 +189,25 @@ class ModelService:
                 raise InvalidInput(
                     "columns is empty: name the columns to model, or leave it out for all", field="columns"
                 )
-        label = spec.label_column
-        if label is not None:
-            holder, where = (
-                (eval_columns, "eval_dataset") if eval_columns is not None else (available, "dataset")
-            )
-            if label not in holder:
-                raise InvalidInput(
-                    f"label_column {quoted(label)} is not a column of the {where} (it has: {listed(holder)})",
-                    field="label_column",
-                    column=label,
-                )
-            if columns is not None and label in columns:
-                raise InvalidInput(
-                    f"label_column {quoted(label)} is also listed in columns: a label is never a model "
-                    "input; remove it from columns",
-                    field="label_column",
-                    column=label,
-                )
-        features = columns if columns is not None else [c for c in available if c != label]
+        if spec.label_column is not None:
+            _check_label(spec.label_column, available, eval_columns, columns)
+        features = columns if columns is not None else [c for c in available if c != spec.label_column]
         if not features:
             raise InvalidInput("no column is left to model", field="columns")
-        if categorical:
-            unused = [c for c in categorical if c not in features]
-            if unused:
-                raise InvalidInput(
-                    f"categorical names column(s) the model does not use: {listed(unused)}",
-                    field="categorical",
-                    column=unused[0],
-                )
-        if eval_columns is not None:
-            lacking = [c for c in features if c not in eval_columns]
-            if lacking:
-                raise InvalidInput(
-                    f"eval_dataset {spec.eval_dataset} lacks the model column(s) {listed(lacking)}",
-                    field="eval_dataset",
-                    column=lacking[0],
-                )
+        unused = [c for c in categorical or [] if c not in features]
+        if unused:
+            raise InvalidInput(
+                f"categorical names column(s) the model does not use: {listed(unused)}",
+                field="categorical",
+                column=unused[0],
+            )
+        lacking = [c for c in features if eval_columns is not None and c not in eval_columns]
+        if lacking:
+            raise InvalidInput(
+                f"eval_dataset {spec.eval_dataset} lacks the model column(s) {listed(lacking)}",
+                field="eval_dataset",
+                column=lacking[0],
+            )
         normal = spec.normal_value
         if normal is not None and (isinstance(normal, bool) or not isinstance(normal, str | int | float)):
             raise InvalidInput(
@@ -324,9 +297,9 @@ class ModelService:
             pass
         else:
             raise Conflict(
-                f"model '{name}' already exists: change it with PATCH /api/v2/models/{name}, delete it with "
-                f"DELETE /api/v2/models/{name}, or choose another name",
+                f"model '{name}' already exists: change it, delete it, or choose another name",
                 field="name",
+                hint=Hint("change_model", model=name),
             )
         self._networks.create(name, {"nn_title": name, "nn_desc": description, "dir": AUTOENCODER_CSV})
         try:
@@ -343,7 +316,7 @@ class ModelService:
         params = dict(spec.params)
         feeder: dict[str, Any] = {
             "encode_column": spec.columns or [],
-            "vocab_size": params.get("vocab_size", DEFAULT_VOCAB),
+            "vocab_size": params.get("vocab_size", _default("vocab_size")),
         }
         if spec.categorical:
             feeder["categorical"] = spec.categorical
@@ -396,6 +369,10 @@ class ModelService:
         """Queue a training of the model's current configuration (with ``feedback``: the
         operators' labels applied to the training rows, recorded in the version)."""
         self._registry.get_network(check_nn_id(name))
+        removed = [p for p in self.spec(name).params if p in REMOVED]
+        if removed:  # stored before the option was removed: the model's params must drop it
+            message = unknown_parameter(removed[0]).message
+            raise InvalidInput(f"the model's params set {message} of them", field=f"params.{removed[0]}")
         try:
             run = self._training.start(name, self.config_version(name), feedback=feedback)
         except Conflict as exc:
@@ -435,6 +412,27 @@ class ModelService:
 
     def alias_moves(self, name: str, alias: str | None = None) -> list[AliasMove]:
         return self._registry.alias_moves(check_nn_id(name), None if alias is None else check_alias(alias))
+
+
+def _check_label(
+    label: str, available: list[str], eval_columns: list[str] | None, columns: list[str] | None
+) -> None:
+    """``InvalidInput`` unless ``label`` is a column of the evaluation data (else of the training
+    data) and not also a model input."""
+    holder, where = (eval_columns, "eval_dataset") if eval_columns is not None else (available, "dataset")
+    if label not in holder:
+        raise InvalidInput(
+            f"label_column {quoted(label)} is not a column of the {where} (it has: {listed(holder)})",
+            field="label_column",
+            column=label,
+        )
+    if columns is not None and label in columns:
+        raise InvalidInput(
+            f"label_column {quoted(label)} is also listed in columns: a label is never a model "
+            "input; remove it from columns",
+            field="label_column",
+            column=label,
+        )
 
 
 def check_alias(alias: str) -> str:

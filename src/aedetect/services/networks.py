@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aedetect.domain import JobStatus, Network, TrainingRun, Version, VersionCondition
-from aedetect.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, quoted
+from aedetect.errors import Conflict, Hint, InvalidInput, NotFound, PayloadTooLarge, quoted
 from aedetect.registry.base import Registry
 from aedetect.services.batch import SCORE_JOB
 from aedetect.services.limits import Limits
@@ -156,8 +156,9 @@ class NetworkService:
             except Conflict as exc:
                 raise Conflict(
                     f"network {nn_id} already exists: use another id (or 'new' for a generated one), "
-                    "change this one with PUT on the same path, or DELETE it first",
+                    "change this one, or delete it first",
                     field="nn_id",
+                    hint=Hint("change_network", model=nn_id),
                 ) from exc
         for attempt in range(CREATE_ATTEMPTS):
             try:

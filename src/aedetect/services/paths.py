@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from aedetect.errors import InvalidInput, quoted
+from aedetect.errors import Hint, InvalidInput, quoted
 
 NN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,49}")
 """Network ids: letters, digits, ``_`` and ``-``, at most 50 characters, starting alphanumeric."""
@@ -104,8 +104,9 @@ def check_dataset_id(dataset_id: str) -> str:
     if not isinstance(dataset_id, str) or not DATASET_ID_PATTERN.fullmatch(dataset_id):
         raise InvalidInput(
             f"invalid dataset id {quoted(dataset_id)}: dataset ids look like 'ds_0123456789ab' "
-            "(GET /api/v2/datasets lists them)",
+            "(the list of datasets gives them)",
             field="dataset",
+            hint=Hint("list_datasets"),
         )
     return dataset_id
 

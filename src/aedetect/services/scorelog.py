@@ -28,9 +28,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from aedetect.domain import LogGap, ScoreRecord, TrainingRun
+from aedetect.domain import LogGap, ScoreRecord, TrainingRun, top_contributions
 from aedetect.registry.base import Registry
-from aedetect.services.scoring import json_value
+from aedetect.services.values import json_value
 
 logger = logging.getLogger(__name__)
 
@@ -126,11 +126,7 @@ def _tops(
     """The :data:`LOG_TOP` columns contributing most to each row, with their shares of the score."""
     if contributions is None or not columns:
         return [[] for _ in range(len(scores))]
-    parts = np.nan_to_num(np.asarray(contributions, dtype=np.float64), nan=-np.inf)
-    order = np.argsort(-parts, axis=1, kind="stable")[:, :LOG_TOP]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        shares = np.take_along_axis(parts, order, axis=1) / scores[:, None]
-    shares = np.where(np.isfinite(shares) & (scores[:, None] > 0), shares, np.nan)
+    order, shares = top_contributions(contributions, scores, LOG_TOP)
     return [
         [
             {"column": columns[j], "share": None if share != share else share}

@@ -31,10 +31,11 @@ import pandas as pd
 
 from aedetect.detectors.autoencoder import AutoEncoderDetector
 from aedetect.domain import ScoreResult, TrainingRun
-from aedetect.errors import InvalidInput, NotFitted, listed
+from aedetect.errors import Hint, InvalidInput, NotFitted, listed
 from aedetect.registry.base import Registry
 from aedetect.services.limits import Limits, check_rows
 from aedetect.services.paths import DataPaths, check_nn_id, check_version
+from aedetect.services.values import finite_or_none, json_value
 
 if TYPE_CHECKING:
     from aedetect.services.scorelog import ScoreLog
@@ -191,17 +192,10 @@ def scored_frame_and_result(
     out[SCORE_COLUMN] = result.scores
     out[LABEL_COLUMN] = (np.asarray(result.scores) > limit).astype(np.int64)
     if top > 0:
-        contributions = np.nan_to_num(np.asarray(result.contributions, dtype=np.float64), nan=-np.inf)
-        order = np.argsort(-contributions, axis=1, kind="stable")[:, :top]
+        order, _ = result.top_columns(top)
         names = np.asarray(result.columns, dtype=object)[order]
         out[TOP_COLUMN] = [";".join(row) for row in names]
     return out, result
-
-
-def finite_or_none(value: float) -> float | None:
-    """``value`` as a plain float, or ``None`` where it is not finite (JSON has no NaN)."""
-    number = float(value)
-    return number if math.isfinite(number) else None
 
 
 def checked_rows(rows: Sequence[Row], columns: Sequence[str]) -> list[Row]:
@@ -222,19 +216,6 @@ def checked_rows(rows: Sequence[Row], columns: Sequence[str]) -> list[Row]:
     return rows if isinstance(rows, list) else list(rows)  # a list stays the caller's, to consume
 
 
-def json_value(value: Any) -> Any:
-    """A cell or reconstructed value as JSON: numbers as numbers (non-finite: null), the rest as text."""
-    if value is None or value is pd.NA:
-        return None
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if isinstance(value, int | np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        return finite_or_none(float(value))
-    return str(value)
-
-
 def native_rows(rows: Sequence[Any], columns: Sequence[str]) -> list[Row]:
     """The rows of a native scoring request, or ``InvalidInput`` naming the first row (and column)
     that is not an object with every model column."""
@@ -247,7 +228,7 @@ def native_rows(rows: Sequence[Any], columns: Sequence[str]) -> list[Row]:
         if missing:
             raise InvalidInput(
                 f"rows[{i}] lacks the model column(s) {listed(missing)}; send every column the model uses "
-                "(GET the model version to see them)",
+                "(the model version lists them)",
                 field=f"rows[{i}]",
                 column=missing[0],
             )
@@ -290,8 +271,8 @@ class ScoringService:
         )
         if run is None or run.model_path is None:
             raise NotFitted(
-                f"version {number} of network {nn_id} has no trained model yet: "
-                f"POST /api/v1/type/runmanager/state/train/nnid/{nn_id}/ver/{number}/ first"
+                f"version {number} of network {nn_id} has no trained model yet: train it first",
+                hint=Hint("train", model=nn_id, version=number),
             )
         return run
 
@@ -433,17 +414,14 @@ def _explained(
     similarity, _ = judged_similarity(result.scores, threshold, similarity_scale(detector.threshold_))
     names = result.columns
     scores = np.asarray(result.scores, dtype=np.float64)
-    parts = np.nan_to_num(np.asarray(result.contributions, dtype=np.float64), nan=-np.inf)
-    order = np.argsort(-parts, axis=1, kind="stable")[:, :top]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        shares = np.take_along_axis(parts, order, axis=1) / scores[:, None]
+    order, shares = result.top_columns(top)
     guesses = None if expected is None else expected.to_numpy(dtype=object)
     out = []
     for i, row in enumerate(checked):
         contributions = [
             {
                 "column": names[j],
-                "share": finite_or_none(share) if scores[i] > 0 else None,
+                "share": finite_or_none(share),
                 "value": json_value(row[names[j]]),
                 "expected": None if guesses is None else json_value(guesses[i, j]),
             }

@@ -31,7 +31,7 @@ import numpy as np
 
 from aedetect.detectors.autoencoder import AutoEncoderDetector
 from aedetect.domain import ThresholdRevision, TrainingRun
-from aedetect.errors import Conflict, InvalidInput, quoted
+from aedetect.errors import Conflict, Hint, InvalidInput, quoted
 from aedetect.registry.base import Registry
 from aedetect.services.baseline import Baseline, fingerprint, fit_baseline
 from aedetect.services.cache import RecentCache
@@ -252,8 +252,9 @@ class ThresholdService:
             raise InvalidInput(
                 f"model version {run.model_version} can judge {judged.scores.size} labelled row(s) "
                 f"({judged.unscored} without values it can score); the feedback strategy needs at least "
-                f"{MIN_LABELLED}: POST more labels to /api/v2/models/{run.nn_id}/feedback",
+                f"{MIN_LABELLED}: label more scored rows of model '{run.nn_id}' as anomaly or normal",
                 field=target_field,
+                hint=Hint("add_feedback", model=run.nn_id),
             )
         current = current_threshold(run, detector)
         if target_field == "target_precision":

@@ -8,9 +8,9 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from aedetect.detectors.autoencoder import AutoEncoderDetector
+from aedetect.detectors.params import PARAMETERS
 from aedetect.domain import Node
-from aedetect.errors import InvalidInput, NotFound, listed, quoted
+from aedetect.errors import Hint, InvalidInput, NotFound, listed, quoted
 from aedetect.registry.base import Registry
 from aedetect.services.limits import Limits, check_epochs, check_layers, check_network, check_text_sizes
 from aedetect.services.paths import DataPaths, check_nn_id, check_node_name
@@ -55,12 +55,10 @@ TRAIN_DATA, TRAIN_FEED, NETCONF, EVAL_DATA, EVAL_FEED, EVAL = (name for name, _ 
 EVAL_TYPES = ("regression", "anomaly")
 """Accepted ``eval_node`` types; both mean the autoencoder's similarity evaluation."""
 
-MAX_HIDDEN_UNITS = 65536
 MAX_VOCAB = 100_000
 MAX_INT = 2**31 - 1
 """Largest integer setting stored (the registry's integer range): anything above is refused, never
 left to overflow later."""
-MAX_SEED = 2**32 - 1
 
 
 def _is_int(value: Any) -> bool:
@@ -106,7 +104,7 @@ def validate_feeder(config: Mapping[str, Any]) -> dict[str, Any]:
     vocab_size = _positive_int(config, "vocab_size", MAX_VOCAB)
     result: dict[str, Any] = {
         "encode_column": _column_list(config, "encode_column") or [],
-        "vocab_size": 10 if vocab_size is None else vocab_size,
+        "vocab_size": PARAMETERS["vocab_size"].check(vocab_size),
         "preprocess": preprocess,
         "embed_type": embed_type,
     }
@@ -126,9 +124,9 @@ def validate_netconf(config: Mapping[str, Any], limits: Limits) -> dict[str, Any
     held to ``limits``.
     """
     result: dict[str, Any] = {}
-    shared = {k: config[k] for k in ("learning_rate", "validation_fraction") if config.get(k) is not None}
-    checked = AutoEncoderDetector(**shared).checked_params()  # the detector's own checks
-    result.update({k: checked[k] for k in shared})
+    for name in ("learning_rate", "validation_fraction"):  # the detector's own rules
+        if config.get(name) is not None:
+            result[name] = PARAMETERS[name].check(config[name])
     for name, upper in (("iter", MAX_INT), ("batch_size", 1_000_000)):
         value = _positive_int(config, name, upper)
         if value is not None:
@@ -147,26 +145,10 @@ def validate_netconf(config: Mapping[str, Any], limits: Limits) -> dict[str, Any
         layers = [hidden] if _is_int(hidden) else hidden
         if isinstance(layers, list):
             check_layers(len(layers), limits)
-        if (
-            not isinstance(layers, list)
-            or not layers
-            or not all(_is_int(h) and 1 <= h <= MAX_HIDDEN_UNITS for h in layers)
-        ):
-            raise InvalidInput(
-                f"n_hidden must be a non-empty list of layer widths from 1 to {MAX_HIDDEN_UNITS}, "
-                f"got {quoted(hidden)}",
-                field="n_hidden",
-            )
-        result["n_hidden"] = [int(h) for h in layers]
+        result["n_hidden"] = PARAMETERS["n_hidden"].check(layers)
         check_network(result["n_hidden"], limits)
-    seed = config.get("random_state")
-    if seed is not None:
-        if not _is_int(seed) or not 0 <= seed <= MAX_SEED:
-            raise InvalidInput(
-                f"random_state must be an integer from 0 to {MAX_SEED}, got {quoted(seed)}",
-                field="random_state",
-            )
-        result["random_state"] = seed
+    if config.get("random_state") is not None:
+        result["random_state"] = PARAMETERS["random_state"].check(config["random_state"])
     return result
 
 
@@ -224,9 +206,9 @@ class WorkflowService:
         nodes = self._registry.list_nodes(nn_id, version)
         if not nodes:
             raise NotFound(
-                f"version {version} of network {nn_id} has no workflow yet: "
-                f"POST /api/v1/type/wf/target/init/mode/simple/{nn_id}/wfver/{version}/ "
-                f'with {{"type": "{AUTOENCODER_CSV}"}} first'
+                f"version {version} of network {nn_id} has no workflow yet: set it up as type "
+                f"'{AUTOENCODER_CSV}' first",
+                hint=Hint("init_workflow", model=nn_id, version=version, type=AUTOENCODER_CSV),
             )
         return nodes
 

@@ -31,7 +31,7 @@ from aedetect.api.deps import ContainerDep
 from aedetect.api.v2.problems import TITLES
 from aedetect.api.v2.schemas import VersionNumber
 from aedetect.errors import NotFound
-from aedetect.services.models import PRODUCTION, parameter_defaults
+from aedetect.services.models import PRODUCTION, parameter_defaults, parameter_help
 
 HERE = Path(__file__).resolve().parent
 STATIC_ROUTE = "/static/app"
@@ -106,7 +106,11 @@ def models_page(request: Request, container: ContainerDep) -> HTMLResponse:
 
 @router.get("/models/new")
 def new_model_page(request: Request) -> HTMLResponse:
-    params = [parameter_field(name, default) for name, default in parameter_defaults().items()]
+    helps = parameter_help()
+    params = [
+        {**parameter_field(name, default), "help": helps[name]}
+        for name, default in parameter_defaults().items()
+    ]
     return page(request, "new_model.html", "New model", params=params)
 
 

@@ -14,7 +14,20 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter
 
+from aedetect.errors import Hint
+
 V1_PREFIX = "/api/v1/"
+
+V1_HINTS = {
+    "train": "POST /api/v1/type/runmanager/state/train/nnid/{model}/ver/{version}/",
+    "init_workflow": "POST /api/v1/type/wf/target/init/mode/simple/{model}/wfver/{version}/ "
+    'with {{"type": "{type}"}}',
+    "upload_training_data": "POST /api/v1/type/wf/state/framedata/src/local/form/raw/prg/source/nnid/{model}/"
+    "ver/{version}/node/datasrc/",
+    "evaluate": "POST /api/v1/type/runmanager/state/single/nnid/{model}/ver/{version}/node/eval_node/",
+    "change_network": "PUT or DELETE /api/v1/type/common/target/nninfo/nnid/{model}/",
+}
+"""Error hints (:class:`aedetect.errors.Hint`) in v1 words: the route that takes the step."""
 
 
 def is_v1_path(path: str) -> bool:
@@ -88,9 +101,11 @@ def v1_responses(endpoint: Callable[..., Any]) -> dict[int | str, dict[str, Any]
     return responses
 
 
-def v1_error_body(status: int, message: str) -> dict[str, str]:
-    """The v1 error envelope: the HTTP status as a string, and what is wrong."""
-    return {"status": str(status), "result": message}
+def v1_error_body(status: int, message: str, hint: Hint | None = None) -> dict[str, str]:
+    """The v1 error envelope: the HTTP status as a string, and what is wrong, followed by the
+    v1 route that fixes it where the error has a hint (the envelope has no other place for it)."""
+    shown = None if hint is None else hint.render(V1_HINTS)
+    return {"status": str(status), "result": message if shown is None else f"{message} ({shown})"}
 
 
 class V1Router(APIRouter):

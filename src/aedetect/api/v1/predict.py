@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import Request
 from pydantic import TypeAdapter
 
-from aedetect.api.bodies import VALIDATE_ROWS, decode_body, validate_rows
+from aedetect.api.bodies import INLINE_BYTES, INLINE_ROWS, VALIDATE_ROWS, decode_body, validate_rows
 from aedetect.api.deps import ScoringDep, ScoringPoolDep
 from aedetect.api.v1.envelope import V1Response, V1Router
 from aedetect.api.v1.schemas import Predict, Scalar
@@ -28,10 +28,6 @@ router = V1Router(tags=["v1 predict"])
 PREDICT = "/service/state/predict/type/{kind}/nnid/{nnid}/ver/{ver}/"
 KINDS = ("anomaly", "autoencoder")
 OUTPUTS = ("encoder", "decoder")
-INLINE_ROWS = 64
-"""Requests with up to this many rows are scored on the event loop; larger ones in the scoring pool."""
-INLINE_BYTES = 64 * 1024
-"""Bodies up to this size are parsed on the event loop (well under a millisecond); larger ones in the pool."""
 
 ROWS = TypeAdapter(list[dict[str, Scalar]])
 """What each row of a long ``input_data`` list must be (as :class:`Predict` says)."""

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from aedetect.errors import quoted
+from aedetect.errors import Hint, quoted
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:aedetect:problem:"
@@ -63,11 +63,34 @@ EXPECTED = {
 }
 """Validator error type -> what the field must be, in words."""
 
+V2_HINTS = {
+    "train": "POST /api/v2/models/{model}/train",
+    "change_model": "PATCH /api/v2/models/{model} to change it, DELETE /api/v2/models/{model} to delete it",
+    "list_datasets": "GET /api/v2/datasets",
+    "add_feedback": "POST /api/v2/models/{model}/feedback",
+    "list_keys": "GET /auth/keys",
+}
+"""Error hints (:class:`aedetect.errors.Hint`) in v2 words: the route that takes the step. The
+problem's ``hint`` member gives the action and its parameters too, for clients that word it
+themselves (the dashboard does)."""
+
 FIELD_SHAPES = {
     "rows": "a list of objects (one per row, column name to value)",
     "columns": "a list of column names",
 }
 """Fields whose expected shape is worth saying more precisely than their type."""
+
+
+class ProblemHint(BaseModel):
+    """The step that fixes a problem: an action, its parameters and, where this API has one, its route."""
+
+    action: str = Field(description="What to do, as a stable name.", examples=["train"])
+    params: dict[str, str | int] = Field(
+        description="The action's parameters.", examples=[{"model": "plant-7"}]
+    )
+    text: str | None = Field(
+        None, description="The route that takes the step.", examples=["POST /api/v2/models/plant-7/train"]
+    )
 
 
 class Problem(BaseModel):
@@ -89,6 +112,7 @@ class Problem(BaseModel):
         None, description="The data column at fault, if one is.", examples=["src_bytes"]
     )
     node: str | None = Field(None, description="The workflow node at fault, if one is.", examples=["datasrc"])
+    hint: ProblemHint | None = Field(None, description="The step that fixes it, if there is one.")
 
 
 def problem_body(
@@ -99,8 +123,9 @@ def problem_body(
     field: str | None = None,
     column: str | None = None,
     node: str | None = None,
+    hint: Hint | None = None,
 ) -> dict[str, Any]:
-    """The problem document for a failure."""
+    """The problem document for a failure (with a ``hint`` member when the error has one)."""
     body: dict[str, Any] = {
         "type": TYPE_PREFIX + code,
         "title": TITLES.get(code, "Error"),
@@ -110,6 +135,9 @@ def problem_body(
     for name, value in (("field", field), ("column", column), ("node", node)):
         if value is not None:
             body[name] = value
+    if hint is not None:
+        text = hint.render(V2_HINTS)
+        body["hint"] = {**hint.as_dict(), **({"text": text} if text is not None else {})}
     return body
 
 

@@ -9,13 +9,15 @@ from typing import Annotated, Any, Literal, Self
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from aedetect.domain import JobStatus
 from aedetect.errors import quoted
+from aedetect.services.models import describe_params
 
 Scalar = str | int | float | bool | None
 DATASET_EXAMPLE = "ds_0123456789ab"
 JOB_EXAMPLE = "5f0c6a1e9d2b4c7a8e3f1b2d4c6a8e0f"
 WHEN = "2026-12-01T10:15:00Z"
-JobStatusName = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+JobStatusName = JobStatus  # the enum itself: one list of statuses, the same values in the schema
 """Where a job (and the training run it drives) is."""
 
 
@@ -106,14 +108,7 @@ class ModelFields(Request):
     categorical: list[str] | None = F(
         "Numeric columns to treat as categories (text and boolean columns always are).", ["service"], None
     )
-    params: dict[str, Any] | None = F(
-        "Detector parameters by the library's own names: n_hidden, epochs, batch_size, learning_rate, "
-        "vocab_size, contamination, validation_fraction, patience, clip_quantile, numeric_transform, "
-        "magnitude_weight, error_knee, latent_weight, activation, weight_decay, random_state. Missing ones "
-        "take the library defaults.",
-        PARAMS_EXAMPLE,
-        None,
-    )
+    params: dict[str, Any] | None = F(describe_params(), PARAMS_EXAMPLE, None)
     eval_dataset: str | None = F("Dataset to evaluate each trained version on.", "ds_ba9876543210", None)
     label_column: str | None = F(
         "Column marking known anomalies (in eval_dataset, else in dataset); never a model input.",

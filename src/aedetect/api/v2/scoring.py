@@ -16,7 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import TypeAdapter
 
-from aedetect.api.bodies import VALIDATE_ROWS, decode_body, validate_rows
+from aedetect.api.bodies import INLINE_BYTES, INLINE_ROWS, VALIDATE_ROWS, decode_body, validate_rows
 from aedetect.api.deps import BatchDep, CatalogDep, ModelsDep, ScoringDep, ScoringPoolDep
 from aedetect.api.principal import principal
 from aedetect.api.uploads import spool_body
@@ -40,11 +40,6 @@ router = APIRouter(prefix="/models/{name}", tags=["scoring"])
 
 CSV_CHUNK_ROWS = 20_000
 """Rows of a CSV body read, scored and written at a time (each a short hold of the interpreter lock)."""
-INLINE_ROWS = 64
-"""Up to this many rows are scored on the event loop (about a millisecond); more in the scoring
-pool, answered as a stream (:mod:`aedetect.api.streaming`)."""
-INLINE_BYTES = 64 * 1024
-"""JSON bodies up to this size are parsed on the event loop; larger ones in the scoring pool."""
 ROWS_END = b"]}"
 """How the answer's JSON ends: its ``rows`` list closes, then the object."""
 SCORED_ROWS = TypeAdapter(list[ScoredRow])

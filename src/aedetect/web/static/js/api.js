@@ -105,13 +105,29 @@ export function followJob(jobId, onUpdate) {
   });
 }
 
+/** A problem's hint (its action and parameters) in the dashboard's words: where to go and what
+ * to press; the API's own route text is for API clients, not for operators. */
+const HINTS = {
+  train: () => "train a model on the New model page (Create and train)",
+  change_model: (p) => `open ${p.model} from the Models page to see it, or choose another name`,
+  list_datasets: () => "pick a dataset from the list on the New model page",
+  add_feedback: () => "label more alarms as anomaly or normal in the version page's Operator feedback panel",
+};
+
+export function hintText(hint) {
+  const words = hint && HINTS[hint.action];
+  return words ? words(hint.params || {}) : "";
+}
+
 /** Show an error in words at the top of the page (or in `where`). */
 export function showProblem(err, where) {
   const box = where || document.getElementById("problem");
   const problem = err instanceof ApiError ? err.problem : { detail: String(err && err.message || err) };
   const at = [problem.field && `field ${problem.field}`, problem.column && `column ${problem.column}`]
     .filter(Boolean).join(", ");
-  box.textContent = (problem.detail || problem.title || "something went wrong") + (at ? ` (${at})` : "");
+  const hint = hintText(problem.hint);
+  box.textContent = (problem.detail || problem.title || "something went wrong") + (at ? ` (${at})` : "")
+    + (hint ? ` — ${hint}` : "");
   box.hidden = false;
   box.scrollIntoView({ block: "nearest" });
 }
