@@ -107,14 +107,37 @@ class Client:
         return response.json()
 
     # --- datasets -----------------------------------------------------------------------------
-    def upload_dataset(self, file: str | Path | BinaryIO, name: str | None = None) -> DatasetInfo:
-        """Upload a CSV file (path or binary file object) as a dataset."""
+    def upload_dataset(
+        self,
+        file: str | Path | BinaryIO,
+        name: str | None = None,
+        *,
+        sheet: str | None = None,
+        encoding: str | None = None,
+        delimiter: str | None = None,
+        decimal: str | None = None,
+    ) -> DatasetInfo:
+        """Upload a CSV file or an Excel workbook (path or binary file object) as a dataset.
+
+        ``sheet`` chooses a workbook's sheet (default: the first); ``encoding``, ``delimiter`` and
+        ``decimal`` (``"."`` or ``","``) override what is detected in a CSV file. The answer's
+        ``format`` says how the file was read."""
         if isinstance(file, str | Path):
             path = Path(file)
             with path.open("rb") as handle:
-                return self.upload_dataset(handle, name or path.name)
+                return self.upload_dataset(
+                    handle,
+                    name or path.name,
+                    sheet=sheet,
+                    encoding=encoding,
+                    delimiter=delimiter,
+                    decimal=decimal,
+                )
         result: DatasetInfo = self._call(
-            "POST", "/datasets", files={"file": (name or "upload.csv", file, "text/csv")}
+            "POST",
+            "/datasets",
+            params=_params(sheet=sheet, encoding=encoding, delimiter=delimiter, decimal=decimal),
+            files={"file": (name or "upload.csv", file, "application/octet-stream")},
         )
         return result
 
