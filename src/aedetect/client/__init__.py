@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any, BinaryIO, TypedDict
 
 import httpx
-from tqdm import tqdm
 
+from aedetect.client.progress import JobProgress
 from aedetect.client.types import (
     AliasInfo,
     DatasetInfo,
@@ -214,20 +214,13 @@ class Client:
                     event, data = "", []
 
     def follow(self, job_id: str, progress: bool = True) -> JobInfo:
-        """Wait for the job through its events, showing epochs (or rows) on a progress bar."""
+        """Wait for the job through its events, showing epochs (or rows) on stderr: a progress
+        bar on a terminal, one line per change otherwise (see :class:`JobProgress`)."""
         last: JobInfo | None = None
-        with tqdm(desc=f"job {job_id[:8]}", unit="epoch", disable=not progress) as bar:
+        with JobProgress(job_id, enabled=progress) as shown:
             for job in self.events(job_id):
                 last = job
-                step = job["progress"]
-                total = step.get("max_epochs") or step.get("rows_total")
-                done = step.get("epoch") or step.get("rows_done") or 0
-                if total and bar.total != total:
-                    bar.total = total
-                bar.n = done
-                loss = step.get("train_loss")
-                bar.set_postfix(status=job["status"], **({"loss": f"{loss:.4g}"} if loss is not None else {}))
-                bar.refresh()
+                shown.show(job)
         return self.job(job_id) if last is None or last["status"] not in FINISHED else last
 
     def job_result(self, job_id: str) -> str:
