@@ -215,6 +215,20 @@ class AccessMiddleware:
             field="origin",
         )
 
+    @staticmethod
+    async def _invalid_key_words(request: Request, secret: str) -> str:
+        """Why a key was refused: a valid key sent bare in the header (without ``Bearer``) is told
+        how to send it; any other is mistyped or revoked."""
+        header = request.headers.get("authorization", "").strip()
+        access: AccessService = request.app.state.container.access
+        bare = not secret and bool(header) and " " not in header
+        if bare and (await run_in_threadpool(access.authenticate, header)) is not None:
+            return "the key is valid but sent without its scheme: send it as 'Authorization: Bearer <key>'"
+        return (
+            "the API key is not valid (mistyped, or revoked): an admin makes a new one with "
+            "'aedetect keys create --role reader|writer|admin'"
+        )
+
     async def _key(self, request: Request, needed: Role) -> ApiKey:
         secret = presented_secret(request)
         if secret is None:
@@ -227,7 +241,7 @@ class AccessMiddleware:
         access: AccessService = request.app.state.container.access
         key = access.cached(secret) or await run_in_threadpool(access.authenticate, secret)
         if key is None:
-            raise Unauthorized("the API key is not valid (mistyped, or revoked)", field="authorization")
+            raise Unauthorized(await self._invalid_key_words(request, secret), field="authorization")
         if not key.role.allows(needed):
             if request.method not in SAFE_METHODS:
                 await self._record(request, key, 403)
