@@ -4,9 +4,8 @@ timestamp, a constant column and the label in it), get every parameter mistake a
 train, read the version page, move the threshold, score a file, and see the traffic. Every page is
 saved at 1280 and 1920 pixels wide (``newcomer-*``, into ``docs/img`` with ``AEDETECT_DOCS_IMAGES``).
 
-Another file format is one more step: :func:`upload_columns` uploads a file on the New model page
-and answers each column's reason to be left out (an Excel workbook or a European CSV would be
-``upload_columns(browser, path)`` with the same assertions on the answer).
+Files as plants have them come last: an Excel workbook saved under a .csv name and a European CSV
+upload on the New model page with the same columns, kinds and reasons as the plain CSV.
 
 The tests of this module run in order, each on what the step before it made."""
 
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import openpyxl
 import pandas as pd
 import pytest
 import requests
@@ -287,3 +287,40 @@ def test_a_key_without_bearer_is_told_how_to_send_it(own_server: ServerProcess) 
     )
     assert wrong.status_code == 401 and "aedetect keys create" in wrong.json()["detail"]
     assert wrong.headers["content-type"].startswith("application/problem+json")  # API clients get a problem
+
+
+def test_an_excel_workbook_and_a_european_csv_read_like_the_csv(
+    newcomer: Browser, sensor_files: dict[str, Path], tmp_path: Path
+) -> None:
+    """Files as plants have them: a workbook saved under a .csv name and a European CSV (BOM,
+    ';' separators, decimal commas) give the same columns and kinds as the plain CSV, and the page
+    says how each was read."""
+    frame = pd.read_csv(sensor_files["train"])
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "Log"
+    sheet.append(list(frame.columns))
+    for row in frame.itertuples(index=False):
+        sheet.append([v.item() if hasattr(v, "item") else v for v in row])
+    excel = tmp_path / "Sensors export.csv"  # renamed, as it happens
+    workbook.save(excel)
+    european = tmp_path / "Sensors EU.csv"
+    european.write_bytes(b"\xef\xbb\xbf" + frame.to_csv(index=False, sep=";", decimal=",").encode("utf-8"))
+
+    expected = upload_columns(newcomer, sensor_files["train"])
+    kinds = column_kinds(newcomer)
+    readings = {excel: 'Excel workbook, sheet "Log"', european: "semicolon-separated, decimal comma"}
+    for path, said in readings.items():
+        assert upload_columns(newcomer, path) == expected
+        assert column_kinds(newcomer) == kinds
+        assert kinds["temperature"] == "numeric"
+        assert said in newcomer.page.inner_text("#train-summary")
+    shots(newcomer, "new-model-european-csv")
+    assert not newcomer.errors
+
+
+def column_kinds(browser: Browser) -> dict[str, str]:
+    return {
+        str(row.get_attribute("data-column")): row.locator("td").nth(2).inner_text().strip()
+        for row in browser.page.locator("#columns tbody tr").all()
+    }

@@ -17,8 +17,16 @@ async function upload(input, barId, summaryId) {
   bar.set(0, `uploading ${file.name}`);
   const dataset = await uploadDataset(file, (f) => bar.set(f, f < 1 ? `uploading ${file.name}: ${pct(f)}` : "reading the file"));
   bar.set(1, `uploaded ${dataset.name}`);
-  $(summaryId).textContent = `${dataset.name}: ${num(dataset.rows)} rows, ${dataset.columns.length} columns`;
+  $(summaryId).textContent = `${dataset.name}: ${num(dataset.rows)} rows, ${dataset.columns.length} columns${readAs(dataset.format)}`;
   return dataset;
+}
+
+// How the server read the file, in words: a workbook's sheet, or a CSV's separator and decimal mark.
+function readAs(format) {
+  if (!format) return "";
+  if (format.kind !== "csv") return ` (Excel workbook, sheet "${format.sheet}")`;
+  const separator = { ",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe" }[format.delimiter] || `"${format.delimiter}"`;
+  return ` (CSV, ${separator}-separated${format.decimal === "," ? ", decimal comma" : ""})`;
 }
 
 // The user's own ticks (by column) survive a re-render; the rest start from notFeature().
