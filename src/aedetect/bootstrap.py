@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,7 @@ from aedetect.artifacts import load_detector
 from aedetect.config import Settings, get_settings
 from aedetect.errors import ARTIFACT_URL_SETTING, DATA_DIR_SETTING, InvalidInput
 from aedetect.jobs.base import JobHandler, JobRunner
+from aedetect.jobs.child import ChildOptions, ChildRuntime
 from aedetect.jobs.embedded import EmbeddedJobRunner
 from aedetect.jobs.lease import Lease, lost_reason
 from aedetect.registry.access import AccessStore
@@ -175,8 +177,9 @@ def _recover(settings: Settings, registry: SqlRegistry, store: ArtifactStore) ->
         )
 
 
-def build_services(settings: Settings | None = None) -> Container:
-    """Build and start every service for ``settings`` (default: from the environment)."""
+def build_services(settings: Settings | None = None, *, recover: bool = True) -> Container:
+    """Build and start every service for ``settings`` (default: from the environment); without
+    ``recover``, skip the start-up housekeeping (in a job's process, while the server runs)."""
     settings = settings or get_settings()
     if settings.job_runner not in JOB_RUNNERS:
         raise InvalidInput(
@@ -188,7 +191,8 @@ def build_services(settings: Settings | None = None) -> Container:
     store.check()
     paths = DataPaths()
     registry = SqlRegistry.from_url(settings.resolved_database_url())
-    _recover(settings, registry, store)
+    if recover:
+        _recover(settings, registry, store)
 
     models = ModelCache(lambda key: load_detector(store.local_dir(str(key))))
     scorelog = ScoreLog(
@@ -216,7 +220,10 @@ def build_services(settings: Settings | None = None) -> Container:
     }
     runner: JobRunner
     if app is None:
-        runner = EmbeddedJobRunner(registry, handlers, max_workers=settings.job_workers)
+        preload = (__name__, "aedetect.jobs.warmup")  # imported once, by the forkserver
+        factory = partial(job_process_runtime, settings)
+        child = ChildOptions(factory, settings.train_memory_mb, preload=preload)
+        runner = EmbeddedJobRunner(registry, handlers, max_workers=settings.job_workers, child=child)
     else:
         from aedetect.jobs.celery import CeleryJobRunner
 
@@ -264,3 +271,14 @@ def worker_runtime(settings: Settings) -> WorkerRuntime:
     }
     lease = Lease(container.registry, worker_name(), settings.job_lease_s)
     return WorkerRuntime(container.registry, handlers, lease, container.close)
+
+
+def job_process_runtime(settings: Settings) -> ChildRuntime:
+    """What the process of one embedded job runs it with: this host's services (without the
+    start-up housekeeping: the server did it, and its other jobs are running) and the handlers."""
+    container = build_services(settings, recover=False)
+    handlers: dict[str, JobHandler] = {
+        TRAIN_JOB: container.trainer.execute,
+        SCORE_JOB: container.batch.execute,
+    }
+    return ChildRuntime(container.registry, handlers, container.trainer.stop, container.close)

@@ -70,6 +70,17 @@ class Settings(BaseSettings):
             "threads than cores makes every one of them wait."
         ),
     )
+    train_memory_mb: int = Field(
+        2048,
+        ge=0,
+        description=(
+            "MiB of memory one embedded job (a training or a batch scoring) may allocate in its own "
+            "process beyond the libraries it starts with (its address space limit, RLIMIT_AS, is set "
+            "there); past it the job fails as out of memory and the server keeps serving. The "
+            "default fits a 4 GB machine running one job at a time; 0: no limit (needed for GPU "
+            "training, whose driver reserves far more address space than it uses)."
+        ),
+    )
     log_enabled: bool = Field(
         True, description="Whether scored rows (v1 and v2) are recorded in the scoring log."
     )
