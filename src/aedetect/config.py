@@ -53,8 +53,9 @@ class Settings(BaseSettings):
     )
     job_runner: str = Field(
         "embedded",
-        description="Where training and batch scoring run: 'embedded' (threads in the server process) or "
-        "'celery' (queued on AEDETECT_BROKER_URL for 'aedetect worker' processes on any host).",
+        description="Where training and batch scoring run: 'embedded' (one process per job, forked by "
+        "the server) or 'celery' (queued on AEDETECT_BROKER_URL for 'aedetect worker' processes on any "
+        "host).",
     )
     job_workers: int = Field(
         1, ge=1, description="Concurrent jobs of the embedded runner, or of one 'aedetect worker'."

@@ -61,7 +61,8 @@ OOM_EXIT = 75
 """Exit code of a child whose job ended out of memory (its end is recorded already)."""
 
 JOB_NICENESS = 10
-"""How much lower than the server a job process runs (its ``nice``), so requests go first."""
+"""How much lower than the server a job runs (Linux ``nice`` of its process, or of its thread
+where it runs on one), so that on a busy machine requests go first."""
 
 MIB = 1024 * 1024
 MEMORY_WORDS = ("can't allocate memory", "cannot allocate memory", "not enough memory", "bad_alloc")
@@ -148,6 +149,21 @@ def _die_with_parent(server_pid: int) -> None:
         pass  # alive, under another user
     if os.getppid() != parent:
         os._exit(1)
+    _release_forkserver()
+
+
+def _release_forkserver() -> None:
+    """Close this child's copy of the write end of the forkserver's liveness pipe, which
+    multiprocessing hands every child it forks: while any child holds it the forkserver outlives a
+    killed server, and so the children, whose parent it is, would too."""
+    from multiprocessing import forkserver
+
+    server = getattr(forkserver, "_forkserver", None)
+    fd = getattr(server, "_forkserver_alive_fd", None)
+    if isinstance(fd, int):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        server._forkserver_alive_fd = None  # type: ignore[union-attr]
 
 
 def start_process(options: ChildOptions, job_id: str, kind: str) -> BaseProcess:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from aedetect.domain import JobStatus
 from aedetect.errors import Conflict, InvalidInput
 from aedetect.jobs.base import JobHandler, JobRunner
-from aedetect.jobs.child import STOPPED, ChildOptions, exit_reason, settle, start_process
+from aedetect.jobs.child import JOB_NICENESS, STOPPED, ChildOptions, exit_reason, settle, start_process
 from aedetect.jobs.lifecycle import execute_job
 
 if TYPE_CHECKING:
@@ -36,9 +36,6 @@ if TYPE_CHECKING:
     from aedetect.registry.base import Registry
 
 logger = logging.getLogger(__name__)
-
-JOB_NICENESS = 10
-"""How much lower than the rest of the process job threads run (Linux ``nice`` of the thread)."""
 
 WATCH_S = 0.5
 """How often a watching thread looks at its child and at the job's cancel flag."""
