@@ -56,8 +56,9 @@ class Settings(BaseSettings):
     )
     job_runner: JobRunnerName = Field(
         "embedded",
-        description="Where training and batch scoring run: 'embedded' (threads in the server process) or "
-        "'celery' (queued on AEDETECT_BROKER_URL for 'aedetect worker' processes on any host).",
+        description="Where training and batch scoring run: 'embedded' (one process per job, forked by "
+        "the server) or 'celery' (queued on AEDETECT_BROKER_URL for 'aedetect worker' processes on any "
+        "host).",
     )
     job_workers: int = Field(
         1, ge=1, description="Concurrent jobs of the embedded runner, or of one 'aedetect worker'."
@@ -71,6 +72,17 @@ class Settings(BaseSettings):
             "size (1 for the small networks of most tables). Scoring picks its own count the same "
             "way, so keep job_workers x train_threads + 1 at or below the machine's cores: more "
             "threads than cores makes every one of them wait."
+        ),
+    )
+    train_memory_mb: int = Field(
+        2048,
+        ge=0,
+        description=(
+            "MiB of memory one embedded job (a training or a batch scoring) may allocate in its own "
+            "process beyond the libraries it starts with (its address space limit, RLIMIT_AS, is set "
+            "there); past it the job fails as out of memory and the server keeps serving. The "
+            "default fits a 4 GB machine running one job at a time; 0: no limit (needed for GPU "
+            "training, whose driver reserves far more address space than it uses)."
         ),
     )
     log_enabled: bool = Field(

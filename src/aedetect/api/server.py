@@ -33,6 +33,7 @@ class _Server(uvicorn.Server):
         container = getattr(self._app.state, "container", None)
         if container is not None:
             container.trainer.stop()
+            container.runner.stop()  # the trainings in job processes
         super().handle_exit(sig, frame)
 
 
