@@ -9,15 +9,13 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
 from aedetect.api.deps import ContainerDep
 from aedetect.api.principal import principal
-from aedetect.api.security import COOKIE_NAME, LOGIN_PATH
+from aedetect.api.security import COOKIE_NAME, LOGIN_PATH, checked_key
 from aedetect.domain import ApiKey, AuditEntry, Role
-from aedetect.errors import Unauthorized
 from aedetect.services.access import MAX_AUDIT_ENTRIES, MAX_NAME_CHARS
 
 router = APIRouter(prefix="/auth", tags=["access"])
@@ -104,9 +102,7 @@ def _safe_next(target: str | None) -> str:
 
 
 async def _signed_in(request: Request, container: ContainerDep, key: str, target: str | None) -> Response:
-    found = container.access.cached(key) or await run_in_threadpool(container.access.authenticate, key)
-    if found is None:
-        raise Unauthorized("the API key is not valid (mistyped, or revoked)", field="key")
+    await checked_key(request, key, "key")
     response = RedirectResponse(_safe_next(target), status_code=303)
     response.set_cookie(
         COOKIE_NAME,
