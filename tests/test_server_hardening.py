@@ -408,3 +408,38 @@ def test_a_second_server_on_a_taken_port_refuses_before_touching_jobs(tmp_path: 
         assert not (tmp_path / "two" / "aedetect.db").exists()  # nothing was built
     finally:
         first.stop()
+
+
+def test_the_body_timeout_ends_a_stalled_body_but_not_an_event_stream(tmp_path: Path) -> None:
+    """A body that stops arriving is answered 408; the timeout covers the request body only, so a
+    stream that waits for the client to go away (server-sent events) keeps running past it."""
+    server = ServerProcess(tmp_path / "data", AEDETECT_BODY_TIMEOUT_S="1").start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT_S) as stalled:
+            stalled.sendall(
+                b"POST /api/v2/models/x/score HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Content-Type: application/json\r\nContent-Length: 100\r\n"
+                + f"Authorization: Bearer {server.key}\r\n\r\n".encode()
+                + b'{"rows": '
+            )
+            answer = chunk = stalled.recv(65536)
+            while chunk and b"AEDETECT_BODY_TIMEOUT_S" not in answer:  # the body may come apart
+                chunk = stalled.recv(65536)
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 408"), answer
+        assert b"AEDETECT_BODY_TIMEOUT_S" in answer
+        job_id = _start_training(server, "followed", epochs=10_000)
+        url = f"{server.base}/api/v2/jobs/{job_id}/events"
+        events = 0
+        with requests.get(url, headers=_bearer(server.key), stream=True, timeout=60) as stream:
+            started = time.monotonic()
+            for line in stream.iter_lines():
+                events += line.startswith(b"data:")
+                if time.monotonic() - started > 4:
+                    break
+        assert events >= 2
+        assert _job(server, job_id)["status"] == "running"
+        assert "Exception" not in server.log()
+        requests.post(f"{server.base}/api/v2/jobs/{job_id}/cancel", headers=_bearer(server.key), timeout=60)
+    finally:
+        server.stop()

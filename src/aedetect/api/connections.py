@@ -134,7 +134,7 @@ def bounded_protocol(limits: ConnectionLimits) -> type[H11Protocol]:
 
 
 class RepeatFilter(logging.Filter):
-    """Lets through the first warning or error about a failure (same logger, message and exception type) and
+    """Lets through the first warning or error about a failure (same logger, text and exception type) and
     then at most one such line every ``window_s`` seconds, which says how many were left out: a
     flood of identical errors cannot fill the disk or bury the line that explains them."""
 
@@ -147,7 +147,7 @@ class RepeatFilter(logging.Filter):
         if record.levelno < logging.WARNING:
             return True  # requests (the access log) and progress, each its own line
         exc = record.exc_info[0].__name__ if record.exc_info and record.exc_info[0] else ""
-        key = (record.name, str(record.msg), exc)
+        key = (record.name, record.getMessage(), exc)  # a request's own id keeps its line apart
         now = time.monotonic()
         last, dropped = self._seen.get(key, (float("-inf"), 0))
         if now - last < self._window_s:

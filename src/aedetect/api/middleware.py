@@ -8,10 +8,10 @@ Pure ASGI (no ``BaseHTTPMiddleware``), so streamed uploads pass through without 
 from __future__ import annotations
 
 import asyncio
-import re
 import uuid
 
 import numpy as np
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -28,21 +28,28 @@ MULTIPART_OVERHEAD = 64 * 1024
 UPLOAD_TYPES = ("multipart/form-data", "text/csv")
 """Content types of file uploads; every other body is held to the JSON body limit."""
 
-_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
-_OPENING = np.frombuffer(b"[{", dtype=np.uint8)
+_STEPS = np.zeros(256, dtype=np.int8)
+_STEPS[[ord("["), ord("{")]] = 1
+_STEPS[[ord("]"), ord("}")]] = -1
+_QUOTE = ord('"')
+
+THREAD_DEPTH_BYTES = 64 * 1024
+"""Bodies from this size on have their nesting measured in a thread, off the event loop."""
 
 
 def json_depth(body: bytes) -> int:
     """How deep arrays and objects nest in the JSON text ``body`` (brackets inside strings do not
-    count), found without parsing: the parser itself fails with a recursion error far below the
-    body size limit."""
-    brackets = _JSON_STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
-    if not brackets:
+    count), found without parsing, in array operations that release the interpreter lock: the
+    parser itself fails with a recursion error far below the body size limit."""
+    codes = np.frombuffer(body.replace(b"\\\\", b"").replace(b'\\"', b""), dtype=np.uint8)
+    steps = _STEPS[codes]
+    at = np.flatnonzero(steps)
+    if not at.size:
         return 0
-    codes = np.frombuffer(brackets, dtype=np.uint8)
-    steps = np.where(np.isin(codes, _OPENING), 1, -1)
-    return int(np.cumsum(steps).max())
+    quotes = np.flatnonzero(codes == _QUOTE)
+    outside = np.searchsorted(quotes, at) % 2 == 0  # an even number of quotes before: not in a string
+    depth = np.cumsum(steps[at[outside]], dtype=np.int64)
+    return int(depth.max()) if depth.size else 0
 
 
 class RequestIdMiddleware:
@@ -122,10 +129,12 @@ class BodyLimitMiddleware:
             response = error_response(Request(scope), 413, error.code, error.message, error.field)
             await response(scope, receive, send)
             return
-        seen = 0
+        seen, complete = 0, False
 
         async def receive_limited() -> Message:
-            nonlocal seen
+            nonlocal seen, complete
+            if complete:  # after the body only the client's going away can come: no time limit
+                return await receive()
             try:
                 event = await asyncio.wait_for(receive(), self._body_timeout_s)
             except TimeoutError:
@@ -138,6 +147,7 @@ class BodyLimitMiddleware:
                 seen += len(event.get("body", b""))
                 if seen > limit:
                     raise HTTPException(413, f"the request body is {message}")
+                complete = not event.get("more_body", False)
             return event
 
         has_body = (length.isdigit() and int(length) > 0) or "transfer-encoding" in headers
@@ -161,7 +171,9 @@ class BodyLimitMiddleware:
         if event["type"] != "http.request":
             return  # the client went away
         body = b"".join(chunks)
-        depth = json_depth(body)
+        depth = (
+            await run_in_threadpool(json_depth, body) if len(body) >= THREAD_DEPTH_BYTES else json_depth(body)
+        )
         if depth > self._json_depth:
             error = InvalidInput(
                 f"the JSON body nests arrays and objects {depth} levels deep, over the limit of "
