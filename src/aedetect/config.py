@@ -208,6 +208,43 @@ class Settings(BaseSettings):
         "loop; further large requests wait for a free one, so small requests and reads stay prompt.",
     )
 
+    # --- hardening: connections, request bodies and failed key checks ---------------------------
+    max_connections: int = Field(
+        1000,
+        ge=16,
+        description="Most client connections kept open at once; beyond it the connection idle the "
+        "longest is closed (never one with a request in progress). Lowered at start to what the "
+        "open-file limit allows (a warning says so).",
+    )
+    max_requests: int = Field(
+        200, ge=1, description="Most requests in progress at once; beyond it 503 with Retry-After at once."
+    )
+    header_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds a connection may take to send a complete request line and headers "
+        "(from its start, or after the keep-alive time once a response is sent); then it is closed.",
+    )
+    keep_alive_s: float = Field(5.0, gt=0, description="Seconds an idle keep-alive connection stays open.")
+    body_timeout_s: float = Field(
+        30.0, gt=0, description="Seconds a request body may stall (no bytes arriving) before 408."
+    )
+    max_json_depth: int = Field(
+        64, ge=2, description="Deepest nesting of arrays and objects in a JSON body (HTTP 400 beyond)."
+    )
+    auth_failures: int = Field(
+        20,
+        ge=1,
+        description="Failed key checks allowed from one client address per AEDETECT_AUTH_FAILURE_WINDOW_S; "
+        "beyond them unknown keys from that address get 429 with Retry-After until the window ends.",
+    )
+    auth_failure_window_s: float = Field(
+        60.0,
+        gt=0,
+        description="Window of the failed key check limit, and of the audit: one audit entry per client "
+        "address and window counts its failed key checks.",
+    )
+
     # --- access -------------------------------------------------------------------------------
     auth: bool = Field(
         True,

@@ -9,14 +9,14 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
 from aedetect.api.deps import ContainerDep
 from aedetect.api.principal import principal
-from aedetect.api.security import COOKIE_NAME, LOGIN_PATH
+from aedetect.api.security import COOKIE_NAME, LOGIN_PATH, checked_key
 from aedetect.domain import ApiKey, AuditEntry, Role
+from aedetect.errors import TooManyRequests, Unauthorized
 from aedetect.services.access import MAX_AUDIT_ENTRIES, MAX_NAME_CHARS
 
 router = APIRouter(prefix="/auth", tags=["access"])
@@ -51,6 +51,10 @@ SIGN_IN_FAILED = (
     '<div class="problem" role="alert" id="sign-in-problem">This key is not valid: it may be mistyped '
     "(paste it whole, without quotes) or revoked. Ask an admin for a new one.</div>"
 )
+
+
+SIGN_IN_PROBLEM = '<div class="problem" role="alert" id="sign-in-problem">{}</div>'
+"""A refusal of the sign-in in words (HTML-escaped text goes in the braces)."""
 
 
 def login_html(target: str | None, error: str = "", status: int = 200) -> HTMLResponse:
@@ -123,9 +127,14 @@ def _safe_next(target: str | None) -> str:
 
 
 async def _signed_in(request: Request, container: ContainerDep, key: str, target: str | None) -> Response:
-    found = container.access.cached(key) or await run_in_threadpool(container.access.authenticate, key)
-    if found is None:  # a person at a browser: a page that says so, not a problem document
+    try:
+        await checked_key(request, key, "key")
+    except Unauthorized:  # a person at a browser: a page that says so, not a problem document
         return login_html(target, SIGN_IN_FAILED, status=401)
+    except TooManyRequests as exc:
+        page = login_html(target, SIGN_IN_PROBLEM.format(html.escape(exc.message)), status=429)
+        page.headers["Retry-After"] = str(exc.retry_after)
+        return page
     response = RedirectResponse(_safe_next(target), status_code=303)
     response.set_cookie(
         COOKIE_NAME,

@@ -342,7 +342,8 @@ def serve(
         int | None, typer.Option(min=1, max=65535, help="TCP port (default: AEDETECT_PORT or 8000).")
     ] = None,
 ) -> None:
-    """Start the HTTP service: dashboard at /, v2 and TensorMSA-compatible v1 APIs, docs at /docs."""
+    """Start the HTTP service: dashboard at /, v2 and TensorMSA-compatible v1 APIs, docs at /docs.
+    Refuses to start, before touching any job, while another server uses the data directory or port."""
     with _reported_errors():
         try:
             from aedetect.api.server import run_server

@@ -32,7 +32,7 @@ from aedetect.data.filetype import NotText
 from aedetect.data.summary import summarize
 from aedetect.data.tables import TableFile, TableOptions, open_table
 from aedetect.domain import Dataset
-from aedetect.errors import Conflict, InvalidInput, PayloadTooLarge, listed, quoted, storage_error
+from aedetect.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, listed, quoted, storage_error
 from aedetect.registry.base import Registry
 from aedetect.services.paths import DataPaths, check_dataset_id, check_file_name
 from aedetect.services.values import json_value
@@ -256,8 +256,10 @@ class DatasetCatalog:
 
     def preview(self, dataset_id: str, rows: int = PREVIEW_ROWS) -> list[dict[str, Any]]:
         """The first ``rows`` rows, typed as training reads them."""
-        path = self._file(dataset_id)
-        first = next(iter(iter_csv_chunks(path, chunk_rows=rows)), None)
+        try:
+            first = next(iter(iter_csv_chunks(self._file(dataset_id), chunk_rows=rows)), None)
+        except FileNotFoundError:  # a delete set the file aside after the record was read
+            raise NotFound(f"dataset {dataset_id} is being deleted", field="dataset_id") from None
         return [] if first is None else records(first)
 
     def frame(self, dataset_id: str) -> pd.DataFrame:
