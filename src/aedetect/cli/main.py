@@ -346,7 +346,7 @@ def serve(
     Refuses to start, before touching any job, while another server uses the data directory or port."""
     with _reported_errors():
         try:
-            from aedetect.api.server import run_server
+            from aedetect.server import run_server
         except ModuleNotFoundError as exc:
             if (exc.name or "").split(".")[0] == "aedetect":
                 raise
