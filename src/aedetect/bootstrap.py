@@ -130,8 +130,14 @@ def service_limits(settings: Settings) -> Limits:
 
 
 def open_store(settings: Settings) -> ArtifactStore:
-    """The artifact store ``AEDETECT_ARTIFACT_URL`` names: ``s3://bucket/prefix`` (the ``s3``
-    extra), a directory, or by default the data directory."""
+    """The artifact store ``AEDETECT_ARTIFACT_URL`` names (``s3://bucket/prefix``, with the ``s3``
+    extra; a directory; by default the data directory), checked usable before anything is built."""
+    store = _store(settings)
+    store.check()
+    return store
+
+
+def _store(settings: Settings) -> ArtifactStore:
     url = settings.artifact_url
     if url is None:
         return LocalStore(settings.data_dir, DATA_DIR_SETTING)
@@ -238,12 +244,10 @@ def build_services(settings: Settings | None = None, *, recover: bool = True) ->
     settings = settings or get_settings()
     app = chosen_celery_app(settings)
     store = open_store(settings)
-    store.check()
     paths = DataPaths()
     registry = SqlRegistry.from_url(settings.resolved_database_url())
     if recover:
         _recover(settings, registry, store)
-
     cache = ModelCache(lambda key: load_detector(store.local_dir(str(key))))
     scorelog = open_scorelog(settings, registry)
     limits = service_limits(settings)
