@@ -7,7 +7,7 @@ import pytest
 
 from aedetect.bootstrap import Container
 from aedetect.domain import TrainingRun
-from aedetect.errors import InvalidInput, NotFound
+from aedetect.errors import Conflict, InvalidInput, NotFound
 from aedetect.services.models import ModelSpec
 from support.services import FEATURES, PARAMS
 
@@ -56,3 +56,14 @@ def test_an_unknown_version_is_not_found_naming_it(shared: Container, pump: Trai
         shared.models.version("pump", 7)
     assert "pump" in caught.value.message and "7" in caught.value.message
     assert caught.value.field == "version"
+
+
+def test_training_with_feedback_before_any_label_is_refused_and_queues_nothing(
+    services: Container, dataset: str
+) -> None:
+    services.models.create("pump", ModelSpec(dataset=dataset, columns=FEATURES, params=dict(PARAMS)))
+    with pytest.raises(Conflict) as caught:
+        services.models.train("pump", feedback=True)
+    assert caught.value.field == "feedback" and "no labelled rows" in caught.value.message
+    assert caught.value.hint is not None and caught.value.hint.action == "add_feedback"
+    assert services.registry.list_jobs(model="pump") == []

@@ -38,6 +38,13 @@ def check_access_settings(settings: Settings) -> None:
         )
 
 
+KEYS_HINT = (
+    "aedetect: API keys are on (the admin key was shown at the first start only); lost it? make "
+    "another here with: aedetect keys create --role admin"
+)
+"""What every later start prints, so a lost first key is not a dead end."""
+
+
 def first_key_banner(secret: str, settings: Settings) -> str:
     """What the first start prints: the admin key and how to use it (shown this once)."""
     host = settings.host if is_loopback(settings.host) else "<this host>"
@@ -68,6 +75,8 @@ def create_api(settings: Settings | None = None) -> FastAPI:
             secret = await run_in_threadpool(container.access.ensure_first_key)
             if secret is not None:
                 print(first_key_banner(secret, chosen), file=sys.stderr, flush=True)
+            else:
+                print(KEYS_HINT, file=sys.stderr, flush=True)
         try:
             yield
         finally:

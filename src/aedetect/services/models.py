@@ -373,6 +373,13 @@ class ModelService:
         if removed:  # stored before the option was removed: the model's params must drop it
             message = unknown_parameter(removed[0]).message
             raise InvalidInput(f"the model's params set {message} of them", field=f"params.{removed[0]}")
+        if feedback and not self._registry.list_feedback(name, limit=1):
+            raise Conflict(
+                f"model '{name}' has no labelled rows yet, so training with feedback would train as "
+                "without it: label scored rows as anomaly or normal first, or train without feedback",
+                field="feedback",
+                hint=Hint("add_feedback", model=name),
+            )
         try:
             run = self._training.start(name, self.config_version(name), feedback=feedback)
         except Conflict as exc:
