@@ -124,6 +124,7 @@ def service_limits(settings: Settings) -> Limits:
         max_epochs=settings.max_epochs,
         max_queued_trainings=settings.max_queued_trainings,
         train_retry_after_s=settings.train_retry_after_s,
+        train_budget_mb=settings.train_budget_mb,
     )
 
 
