@@ -210,6 +210,8 @@ def open_scorelog(settings: Settings, registry: SqlRegistry) -> ScoreLog:
         queue_rows=settings.log_queue_rows,
         retention_days=settings.log_retention_days,
         retention_rows=settings.log_retention_rows,
+        retention_bytes=int(settings.log_retention_mb * 2**20),
+        value_chars=settings.log_value_chars,
     )
 
 
