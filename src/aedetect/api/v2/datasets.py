@@ -97,7 +97,17 @@ async def upload(
     return dataset_public(dataset)
 
 
-@router.get("", summary="List datasets, oldest first", responses=problem_responses(400))
+DATASET_ACCESS = (
+    "Datasets hold raw rows (example values, first rows): reading them needs a writer's key (README: Access)."
+)
+
+
+@router.get(
+    "",
+    summary="List datasets, oldest first",
+    description=DATASET_ACCESS,
+    responses=problem_responses(400),
+)
 def list_datasets(
     catalog: CatalogDep,
     cursor: Annotated[
@@ -110,7 +120,10 @@ def list_datasets(
 
 
 @router.get(
-    "/{dataset_id}", summary="A dataset with its schema and first rows", responses=problem_responses(400, 404)
+    "/{dataset_id}",
+    summary="A dataset with its schema and first rows",
+    description=DATASET_ACCESS,
+    responses=problem_responses(400, 404),
 )
 def get_dataset(dataset_id: DatasetId, catalog: CatalogDep) -> DatasetDetail:
     dataset = catalog.get(dataset_id)
