@@ -1,10 +1,23 @@
-"""Write ``examples/sample_sensors.csv``: a synthetic plant table for the README quickstart.
+"""Write the synthetic plant tables of the README: ``examples/sample_sensors.csv`` (the library
+and command-line examples) and ``examples/plant_train.csv`` with ``examples/plant_eval.csv`` (the
+service walk-through).
 
-2,000 readings from three machines ("설비": 1호기, 2호기, 3호기) making two products, with five
-numeric sensors that depend on the machine, the product and each other, and a handful of injected
-anomalies of different kinds. Deterministic: the same file on every run.
+Readings from three machines ("설비": 1호기, 2호기, 3호기) making two products, with five numeric
+sensors that depend on the machine, the product and each other.
 
-    python examples/make_sample.py          # rewrites the CSV next to this script
+- ``sample_sensors.csv``: 2,000 readings with a handful of injected anomalies of different kinds.
+- ``plant_train.csv``: 2,000 readings of days the operators signed off as normal, with the time of
+  each reading (a column that is no model input).
+- ``plant_eval.csv``: the next 1,000 readings with a ``label`` column from the maintenance log
+  ("normal" or "anomaly"). Its 50 anomalies are relational faults: every value lies inside the
+  range the sensor shows on normal days, only the combination is wrong (a machine running another
+  machine's temperature, a pressure that does not match the temperature, a current that does not
+  match the speed, a speed of the other product, a product the machine never makes). A limit
+  alarm per sensor misses them; a model of how the columns go together catches them.
+
+Deterministic: the same files on every run.
+
+    python examples/make_sample.py          # rewrites the CSVs next to this script
 """
 
 from __future__ import annotations
@@ -17,6 +30,12 @@ import pandas as pd
 SEED = 20240601
 ROWS = 2000
 OUT = Path(__file__).with_name("sample_sensors.csv")
+PLANT_SEED = 20261207
+PLANT_TRAIN = Path(__file__).with_name("plant_train.csv")
+PLANT_EVAL = Path(__file__).with_name("plant_eval.csv")
+TRAIN_ROWS, EVAL_ROWS, FAULTS_PER_KIND = 2000, 1000, 10
+START = np.datetime64("2026-11-02T06:00:00")
+STEP_S = 30
 
 MACHINES = {"1호기": 180.0, "2호기": 185.0, "3호기": 190.0}
 """Machine -> its usual process temperature (°C)."""
@@ -77,6 +96,48 @@ def inject_anomalies(frame: pd.DataFrame, rng: np.random.Generator) -> dict[int,
     return what
 
 
+def relational_faults(frame: pd.DataFrame, rows: np.ndarray) -> None:
+    """Break one relation between columns on each of ``rows`` (in place, ``FAULTS_PER_KIND`` rows
+    per kind), keeping every value inside the range the sensor has on normal days."""
+    kinds = np.array_split(rows, 5)
+    at = frame.columns.get_loc
+    for row in kinds[0]:  # the machine runs 8 °C hotter than it does; the pressure follows
+        frame.iloc[row, at("temperature")] += 8.0
+        frame.iloc[row, at("pressure")] += 0.24
+    for row in kinds[1]:  # the pressure belongs to another temperature
+        frame.iloc[row, at("pressure")] += 0.18 if frame.iloc[row, at("pressure")] < 2.2 else -0.18
+    for row in kinds[2]:  # the current belongs to the other product's speed
+        frame.iloc[row, at("current")] += 2.0 if frame.iloc[row, at("product")] == "A-100" else -2.0
+    for row in kinds[3]:  # the other product's speed, with the current that speed draws
+        shift = 300.0 if frame.iloc[row, at("product")] == "A-100" else -300.0
+        frame.iloc[row, at("speed")] += shift
+        frame.iloc[row, at("current")] += 0.01 * shift
+    for row in kinds[4]:  # a product this machine never makes
+        frame.iloc[row, at("product")] = "B-200" if frame.iloc[row, at("설비")] == "1호기" else "A-100"
+        if frame.iloc[row, at("설비")] == "2호기":
+            frame.iloc[row, at("설비")] = "3호기"
+
+
+def with_time(frame: pd.DataFrame, start: np.datetime64) -> pd.DataFrame:
+    """``frame`` after a ``time`` column of readings ``STEP_S`` seconds apart from ``start``."""
+    times = start + np.arange(len(frame)) * np.timedelta64(STEP_S, "s")
+    return pd.concat([pd.DataFrame({"time": times.astype(str)}), frame], axis=1)
+
+
+def plant_days() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The walk-through's training readings (normal) and evaluation readings (labelled)."""
+    rng = np.random.default_rng(PLANT_SEED)
+    train = with_time(normal_readings(rng, TRAIN_ROWS), START)
+    evaluation = normal_readings(rng, EVAL_ROWS)
+    faulty = np.sort(rng.choice(EVAL_ROWS, size=5 * FAULTS_PER_KIND, replace=False))
+    relational_faults(evaluation, rng.permutation(faulty))
+    label = np.full(EVAL_ROWS, "normal", dtype=object)
+    label[faulty] = "anomaly"
+    evaluation["label"] = label
+    later = START + np.timedelta64(TRAIN_ROWS * STEP_S, "s")
+    return train, with_time(evaluation.round({"pressure": 3, "speed": 1, "current": 2}), later)
+
+
 def main() -> None:
     rng = np.random.default_rng(SEED)
     frame = normal_readings(rng, ROWS)
@@ -85,6 +146,12 @@ def main() -> None:
     print(f"wrote {OUT} ({len(frame)} rows); injected anomalies (data row, 0-based -> file line):")
     for row, description in anomalies.items():
         print(f"  row {row} (line {row + 2}): {description}")
+    train, evaluation = plant_days()
+    train.to_csv(PLANT_TRAIN, index=False, encoding="utf-8")
+    evaluation.to_csv(PLANT_EVAL, index=False, encoding="utf-8")
+    faults = int((evaluation["label"] == "anomaly").sum())
+    print(f"wrote {PLANT_TRAIN} ({len(train)} normal rows)")
+    print(f"wrote {PLANT_EVAL} ({len(evaluation)} rows, {faults} labelled anomaly)")
 
 
 if __name__ == "__main__":

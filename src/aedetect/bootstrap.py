@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,7 @@ from aedetect.artifacts import load_detector
 from aedetect.config import Settings, get_settings
 from aedetect.errors import ARTIFACT_URL_SETTING, DATA_DIR_SETTING, InvalidInput
 from aedetect.jobs.base import JobHandler, JobRunner
+from aedetect.jobs.child import ChildOptions, ChildRuntime
 from aedetect.jobs.embedded import EmbeddedJobRunner
 from aedetect.jobs.lease import Lease, lost_reason
 from aedetect.registry.access import AccessStore
@@ -193,9 +195,13 @@ def chosen_celery_app(settings: Settings) -> Celery | None:
 def job_runner(
     settings: Settings, app: Celery | None, registry: SqlRegistry, handlers: dict[str, JobHandler]
 ) -> JobRunner:
-    """The job runner: in this process (no Celery app), or over the Celery app's queue."""
+    """The job runner: each job in a process of its own started from this one (no Celery app),
+    or over the Celery app's queue."""
     if app is None:
-        return EmbeddedJobRunner(registry, handlers, max_workers=settings.job_workers)
+        preload = (__name__, "aedetect.jobs.warmup")  # imported once, by the forkserver
+        factory = partial(job_process_runtime, settings)
+        child = ChildOptions(factory, settings.train_memory_mb, preload=preload)
+        return EmbeddedJobRunner(registry, handlers, max_workers=settings.job_workers, child=child)
     from aedetect.jobs.celery import CeleryJobRunner
 
     return CeleryJobRunner(app, registry, handlers)
@@ -229,15 +235,17 @@ def _recover(settings: Settings, registry: SqlRegistry, store: ArtifactStore) ->
         )
 
 
-def build_services(settings: Settings | None = None) -> Container:
-    """Build and start every service for ``settings`` (default: from the environment)."""
+def build_services(settings: Settings | None = None, *, recover: bool = True) -> Container:
+    """Build and start every service for ``settings`` (default: from the environment); without
+    ``recover``, skip the start-up housekeeping (in a job's process, while the server runs)."""
     settings = settings or get_settings()
     app = chosen_celery_app(settings)
     store = open_store(settings)
     store.check()
     paths = DataPaths()
     registry = SqlRegistry.from_url(settings.resolved_database_url())
-    _recover(settings, registry, store)
+    if recover:
+        _recover(settings, registry, store)
 
     cache = ModelCache(lambda key: load_detector(store.local_dir(str(key))))
     scorelog = open_scorelog(settings, registry)
@@ -302,3 +310,14 @@ def worker_runtime(settings: Settings) -> WorkerRuntime:
     }
     lease = Lease(container.registry, worker_name(), settings.job_lease_s)
     return WorkerRuntime(container.registry, handlers, lease, container.close)
+
+
+def job_process_runtime(settings: Settings) -> ChildRuntime:
+    """What the process of one embedded job runs it with: this host's services (without the
+    start-up housekeeping: the server did it, and its other jobs are running) and the handlers."""
+    container = build_services(settings, recover=False)
+    handlers: dict[str, JobHandler] = {
+        TRAIN_JOB: container.trainer.execute,
+        SCORE_JOB: container.batch.execute,
+    }
+    return ChildRuntime(container.registry, handlers, container.trainer.stop, container.close)

@@ -56,8 +56,9 @@ class Settings(BaseSettings):
     )
     job_runner: JobRunnerName = Field(
         "embedded",
-        description="Where training and batch scoring run: 'embedded' (threads in the server process) or "
-        "'celery' (queued on AEDETECT_BROKER_URL for 'aedetect worker' processes on any host).",
+        description="Where training and batch scoring run: 'embedded' (one process per job, forked by "
+        "the server) or 'celery' (queued on AEDETECT_BROKER_URL for 'aedetect worker' processes on any "
+        "host).",
     )
     job_workers: int = Field(
         1, ge=1, description="Concurrent jobs of the embedded runner, or of one 'aedetect worker'."
@@ -71,6 +72,17 @@ class Settings(BaseSettings):
             "size (1 for the small networks of most tables). Scoring picks its own count the same "
             "way, so keep job_workers x train_threads + 1 at or below the machine's cores: more "
             "threads than cores makes every one of them wait."
+        ),
+    )
+    train_memory_mb: int = Field(
+        2048,
+        ge=0,
+        description=(
+            "MiB of memory one embedded job (a training or a batch scoring) may allocate in its own "
+            "process beyond the libraries it starts with (its address space limit, RLIMIT_AS, is set "
+            "there); past it the job fails as out of memory and the server keeps serving. The "
+            "default fits a 4 GB machine running one job at a time; 0: no limit (needed for GPU "
+            "training, whose driver reserves far more address space than it uses)."
         ),
     )
     log_enabled: bool = Field(
@@ -214,6 +226,43 @@ class Settings(BaseSettings):
         ge=1,
         description="Threads that score large prediction requests (more than 64 rows) off the event "
         "loop; further large requests wait for a free one, so small requests and reads stay prompt.",
+    )
+
+    # --- hardening: connections, request bodies and failed key checks ---------------------------
+    max_connections: int = Field(
+        1000,
+        ge=16,
+        description="Most client connections kept open at once; beyond it the connection idle the "
+        "longest is closed (never one with a request in progress). Lowered at start to what the "
+        "open-file limit allows (a warning says so).",
+    )
+    max_requests: int = Field(
+        200, ge=1, description="Most requests in progress at once; beyond it 503 with Retry-After at once."
+    )
+    header_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds a connection may take to send a complete request line and headers "
+        "(from its start, or after the keep-alive time once a response is sent); then it is closed.",
+    )
+    keep_alive_s: float = Field(5.0, gt=0, description="Seconds an idle keep-alive connection stays open.")
+    body_timeout_s: float = Field(
+        30.0, gt=0, description="Seconds a request body may stall (no bytes arriving) before 408."
+    )
+    max_json_depth: int = Field(
+        64, ge=2, description="Deepest nesting of arrays and objects in a JSON body (HTTP 400 beyond)."
+    )
+    auth_failures: int = Field(
+        20,
+        ge=1,
+        description="Failed key checks allowed from one client address per AEDETECT_AUTH_FAILURE_WINDOW_S; "
+        "beyond them unknown keys from that address get 429 with Retry-After until the window ends.",
+    )
+    auth_failure_window_s: float = Field(
+        60.0,
+        gt=0,
+        description="Window of the failed key check limit, and of the audit: one audit entry per client "
+        "address and window counts its failed key checks.",
     )
 
     # --- access -------------------------------------------------------------------------------

@@ -53,6 +53,7 @@ def fuzzed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPr
         AEDETECT_MAX_JSON_BYTES="100000",
         AEDETECT_MAX_EPOCHS="3",
         AEDETECT_MAX_PREDICT_ROWS="100",
+        AEDETECT_AUTH_FAILURES="1000000",  # its wrong-key checks would otherwise meet the 429 limit
     ).start()
     try:
         with Client(server.base, api_key=server.key) as api:

@@ -148,6 +148,31 @@ def test_anomaly_rate_verdicts(rows: int, anomalies: int, expected: str) -> None
     assert rate_drift(rows, anomalies, 0.01).verdict == expected
 
 
+@pytest.mark.parametrize(
+    ("rows", "anomalies", "expected"),
+    [
+        (2000, 1418, DRIFTED),  # 70.9% against 43%: a ratio rule (1.65x) called this stable
+        (2000, 1100, WATCH),  # 55%: 12 points up, past one minimum effect (10.75 points)
+        (2000, 960, STABLE),  # 48%: significant at 2000 rows, but under the minimum effect
+        (40, 24, STABLE),  # 60% of 40 rows: p is about 0.02, chance
+        (2000, 400, DRIFTED),  # 20%: the model stopped flagging half of what it used to
+        (2000, 860, STABLE),  # exactly as expected
+    ],
+)
+def test_anomaly_rate_verdicts_at_a_large_expected_share(rows: int, anomalies: int, expected: str) -> None:
+    """The rule works where a ratio cannot: at 43% expected, a rate can at most double."""
+    assert rate_drift(rows, anomalies, 0.43).verdict == expected
+
+
+def test_anomaly_rate_at_one_percent_needs_a_point_above_and_proof() -> None:
+    """At 1% expected the minimum effect is one point: 1.8% over 100,000 rows is proven beyond
+    doubt yet no news; 2% is watch, 3% drifted, and 3 alarms out of 100 rows are chance."""
+    assert rate_drift(100_000, 1_800, 0.01).verdict == STABLE
+    assert rate_drift(100_000, 2_000, 0.01).verdict == WATCH
+    assert rate_drift(100_000, 3_000, 0.01).verdict == DRIFTED
+    assert rate_drift(100, 3, 0.01).verdict == STABLE
+
+
 def test_binomial_tail_matches_the_exact_sum() -> None:
     from scipy.stats import binom
 

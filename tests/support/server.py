@@ -79,11 +79,15 @@ def free_port() -> int:
 
 class ServerProcess:
     """``python -m aedetect serve`` on a free port with its own data directory; ``file_size_limit``
-    caps the size of any file the server writes (``RLIMIT_FSIZE``: a disk that is full for it)."""
+    caps the size of any file the server writes (``RLIMIT_FSIZE``: a disk that is full for it),
+    ``open_files`` its open-file limit, soft and hard (``RLIMIT_NOFILE``)."""
 
-    def __init__(self, data_dir: Path, file_size_limit: int | None = None, **env: str) -> None:
+    def __init__(
+        self, data_dir: Path, file_size_limit: int | None = None, open_files: int | None = None, **env: str
+    ) -> None:
         self.data_dir = data_dir
         self.file_size_limit = file_size_limit
+        self.open_files = open_files
         self.port = free_port()
         inherited = {k: v for k, v in os.environ.items() if not k.startswith("AEDETECT_")}
         self.env = {
@@ -128,11 +132,13 @@ class ServerProcess:
     def start(self) -> ServerProcess:
         """Start the server and wait until ``/healthz`` answers."""
         log = self.log_path.open("ab")
-        limit = self.file_size_limit
+        limit, open_files = self.file_size_limit, self.open_files
 
         def limit_files() -> None:
             if limit is not None:
                 resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+            if open_files is not None:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
 
         self.process = subprocess.Popen(
             [sys.executable, "-m", "aedetect", "serve"],

@@ -149,7 +149,7 @@ def test_page4_threshold_editor_moves_counts_and_saves_a_revision(
     page.wait_for_load_state("networkidle")
     wait_for(lambda: page.inner_text("#train-flagged") != "–", "the first preview")
     trained = api.version(MODEL, 1)["threshold"]["value"]
-    assert float(page.input_value("#value")) == pytest.approx(trained)
+    assert float(page.input_value("#value")) == pytest.approx(trained, rel=5e-3)  # 3 significant figures
     before = number(page.inner_text("#train-flagged"))
     assert before == pytest.approx(0.01 * 400, abs=2)  # contamination 1% of the training rows
     histogram = browser.chart("threshold-chart")

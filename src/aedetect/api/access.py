@@ -9,15 +9,14 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
 from aedetect.api.deps import ContainerDep
 from aedetect.api.principal import principal
-from aedetect.api.security import COOKIE_NAME, LOGIN_PATH
+from aedetect.api.security import COOKIE_NAME, LOGIN_PATH, checked_key
 from aedetect.domain import ApiKey, AuditEntry, Role
-from aedetect.errors import Unauthorized
+from aedetect.errors import TooManyRequests, Unauthorized
 from aedetect.services.access import MAX_AUDIT_ENTRIES, MAX_NAME_CHARS
 
 router = APIRouter(prefix="/auth", tags=["access"])
@@ -27,17 +26,41 @@ MAX_ID = 2**31 - 1
 DEFAULT_NEXT = "/"
 
 LOGIN_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>aedetect: sign in</title></head>
-<body style="font-family: sans-serif; max-width: 32em; margin: 4em auto">
-<h1>aedetect</h1>
-<p>Paste an API key (<code>aedetect keys create --role reader</code> makes one).</p>
-<form method="post" action="/auth/login">
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>Sign in · aedetect</title>
+<link rel="stylesheet" href="/static/app/css/app.css"><link rel="icon" href="data:,">
+</head><body class="signin">
+<nav class="top"><span class="brand">aedetect</span></nav>
+<main><section class="panel">
+<h1>Sign in</h1>
+{error}<p>Paste an API key. The server printed the first admin key, with a sign-in link, when it
+started for the first time. Without a key, an admin of the server makes one with
+<code>aedetect keys create --role reader</code> (or <code>writer</code> to upload and train).</p>
+<form method="post" action="/auth/login" class="row">
 <input type="hidden" name="next" value="{next}">
-<input type="password" name="key" size="60" autofocus required aria-label="API key">
+<input type="password" name="key" size="50" autofocus required aria-label="API key" placeholder="aed_…">
 <button type="submit">Sign in</button>
 </form>
+</section></main>
 </body></html>
 """
+"""The sign-in page (styled by the dashboard's stylesheet, which is served without a key);
+``{error}`` holds why the last attempt failed, ``{next}`` where to go after signing in."""
+
+SIGN_IN_FAILED = (
+    '<div class="problem" role="alert" id="sign-in-problem">This key is not valid: it may be mistyped '
+    "(paste it whole, without quotes) or revoked. Ask an admin for a new one.</div>"
+)
+
+
+SIGN_IN_PROBLEM = '<div class="problem" role="alert" id="sign-in-problem">{}</div>'
+"""A refusal of the sign-in in words (HTML-escaped text goes in the braces)."""
+
+
+def login_html(target: str | None, error: str = "", status: int = 200) -> HTMLResponse:
+    """The sign-in page, with ``error`` (HTML) shown above the form."""
+    page = LOGIN_PAGE.format(next=html.escape(_safe_next(target), quote=True), error=error)
+    return HTMLResponse(page, status_code=status)
 
 
 class KeyCreate(BaseModel):
@@ -104,9 +127,14 @@ def _safe_next(target: str | None) -> str:
 
 
 async def _signed_in(request: Request, container: ContainerDep, key: str, target: str | None) -> Response:
-    found = container.access.cached(key) or await run_in_threadpool(container.access.authenticate, key)
-    if found is None:
-        raise Unauthorized("the API key is not valid (mistyped, or revoked)", field="key")
+    try:
+        await checked_key(request, key, "key")
+    except Unauthorized:  # a person at a browser: a page that says so, not a problem document
+        return login_html(target, SIGN_IN_FAILED, status=401)
+    except TooManyRequests as exc:
+        page = login_html(target, SIGN_IN_PROBLEM.format(html.escape(exc.message)), status=429)
+        page.headers["Retry-After"] = str(exc.retry_after)
+        return page
     response = RedirectResponse(_safe_next(target), status_code=303)
     response.set_cookie(
         COOKIE_NAME,
@@ -129,7 +157,7 @@ async def login_page(
 ) -> Response:
     if key:
         return await _signed_in(request, container, key, next)
-    return HTMLResponse(LOGIN_PAGE.format(next=html.escape(_safe_next(next), quote=True)))
+    return login_html(next)
 
 
 @router.post("/login", summary="Sign in with a key (form field 'key'): sets the cookie")

@@ -91,7 +91,11 @@ def create_api(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     # added innermost first: a request meets the request id, then access control, then the body limit
     app.add_middleware(
-        BodyLimitMiddleware, upload_limit=chosen.max_upload_bytes, json_limit=chosen.max_json_bytes
+        BodyLimitMiddleware,
+        upload_limit=chosen.max_upload_bytes,
+        json_limit=chosen.max_json_bytes,
+        json_depth=chosen.max_json_depth,
+        body_timeout_s=chosen.body_timeout_s,
     )
     app.add_middleware(AccessMiddleware, settings=chosen)
     app.add_middleware(RequestIdMiddleware)

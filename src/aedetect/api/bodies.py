@@ -59,6 +59,8 @@ def decode_body(raw: bytes, rows_key: str) -> Any:
         error, position = f"the body is not UTF-8 ({exc.reason})", exc.start
     except json.JSONDecodeError as exc:
         error, position = exc.msg, exc.pos
+    except ValueError as exc:  # a number Python will not convert (over 4300 digits)
+        error, position = str(exc), 0
     raise RequestValidationError(
         [
             {

@@ -16,16 +16,25 @@ Every request passes, in this order:
 4. **Audit.** Each state-changing request that got through steps 1-3 is recorded with its status
    (who, what, when) in the registry's audit log.
 
+Wrong keys (here and at ``/auth/login``) are counted per client address (:class:`KeyFailures`):
+beyond ``AEDETECT_AUTH_FAILURES`` in a window of ``AEDETECT_AUTH_FAILURE_WINDOW_S`` an unknown key
+from that address is answered 429 with ``Retry-After`` without being looked up (a key that was
+accepted moments ago still works), and each address's failures of a window make one audit entry
+with their count, not one per failure. :class:`AccessLogMask` keeps keys out of the access log.
+
 Routes added later are covered by the method defaults of :data:`METHOD_ROLES` without any change
 here; only exceptions to them are listed in :data:`RULES`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import logging
+import math
 import re
+import time
 from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlencode
@@ -39,7 +48,15 @@ from aedetect.api.errors import domain_error_response
 from aedetect.api.principal import Principal
 from aedetect.config import Settings
 from aedetect.domain import ApiKey, Role
-from aedetect.errors import AedetectError, Forbidden, InvalidInput, Unauthorized, listed, quoted
+from aedetect.errors import (
+    AedetectError,
+    Forbidden,
+    InvalidInput,
+    TooManyRequests,
+    Unauthorized,
+    listed,
+    quoted,
+)
 from aedetect.services.access import AccessService
 
 logger = logging.getLogger(__name__)
@@ -136,6 +153,119 @@ def presented_secret(request: Request) -> str | None:
     return request.cookies.get(COOKIE_NAME)
 
 
+_KEY_PARAM = re.compile(r"([?&]key=)[^&\s\"]*", re.IGNORECASE)
+MASK = "***"
+
+
+class AccessLogMask(logging.Filter):
+    """Replaces the value of a ``key`` query parameter in access log lines (``/auth/login?key=``
+    signs a browser in) with ``***``: a key never reaches a log file."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _KEY_PARAM.sub(rf"\g<1>{MASK}", arg) if isinstance(arg, str) else arg for arg in record.args
+            )
+        if isinstance(record.msg, str):
+            record.msg = _KEY_PARAM.sub(rf"\g<1>{MASK}", record.msg)
+        return True
+
+
+@dataclass
+class _Failures:
+    """The wrong keys of one client address in one window."""
+
+    count: int = 0
+    method: str = ""
+    path: str = ""
+
+
+class KeyFailures:
+    """Counts wrong keys per client address in fixed windows (the class docstring of the module):
+    :meth:`retry_after` says how long an address that used up its allowance must wait, and at the
+    end of each window one audit entry per address records how many wrong keys it sent."""
+
+    def __init__(self, access: AccessService, limit: int, window_s: float) -> None:
+        self._access = access
+        self._limit = limit
+        self._window_s = window_s
+        self._windows: dict[tuple[str, int], _Failures] = {}
+        self._flushes: set[asyncio.Task[None]] = set()
+
+    def _window(self) -> int:
+        return math.floor(time.time() / self._window_s)
+
+    def retry_after(self, client: str) -> int | None:
+        """Seconds until ``client`` may try keys again, or ``None`` while it may."""
+        window = self._window()
+        seen = self._windows.get((client, window))
+        if seen is None or seen.count < self._limit:
+            return None
+        return max(1, math.ceil((window + 1) * self._window_s - time.time()))
+
+    def failed(self, client: str, method: str, path: str) -> None:
+        """Count one wrong key; the first of a window schedules that window's audit entry."""
+        window = self._window()
+        seen = self._windows.get((client, window))
+        if seen is None:
+            seen = self._windows[(client, window)] = _Failures()
+            task = asyncio.get_running_loop().create_task(self._audit_later(client, window))
+            self._flushes.add(task)
+            task.add_done_callback(self._flushes.discard)
+        seen.count += 1
+        seen.method, seen.path = method, path
+
+    async def _audit_later(self, client: str, window: int) -> None:
+        await asyncio.sleep(max(0.0, (window + 1) * self._window_s - time.time()))
+        seen = self._windows.pop((client, window))
+        actor = f"unknown key: {seen.count} failed key check(s) in {self._window_s:g} s"
+        try:
+            await run_in_threadpool(self._access.record, None, seen.method, seen.path, 401, client, actor)
+        except Exception:
+            logger.exception("could not record the failed key checks of %s in the audit log", client)
+
+
+def key_failures(request: Request) -> KeyFailures:
+    """The failed key counter of the application ``request`` runs in (made on first use)."""
+    state = request.app.state
+    counter: KeyFailures | None = getattr(state, "key_failures", None)
+    if counter is None:
+        settings = state.container.settings
+        counter = KeyFailures(state.container.access, settings.auth_failures, settings.auth_failure_window_s)
+        state.key_failures = counter
+    return counter
+
+
+def client_address(request: Request) -> str:
+    """The address a request comes from (``unknown`` without one)."""
+    return request.client.host if request.client else "unknown"
+
+
+async def checked_key(request: Request, secret: str, field_name: str) -> ApiKey:
+    """The active key of ``secret``; a wrong one is counted for the client address and refused
+    with 401, or with 429 once the address has used up its allowance of wrong keys."""
+    access: AccessService = request.app.state.container.access
+    found = access.cached(secret)
+    if found is not None:
+        return found
+    failures, client = key_failures(request), client_address(request)
+    wait = failures.retry_after(client)
+    if wait is None:
+        found = await run_in_threadpool(access.authenticate, secret)
+        if found is not None:
+            return found
+    failures.failed(client, request.method, request.url.path)  # refused ones count too, for the audit
+    if wait is None:
+        wait = failures.retry_after(client)
+        if wait is None:
+            raise Unauthorized("the API key is not valid (mistyped, or revoked)", field=field_name)
+    raise TooManyRequests(
+        f"too many wrong API keys from {client} (AEDETECT_AUTH_FAILURES); try again in {wait} s",
+        retry_after=wait,
+        field=field_name,
+    )
+
+
 def _host_name(host: str) -> str:
     """``Host`` header value without the port, lower case (``[::1]:8000`` -> ``::1``)."""
     host = host.strip().lower()
@@ -196,7 +326,10 @@ class AccessMiddleware:
             response = domain_error_response(request, exc)
             response.headers["WWW-Authenticate"] = 'Bearer realm="aedetect"'
             return response
-        return domain_error_response(request, exc)
+        response = domain_error_response(request, exc)
+        if isinstance(exc, TooManyRequests):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     def _check_host(self, request: Request) -> None:
         host = request.headers.get("host", "")
@@ -221,6 +354,20 @@ class AccessMiddleware:
             field="origin",
         )
 
+    @staticmethod
+    async def _invalid_key_words(request: Request, secret: str) -> str:
+        """Why a key was refused: a valid key sent bare in the header (without ``Bearer``) is told
+        how to send it; any other is mistyped or revoked."""
+        header = request.headers.get("authorization", "").strip()
+        access: AccessService = request.app.state.container.access
+        bare = not secret and bool(header) and " " not in header
+        if bare and (await run_in_threadpool(access.authenticate, header)) is not None:
+            return "the key is valid but sent without its scheme: send it as 'Authorization: Bearer <key>'"
+        return (
+            "the API key is not valid (mistyped, or revoked): an admin makes a new one with "
+            "'aedetect keys create --role reader|writer|admin'"
+        )
+
     async def _key(self, request: Request, needed: Role) -> ApiKey:
         secret = presented_secret(request)
         if secret is None:
@@ -230,10 +377,11 @@ class AccessMiddleware:
                 "'aedetect keys create --role reader|writer|admin'",
                 field="authorization",
             )
-        access: AccessService = request.app.state.container.access
-        key = access.cached(secret) or await run_in_threadpool(access.authenticate, secret)
-        if key is None:
-            raise Unauthorized("the API key is not valid (mistyped, or revoked)", field="authorization")
+        try:
+            key = await checked_key(request, secret, "authorization")
+        except Unauthorized:
+            words = await self._invalid_key_words(request, secret)
+            raise Unauthorized(words, field="authorization") from None
         if not key.role.allows(needed):
             if request.method not in SAFE_METHODS:
                 await self._record(request, key, 403)

@@ -62,7 +62,7 @@ def _widths(value: str | None) -> list[int] | None:
 
 
 def _read_options(
-    header: bool, names: str | None, encoding: str | None, delimiter: str | None
+    header: bool, names: str | None, encoding: str | None, delimiter: str | None, decimal: str | None
 ) -> dict[str, Any]:
     """Keyword arguments of :func:`aedetect.data.read_csv` from the shared command-line options."""
     if names is None and not header:
@@ -72,11 +72,16 @@ def _read_options(
         "names": _names(names, "--names"),
         "encoding": encoding,
         "delimiter": "\t" if delimiter in ("\\t", "tab") else delimiter,
+        "decimal": decimal,
     }
 
 
 DataArg = Annotated[
-    Path, typer.Argument(help="CSV file (UTF-8 or CP949/EUC-KR; comma, semicolon, tab or pipe separated).")
+    Path,
+    typer.Argument(
+        help="CSV file (UTF-8 or CP949/EUC-KR; comma, semicolon, tab or pipe separated; decimal "
+        "commas read as numbers) or Excel workbook (.xlsx, .xls)."
+    ),
 ]
 ModelArg = Annotated[Path, typer.Argument(help="Model directory written by 'aedetect train'.")]
 HeaderOpt = Annotated[
@@ -103,6 +108,12 @@ ContaminationOpt = Annotated[
     ),
 ]
 DeviceOpt = Annotated[str, typer.Option(help="'auto' (a CUDA GPU when present), 'cpu' or a torch device.")]
+DecimalOpt = Annotated[
+    str | None, typer.Option(help="Decimal mark of the numbers, '.' or ',' (default: detected).")
+]
+SheetOpt = Annotated[
+    str | None, typer.Option(help="Sheet of an Excel workbook to read (default: the first).")
+]
 
 
 @app.command()
@@ -136,6 +147,8 @@ def train(
     names: NamesOpt = None,
     encoding: EncodingOpt = None,
     delimiter: DelimiterOpt = None,
+    decimal: DecimalOpt = None,
+    sheet: SheetOpt = None,
 ) -> None:
     """Train an autoencoder ensemble on DATA and save it to --out.
 
@@ -143,7 +156,7 @@ def train(
     memory trains in bounded memory."""
     with _reported_errors():
         _check_model_dir_is_free(out)
-        options = _read_options(header, names, encoding, delimiter)
+        options = _read_options(header, names, encoding, delimiter, decimal)
         params: dict[str, Any] = {
             "columns": _names(columns, "--columns"),
             "categorical": _names(categorical, "--categorical"),
@@ -156,20 +169,21 @@ def train(
             "random_state": seed,
             "n_threads": threads,
         }
-        _fit_and_save(data, options, {k: v for k, v in params.items() if v is not None}, device, out)
+        _fit_and_save(data, sheet, options, {k: v for k, v in params.items() if v is not None}, device, out)
 
 
 def _fit_and_save(
-    data: Path, options: dict[str, Any], params: dict[str, Any], device: str, out: Path
+    data: Path, sheet: str | None, options: dict[str, Any], params: dict[str, Any], device: str, out: Path
 ) -> None:
-    """Fit a detector with ``params`` on DATA, streamed in chunks with an epoch bar, save it to
-    ``out`` and print what it learned."""
+    """Fit a detector with ``params`` on DATA (a workbook's ``sheet`` read as a table), streamed in
+    chunks with an epoch bar, save it to ``out`` and print what it learned."""
     from aedetect import AutoEncoderDetector, save_detector
     from aedetect.data import iter_csv_chunks
+    from aedetect.data.tables import table_path
 
     detector = AutoEncoderDetector(device=device, **params)
-    with _EpochBar() as bar:
-        detector.fit(partial(iter_csv_chunks, data, **options), callback=bar.update)
+    with table_path(data, sheet) as source, _EpochBar() as bar:
+        detector.fit(partial(iter_csv_chunks, source, **options), callback=bar.update)
     try:
         save_detector(detector, out)
     except OSError as exc:
@@ -249,6 +263,8 @@ def score(
     names: NamesOpt = None,
     encoding: EncodingOpt = None,
     delimiter: DelimiterOpt = None,
+    decimal: DecimalOpt = None,
+    sheet: SheetOpt = None,
     device: DeviceOpt = "auto",
 ) -> None:
     """Score the rows of DATA with MODEL and write them to --out with three more columns.
@@ -262,15 +278,19 @@ def score(
     with _reported_errors():
         from aedetect import load_detector
         from aedetect.data import iter_csv_chunks
+        from aedetect.data.tables import table_path
         from aedetect.services.scoring import LABEL_COLUMN, scored_frame
 
         detector = load_detector(model, device=device)
-        options = _read_options(header, names, encoding, delimiter)
+        options = _read_options(header, names, encoding, delimiter, decimal)
         partial = out.with_name(f".{out.name}.partial")
         n_rows = n_flagged = 0
         try:
-            with partial.open("w", encoding="utf-8-sig", newline="") as sink:
-                for chunk in iter_csv_chunks(data, chunk_rows=SCORE_CHUNK_ROWS, **options):
+            with (
+                table_path(data, sheet) as source,
+                partial.open("w", encoding="utf-8-sig", newline="") as sink,
+            ):
+                for chunk in iter_csv_chunks(source, chunk_rows=SCORE_CHUNK_ROWS, **options):
                     scored = scored_frame(detector, chunk, top)
                     scored.to_csv(sink, index=False, header=n_rows == 0)
                     n_rows += len(scored)
@@ -322,10 +342,11 @@ def serve(
         int | None, typer.Option(min=1, max=65535, help="TCP port (default: AEDETECT_PORT or 8000).")
     ] = None,
 ) -> None:
-    """Start the HTTP service: dashboard at /, v2 and TensorMSA-compatible v1 APIs, docs at /docs."""
+    """Start the HTTP service: dashboard at /, v2 and TensorMSA-compatible v1 APIs, docs at /docs.
+    Refuses to start, before touching any job, while another server uses the data directory or port."""
     with _reported_errors():
         try:
-            from aedetect.api.server import run_server
+            from aedetect.server import run_server
         except ModuleNotFoundError as exc:
             if (exc.name or "").split(".")[0] == "aedetect":
                 raise

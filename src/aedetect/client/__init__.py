@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any, BinaryIO, TypedDict
 
 import httpx
-from tqdm import tqdm
 
+from aedetect.client.progress import JobProgress
 from aedetect.client.types import (
     AliasInfo,
     DatasetInfo,
@@ -107,14 +107,37 @@ class Client:
         return response.json()
 
     # --- datasets -----------------------------------------------------------------------------
-    def upload_dataset(self, file: str | Path | BinaryIO, name: str | None = None) -> DatasetInfo:
-        """Upload a CSV file (path or binary file object) as a dataset."""
+    def upload_dataset(
+        self,
+        file: str | Path | BinaryIO,
+        name: str | None = None,
+        *,
+        sheet: str | None = None,
+        encoding: str | None = None,
+        delimiter: str | None = None,
+        decimal: str | None = None,
+    ) -> DatasetInfo:
+        """Upload a CSV file or an Excel workbook (path or binary file object) as a dataset.
+
+        ``sheet`` chooses a workbook's sheet (default: the first); ``encoding``, ``delimiter`` and
+        ``decimal`` (``"."`` or ``","``) override what is detected in a CSV file. The answer's
+        ``format`` says how the file was read."""
         if isinstance(file, str | Path):
             path = Path(file)
             with path.open("rb") as handle:
-                return self.upload_dataset(handle, name or path.name)
+                return self.upload_dataset(
+                    handle,
+                    name or path.name,
+                    sheet=sheet,
+                    encoding=encoding,
+                    delimiter=delimiter,
+                    decimal=decimal,
+                )
         result: DatasetInfo = self._call(
-            "POST", "/datasets", files={"file": (name or "upload.csv", file, "text/csv")}
+            "POST",
+            "/datasets",
+            params=_params(sheet=sheet, encoding=encoding, delimiter=delimiter, decimal=decimal),
+            files={"file": (name or "upload.csv", file, "application/octet-stream")},
         )
         return result
 
@@ -191,20 +214,13 @@ class Client:
                     event, data = "", []
 
     def follow(self, job_id: str, progress: bool = True) -> JobInfo:
-        """Wait for the job through its events, showing epochs (or rows) on a progress bar."""
+        """Wait for the job through its events, showing epochs (or rows) on stderr: a progress
+        bar on a terminal, one line per change otherwise (see :class:`JobProgress`)."""
         last: JobInfo | None = None
-        with tqdm(desc=f"job {job_id[:8]}", unit="epoch", disable=not progress) as bar:
+        with JobProgress(job_id, enabled=progress) as shown:
             for job in self.events(job_id):
                 last = job
-                step = job["progress"]
-                total = step.get("max_epochs") or step.get("rows_total")
-                done = step.get("epoch") or step.get("rows_done") or 0
-                if total and bar.total != total:
-                    bar.total = total
-                bar.n = done
-                loss = step.get("train_loss")
-                bar.set_postfix(status=job["status"], **({"loss": f"{loss:.4g}"} if loss is not None else {}))
-                bar.refresh()
+                shown.show(job)
         return self.job(job_id) if last is None or last["status"] not in FINISHED else last
 
     def job_result(self, job_id: str) -> str:

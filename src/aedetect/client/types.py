@@ -21,6 +21,7 @@ class DatasetInfo(TypedDict, total=False):
     columns: list[ColumnInfo]
     created_at: str
     preview: list[dict[str, Any]]
+    format: dict[str, Any] | None
 
 
 class ModelInfo(TypedDict):

@@ -10,6 +10,7 @@ from typing import Final
 
 from charset_normalizer import from_bytes
 
+from aedetect.data.filetype import NotText, not_text_message
 from aedetect.errors import InvalidInput, quoted
 
 _BOMS: Final = {
@@ -18,9 +19,22 @@ _BOMS: Final = {
 }
 
 
-def binary_error(offset: int, detail: str = "") -> InvalidInput:
+def binary_error(offset: int, detail: str = "", head: bytes = b"") -> InvalidInput:
+    """The refusal of bytes that are not text: what the file looks like when its first bytes
+    (``head``) tell (a PDF, a workbook, an image ...) with how to make a CSV of it, else where."""
+    known = not_text_message(head)
+    if known is not None:
+        return NotText(known)
     suffix = f": {detail}" if detail else ""
     return InvalidInput(f"not a text CSV file (binary content near byte {offset}{suffix})")
+
+
+def check_not_binary(head: bytes) -> None:
+    """Refuse a file whose first bytes are those of a known binary format, before any decoding
+    (a PDF's first lines may decode as text, a workbook's never do)."""
+    known = not_text_message(head)
+    if known is not None:
+        raise NotText(known)
 
 
 def decodes(sample: bytes, encoding: str, final: bool) -> int | None:
@@ -103,7 +117,7 @@ def detect_encoding(sample: bytes, at_eof: bool) -> str:
         return "utf-16"
     nul = sample.find(b"\x00")
     if nul >= 0:
-        raise binary_error(nul)
+        raise binary_error(nul, head=sample)
     bad_utf8 = decodes(sample, "utf-8", at_eof)
     if bad_utf8 is None:
         return "utf-8"
@@ -115,5 +129,7 @@ def detect_encoding(sample: bytes, at_eof: bool) -> str:
     _check_one_encoding(whole, "cp949")
     best = from_bytes(sample).best()
     if best is None or best.encoding.startswith(("utf_16", "utf_32")) or best.encoding in CATCH_ALL_ENCODINGS:
-        raise binary_error(bad_utf8, "not valid UTF-8 or CP949 text; if it is text, give its encoding")
+        raise binary_error(
+            bad_utf8, "not valid UTF-8 or CP949 text; if it is text, give its encoding", sample
+        )
     return str(best.encoding)

@@ -9,11 +9,15 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from dataclasses import dataclass
 from typing import Final
 
-from aedetect.data.csv_charset import binary_error, check_codec, detect_encoding, split_bom
+from aedetect.data.csv_charset import binary_error, check_codec, check_not_binary, detect_encoding, split_bom
+from aedetect.data.csv_types import DECIMAL_COMMA, NA_VALUES
 from aedetect.errors import InvalidInput, PayloadTooLarge, quoted
+
+_COMMA: Final = re.compile(DECIMAL_COMMA)
 
 DELIMITERS: Final = (",", ";", "\t", "|")
 """Delimiters the sniffer chooses among, in order of preference on a tie."""
@@ -34,11 +38,15 @@ class CsvFormat:
         One character: ``","``, ``";"``, ``"\\t"`` or ``"|"``.
     has_header : bool
         Whether the first record holds column names (a guess from the first lines when sniffed).
+    decimal : str
+        The decimal mark of the numbers: ``"."``, or ``","`` when a column was read as
+        decimal-comma numbers (``179,0``); from the first lines when sniffed.
     """
 
     encoding: str
     delimiter: str
     has_header: bool
+    decimal: str = "."
 
 
 def _sample_records(text: str, delimiter: str, at_eof: bool) -> list[list[str]]:
@@ -120,6 +128,7 @@ def sniff_sample(
     max_columns: int | None = None,
 ) -> tuple[CsvFormat, list[list[str]]]:
     """The format of a file from its first bytes, and its first records parsed with that format."""
+    check_not_binary(sample)
     enc = check_codec(encoding) if encoding else detect_encoding(sample, at_eof)
     if encoding and codecs.lookup(enc).name == "utf-8" and sample.startswith(codecs.BOM_UTF8):
         enc = "utf-8-sig"
@@ -137,4 +146,17 @@ def sniff_sample(
     elif len(delimiter) != 1 or delimiter in '"\r\n':
         raise InvalidInput(f"the delimiter must be one character, got {quoted(delimiter)}", field="delimiter")
     records = _sample_records(text, delimiter, at_eof)
-    return CsvFormat(enc, delimiter, _guess_header(records)), records
+    has_header = _guess_header(records)
+    decimal = _guess_decimal(records[1 if has_header else 0 :]) if delimiter != "," else "."
+    return CsvFormat(enc, delimiter, has_header, decimal), records
+
+
+def _guess_decimal(records: list[list[str]]) -> str:
+    """``","`` when some column of the sampled records holds decimal-comma numbers only (and at
+    least one with a comma), else ``"."``: the reader settles it over the whole file."""
+    width = max((len(r) for r in records), default=0)
+    for i in range(width):
+        values = [r[i].strip() for r in records if len(r) > i and r[i].strip() not in NA_VALUES]
+        if values and any("," in v for v in values) and all(_COMMA.match(v) for v in values):
+            return ","
+    return "."

@@ -6,10 +6,12 @@ semicolon, tab, pipe), streams the file through pyarrow's incremental CSV reader
 bounded, and turns every failure a user can cause into :class:`~aedetect.errors.InvalidInput` (with the
 line number where there is one) or :class:`~aedetect.errors.PayloadTooLarge`.
 
-The work is split by concern: :mod:`~aedetect.data.csv_charset` detects the encoding,
+The work is split by concern: :mod:`~aedetect.data.csv_charset` detects the encoding (and refuses
+known binary formats saying what they are, :mod:`~aedetect.data.filetype`),
 :mod:`~aedetect.data.csv_dialect` sniffs the delimiter and header, :mod:`~aedetect.data.csv_stream`
-opens sources and streams them to pyarrow; this module holds the reading rules (column names and
-types) and the public functions.
+opens sources and streams them to pyarrow, :mod:`~aedetect.data.csv_types` settles column types;
+this module holds the reading rules (column names) and the public functions. Excel workbooks are
+read as CSV by :mod:`~aedetect.data.tables`.
 
 Reading rules (the old server read with pandas and ``skipinitialspace=True``; these keep its results):
 
@@ -18,7 +20,9 @@ Reading rules (the old server read with pandas and ``skipinitialspace=True``; th
 * Empty cells and pandas' usual missing markers (``NA``, ``N/A``, ``NaN``, ``NULL``, ``None``, ...)
   become NaN. Blank lines are skipped.
 * A column whose values are all integers is ``int64`` (``float64`` if it has a missing cell); all
-  numbers, ``float64``; anything else stays text (pandas ``str``). A column with no value at all is
+  numbers, ``float64``; all numbers with a decimal comma (``179,0``, ``1.234,5``) where the
+  delimiter is not a comma, ``float64`` (``decimal=`` overrides); anything else stays text
+  (pandas ``str``). A column with no value at all is
   ``float64`` (all NaN). Types are decided over the whole file, also when it is read in chunks.
 * A file with a header and no data rows gives an empty frame with those columns; a file with no
   content at all is an error.
@@ -28,13 +32,11 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import Final, Literal
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from aedetect.data.csv_charset import binary_error, encoding_name, mixed_encoding_error
 from aedetect.data.csv_dialect import DELIMITERS, CsvFormat, sniff_sample
@@ -54,6 +56,7 @@ from aedetect.data.csv_stream import (
     string_batches,
     too_many_columns,
 )
+from aedetect.data.csv_types import NA_VALUES, Schema, check_decimal, clean, comma_allowed
 from aedetect.errors import InvalidInput, listed, quoted
 
 __all__ = [
@@ -67,19 +70,19 @@ __all__ = [
     "sniff_csv",
 ]
 
-NA_VALUES: Final = frozenset(
-    {
-        "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
-        "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
-    }
-)  # fmt: skip
-"""Cell texts read as missing (pandas' defaults, which the old server used)."""
 
-_PROBE_ROWS: Final = 1000
-_NA_ARRAY: Final = pa.array(sorted(NA_VALUES), type=pa.string())
-_NULL_STRING: Final = pa.scalar(None, type=pa.string())
+@dataclass(frozen=True)
+class _Ask:
+    """What the caller said of the file; ``None`` leaves that part to detection."""
 
-Kind = Literal["empty", "int", "float", "text"]
+    names: Sequence[str] | None = None
+    header: bool | None = True
+    encoding: str | None = None
+    delimiter: str | None = None
+    decimal: str | None = None
+
+    def __post_init__(self) -> None:
+        check_decimal(self.decimal)
 
 
 def sniff_csv(
@@ -117,63 +120,6 @@ def sniff_csv(
         if inp.rewindable:
             inp.open()
         return fmt
-
-
-def _clean(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
-    """Trim whitespace and turn missing markers into nulls."""
-    trimmed = pc.ascii_trim_whitespace(column)
-    return pc.if_else(pc.is_in(trimmed, value_set=_NA_ARRAY), _NULL_STRING, trimmed)
-
-
-def _casts(column: pa.Array | pa.ChunkedArray, to: pa.DataType) -> bool:
-    """Whether every value of ``column`` parses as ``to``; a failing head is checked first because
-    a failed cast of a long column is slow."""
-    try:
-        if len(column) > _PROBE_ROWS:
-            pc.cast(column.slice(0, _PROBE_ROWS), to)
-        pc.cast(column, to)
-    except pa.ArrowInvalid:
-        return False
-    return True
-
-
-def _widen(kind: Kind, column: pa.Array | pa.ChunkedArray) -> Kind:
-    """The narrowest kind that holds both the values seen so far (``kind``) and ``column``."""
-    if kind == "text" or column.null_count == len(column):
-        return kind
-    if kind in ("empty", "int") and _casts(column, pa.int64()):
-        return "int"
-    return "float" if _casts(column, pa.float64()) else "text"
-
-
-class _Schema:
-    """Column kinds, widened batch by batch over a whole file, and the column names."""
-
-    def __init__(self, n_columns: int) -> None:
-        self.names: list[str] = []
-        self.kinds: list[Kind] = ["empty"] * n_columns
-        self.has_nulls = [False] * n_columns
-
-    def update(self, batch: pa.RecordBatch) -> None:
-        for i, column in enumerate(batch.columns):
-            self.kinds[i] = _widen(self.kinds[i], column)
-            self.has_nulls[i] = self.has_nulls[i] or column.null_count > 0
-
-    def arrow_type(self, i: int) -> pa.DataType:
-        kind = self.kinds[i]
-        if kind == "text":
-            return pa.string()
-        if kind == "int" and not self.has_nulls[i]:
-            return pa.int64()
-        return pa.float64()
-
-    def to_frame(self, table: pa.Table, start: int = 0) -> pd.DataFrame:
-        """A DataFrame of ``table``'s cleaned string columns cast to the schema's types."""
-        arrays = [pc.cast(table.column(i), self.arrow_type(i)) for i in range(table.num_columns)]
-        frame = pa.Table.from_arrays(arrays, names=column_ids(len(arrays))).to_pandas()
-        frame.columns = pd.Index(self.names)
-        frame.index = pd.RangeIndex(start, start + len(frame))
-        return frame
 
 
 def _check_names(names: Sequence[str], what: str) -> list[str]:
@@ -236,7 +182,7 @@ def _plan(
         note = f"header has {n_columns} columns"
     else:
         note = f"line 1 has {n_columns} fields"
-    return _Plan(CsvFormat(fmt.encoding, fmt.delimiter, has_header), n_columns, given, has_header, note)
+    return _Plan(replace(fmt, has_header=has_header), n_columns, given, has_header, note)
 
 
 def _locate_ragged(inp: CsvInput, plan: _Plan) -> tuple[int, int] | None:
@@ -284,7 +230,7 @@ def _clean_batches(inp: CsvInput, plan: _Plan, stream: Utf8Stream) -> Iterator[p
                     plan.names = names
                 batch = batch.slice(1)
                 seen_header = True
-            cleaned = [_clean(c) for c in batch.columns]
+            cleaned = [clean(c) for c in batch.columns]
             yield pa.RecordBatch.from_arrays(cleaned, names=column_ids(plan.n_columns))
     except RaggedRow as row:
         raise _ragged_error(inp, plan, row) from None
@@ -292,33 +238,19 @@ def _clean_batches(inp: CsvInput, plan: _Plan, stream: Utf8Stream) -> Iterator[p
         plan.names = [f"column_{i + 1}" for i in range(plan.n_columns)]
 
 
-def _open_batches(
-    inp: CsvInput,
-    names: Sequence[str] | None,
-    header: bool | None,
-    encoding: str | None,
-    delimiter: str | None,
-    block_bytes: int,
-) -> tuple[_Plan, Iterator[pa.RecordBatch]]:
+def _open_batches(inp: CsvInput, ask: _Ask, block_bytes: int) -> tuple[_Plan, Iterator[pa.RecordBatch]]:
     """Sniff the source and plan the read; the batches stream from the same pass."""
     stream = inp.open()
     sample, at_eof = read_sample(stream, inp.limits)
-    fmt, records = sniff_sample(sample, at_eof, encoding, delimiter, inp.limits.max_columns)
-    plan = _plan(fmt, records, names, header, inp.limits.max_columns)
+    fmt, records = sniff_sample(sample, at_eof, ask.encoding, ask.delimiter, inp.limits.max_columns)
+    plan = _plan(fmt, records, ask.names, ask.header, inp.limits.max_columns)
     plan.block_bytes = block_bytes
     return plan, _clean_batches(inp, plan, Utf8Stream(stream, sample, plan.fmt, inp.limits))
 
 
-def _scan(
-    inp: CsvInput,
-    names: Sequence[str] | None,
-    header: bool | None,
-    encoding: str | None,
-    delimiter: str | None,
-    keep: bool,
-) -> tuple[_Plan, _Schema, list[pa.RecordBatch]]:
-    """Read the whole source once: its plan, the column kinds over all rows and, if ``keep``, the
-    cleaned batches.
+def _scan(inp: CsvInput, ask: _Ask, keep: bool) -> tuple[_Plan, Schema, list[pa.RecordBatch]]:
+    """Read the whole source once: its plan (with the decimal mark found), the column kinds over
+    all rows and, if ``keep``, the cleaned batches.
 
     Blocks are small (:data:`~aedetect.data.csv_stream.BLOCK_BYTES`, which bounds Arrow's
     read-ahead); a file with a longer record is read again in larger blocks when it can be read
@@ -331,33 +263,27 @@ def _scan(
     """
     block_bytes = BLOCK_BYTES if inp.rewindable else LONG_BLOCK_BYTES
     try:
-        return _scan_decoded(inp, names, header, encoding, delimiter, keep, block_bytes)
+        return _scan_decoded(inp, ask, keep, block_bytes)
     except LongRecord:
         if block_bytes >= LONG_BLOCK_BYTES:
             raise
-    return _scan_decoded(inp, names, header, encoding, delimiter, keep, LONG_BLOCK_BYTES)
+    return _scan_decoded(inp, ask, keep, LONG_BLOCK_BYTES)
 
 
 def _scan_decoded(
-    inp: CsvInput,
-    names: Sequence[str] | None,
-    header: bool | None,
-    encoding: str | None,
-    delimiter: str | None,
-    keep: bool,
-    block_bytes: int,
-) -> tuple[_Plan, _Schema, list[pa.RecordBatch]]:
+    inp: CsvInput, ask: _Ask, keep: bool, block_bytes: int
+) -> tuple[_Plan, Schema, list[pa.RecordBatch]]:
     """:func:`_scan` in blocks of ``block_bytes``, falling back from UTF-8 to CP949 (see there)."""
     try:
-        return _scan_once(inp, names, header, encoding, delimiter, keep, block_bytes)
+        return _scan_once(inp, ask, keep, block_bytes)
     except Undecodable as exc:
         if exc.good_line is not None:
             raise mixed_encoding_error(exc.line, exc.encoding, exc.good_line) from None
-        if not (encoding is None and exc.encoding == "utf-8" and exc.after_ascii and inp.rewindable):
+        if not (ask.encoding is None and exc.encoding == "utf-8" and exc.after_ascii and inp.rewindable):
             raise _undecodable_error(exc) from None
         first = exc
     try:
-        return _scan_once(inp, names, header, "cp949", delimiter, keep, block_bytes)
+        return _scan_once(inp, replace(ask, encoding="cp949"), keep, block_bytes)
     except Undecodable as exc:
         if exc.good_line is not None:
             raise mixed_encoding_error(exc.line, exc.encoding, exc.good_line) from None
@@ -373,16 +299,10 @@ def _undecodable_error(exc: Undecodable) -> InvalidInput:
 
 
 def _scan_once(
-    inp: CsvInput,
-    names: Sequence[str] | None,
-    header: bool | None,
-    encoding: str | None,
-    delimiter: str | None,
-    keep: bool,
-    block_bytes: int,
-) -> tuple[_Plan, _Schema, list[pa.RecordBatch]]:
-    plan, batches = _open_batches(inp, names, header, encoding, delimiter, block_bytes)
-    schema = _Schema(plan.n_columns)
+    inp: CsvInput, ask: _Ask, keep: bool, block_bytes: int
+) -> tuple[_Plan, Schema, list[pa.RecordBatch]]:
+    plan, batches = _open_batches(inp, ask, block_bytes)
+    schema = Schema(plan.n_columns, comma_allowed(ask.decimal, plan.fmt.delimiter))
     kept: list[pa.RecordBatch] = []
     for batch in batches:
         schema.update(batch)
@@ -390,6 +310,8 @@ def _scan_once(
             kept.append(batch)
     assert plan.names is not None
     schema.names = plan.names
+    schema.settle()
+    plan.fmt = replace(plan.fmt, decimal=ask.decimal or schema.decimal)
     return plan, schema, kept
 
 
@@ -401,6 +323,7 @@ def read_csv(
     max_bytes: int | None = None,
     encoding: str | None = None,
     delimiter: str | None = None,
+    decimal: str | None = None,
     max_columns: int | None = None,
     max_line_bytes: int | None = None,
 ) -> pd.DataFrame:
@@ -423,6 +346,10 @@ def read_csv(
         Raise :class:`~aedetect.errors.PayloadTooLarge` for a larger file.
     encoding, delimiter : str, optional
         Skip detection and use these.
+    decimal : {".", ","}, optional
+        The decimal mark. By default decimal commas (``179,0``, ``1.234,5``) are detected in
+        columns that are not plain numbers when the delimiter is not a comma; ``"."`` turns that
+        off, ``","`` looks for them also in a comma-separated file (quoted values).
     max_columns, max_line_bytes : int, optional
         Raise :class:`~aedetect.errors.PayloadTooLarge` (``field`` names the limit) for a first line
         of more columns, or any line of more bytes (in UTF-8). Both are checked before the columns are
@@ -439,7 +366,8 @@ def read_csv(
         The file is larger than ``max_bytes``, or over ``max_columns`` or ``max_line_bytes``.
     """
     with CsvInput(source, ReadLimits(max_bytes, max_columns, max_line_bytes)) as inp:
-        _, schema, batches = _scan(inp, names, header, encoding, delimiter, keep=True)
+        ask = _Ask(names, header, encoding, delimiter, decimal)
+        _, schema, batches = _scan(inp, ask, keep=True)
         table = pa.Table.from_batches(batches, schema=_string_schema(len(schema.names)))
         del batches
         return schema.to_frame(table)
@@ -454,20 +382,26 @@ def iter_csv_chunks(
     max_bytes: int | None = None,
     encoding: str | None = None,
     delimiter: str | None = None,
+    decimal: str | None = None,
     max_columns: int | None = None,
     max_line_bytes: int | None = None,
+    on_format: Callable[[CsvFormat], None] | None = None,
 ) -> Iterator[pd.DataFrame]:
     """Read a CSV file as DataFrames of ``chunk_rows`` rows (the last one shorter), in bounded memory.
 
     The file is read twice: once to settle each column's type over the whole file, once to yield
     the chunks, so that every chunk has the same dtypes and ``pd.concat(chunks)`` equals
     :func:`read_csv` of the same file. Each chunk's index continues the previous one (row position
-    in the file). Parameters and errors are those of :func:`read_csv`.
+    in the file). Parameters and errors are those of :func:`read_csv`; ``on_format``, if given,
+    is called with the format found (encoding, delimiter, header, decimal mark) before the first
+    chunk.
     """
     if chunk_rows < 1:
         raise InvalidInput(f"chunk_rows must be at least 1, got {chunk_rows}", field="chunk_rows")
     with CsvInput(path, ReadLimits(max_bytes, max_columns, max_line_bytes)) as inp:
-        plan, schema, _ = _scan(inp, names, header, encoding, delimiter, keep=False)
+        plan, schema, _ = _scan(inp, _Ask(names, header, encoding, delimiter, decimal), keep=False)
+        if on_format is not None:
+            on_format(plan.fmt)
         stream = inp.open()
         sample, _ = read_sample(stream, inp.limits)
         batches = _clean_batches(inp, plan, Utf8Stream(stream, sample, plan.fmt, inp.limits))

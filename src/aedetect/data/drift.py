@@ -18,8 +18,9 @@ that quantile of the PSI of samples of that size drawn from the training shares;
 values on. So a quiet hour with few rows does not raise an alarm, while
 a big sample shows a small real shift only once it passes the limits. The PSI limits 0.1 and 0.25
 are the usual ones of credit scoring; KS 0.1 and 0.2 mean a tenth and a fifth of the rows moved
-across some value; the unseen limits are 1% and 5% of the rows; the anomaly rate limits are twice
-and three times the expected rate (or half and a third of it).
+across some value; the unseen limits are 1% and 5% of the rows. The anomaly rate is judged by
+:func:`rate_drift`: a one-sided binomial test (p below 0.001) together with a minimum effect of
+``max(1 point, 25% of the expected rate)``, so the rule works for an expected share of 1% as for 43%.
 """
 
 from __future__ import annotations
@@ -42,12 +43,21 @@ LIMITS: dict[str, tuple[float, float]] = {
     "psi": (0.1, 0.25),
     "ks": (0.1, 0.2),
     "unseen_share": (0.01, 0.05),
-    "anomaly_rate_ratio": (2.0, 3.0),
+    "anomaly_rate_effect": (1.0, 2.0),
 }
 """Watch and drift limits of each figure (see the module docstring)."""
 
 PSI_FLOOR = 1e-4
 """Share given to an empty bucket in the PSI (its logarithm is otherwise infinite)."""
+
+RATE_EFFECT = (0.01, 0.25)
+"""The anomaly rate's minimum effect: ``max(RATE_EFFECT[0], RATE_EFFECT[1] * expected)`` above the
+expected rate (a shift smaller than a point, or than a quarter of the rate, is no news to an
+operator however many rows prove it); ``watch`` from one such effect, ``drifted`` from two
+(``LIMITS["anomaly_rate_effect"]``). Below the expected rate the effect is capped at half the rate
+(watch) and two thirds of it (drifted), so a model that stops flagging is still seen at 1%."""
+RATE_P = 0.001
+"""Largest one-sided binomial p-value of an anomaly rate judged ``watch`` or ``drifted``."""
 
 NOISE_LEVEL = 0.999
 """Confidence of the noise levels: each figure of an unchanged stream passes its noise level once in
@@ -376,19 +386,34 @@ def binomial_tail(k: int, n: int, p: float, upper: bool) -> float:
     )
 
 
+def rate_effects(expected: float) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The rates at which the anomaly rate becomes ``watch`` and ``drifted``: ``(above, below)``,
+    each a pair ``(watch, drifted)`` (see :data:`RATE_EFFECT`)."""
+    effect = max(RATE_EFFECT[0], RATE_EFFECT[1] * expected)
+    watch, drift = (effect * k for k in LIMITS["anomaly_rate_effect"])
+    above = (expected + watch, expected + drift)
+    below = (expected - min(watch, expected / 2), expected - min(drift, 2 * expected / 3))
+    return above, below
+
+
 def rate_drift(rows: int, anomalies: int, expected: float) -> RateDrift:
-    """The anomaly rate of ``rows`` live rows against ``expected``: ``watch`` or ``drifted`` when it
-    is off by the factors of :data:`LIMITS` in either direction and the binomial chance of a gap
-    that large is below ``1 - NOISE_LEVEL``."""
+    """The anomaly rate of ``rows`` live rows against ``expected``: ``watch`` or ``drifted`` when the
+    one-sided binomial test in the direction of the gap gives p below :data:`RATE_P` and the rate
+    is beyond the minimum effect of :func:`rate_effects` (one effect: watch, two: drifted)."""
     if rows <= 0:
         return RateDrift(0, 0, None, expected, None, NO_DATA)
     observed = anomalies / rows
     p = min(max(expected, 1e-6), 1 - 1e-6)
-    ratio = observed / p
-    chance = binomial_tail(anomalies, rows, p, upper=observed > p)
-    factor = math.inf if observed == 0 else max(ratio, 1.0 / ratio)
-    state = STABLE if chance >= 1 - NOISE_LEVEL else verdict(factor, LIMITS["anomaly_rate_ratio"])
-    return RateDrift(rows, anomalies, observed, expected, ratio, state)
+    higher = observed > p
+    chance = binomial_tail(anomalies, rows, p, upper=higher)
+    above, below = rate_effects(p)
+    if chance >= RATE_P:
+        state = STABLE
+    elif higher:
+        state = DRIFTED if observed >= above[1] else WATCH if observed >= above[0] else STABLE
+    else:
+        state = DRIFTED if observed <= below[1] else WATCH if observed <= below[0] else STABLE
+    return RateDrift(rows, anomalies, observed, expected, observed / p, state)
 
 
 def compare(

@@ -131,7 +131,9 @@ class Dataset:
     """An uploaded CSV file kept as a dataset, with its inferred schema.
 
     ``columns`` holds per column its ``name``, ``kind``, ``missing_share``, ``distinct`` count and
-    ``examples``; ``path`` is where the file lives, relative to the data directory.
+    ``examples``; ``path`` is where the file lives, relative to the data directory; ``format``
+    how the upload was read (``kind`` csv/xlsx/xls, ``sheet``, ``encoding``, ``delimiter``,
+    ``decimal``), empty for datasets kept before it was recorded.
     """
 
     dataset_id: str
@@ -141,6 +143,7 @@ class Dataset:
     columns: list[dict[str, Any]]
     path: str
     created_at: datetime | None = None
+    format: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -22,6 +22,11 @@ class JobRunner(ABC):
     def wait(self, job_id: str, timeout: float | None = None) -> None:
         """Block until the job has finished (succeeded or failed) or ``timeout`` seconds pass."""
 
+    def stop(self) -> None:
+        """Ask the jobs this process runs to end early (at a stop signal, before
+        :meth:`shutdown`); returns at once. By default nothing: the jobs run elsewhere."""
+        return None
+
     @abstractmethod
     def shutdown(self) -> None:
         """Stop accepting jobs and wait for the running ones."""

@@ -21,6 +21,7 @@ def _dataset(row: DatasetRow) -> Dataset:
         columns=[dict(c) for c in row.columns],
         path=row.path,
         created_at=row.created_at,
+        format=dict(row.format or {}),
     )
 
 
@@ -30,6 +31,7 @@ class DatasetStore(SqlStore):
     def create_dataset(self, dataset: Dataset) -> Dataset:
         """Insert a dataset record; ``Conflict`` if its id exists."""
         columns = _json_value({"columns": dataset.columns}, "columns")["columns"]
+        fmt = _json_value(dataset.format, "format") if dataset.format else None
 
         def work(session: Session) -> Dataset:
             row = DatasetRow(
@@ -40,6 +42,7 @@ class DatasetStore(SqlStore):
                 columns=columns,
                 path=_text(dataset.path, "path"),
                 created_at=dataset.created_at,
+                format=fmt,
             )
             session.add(row)
             try:

@@ -203,6 +203,7 @@ class DatasetRow(Base):
     columns: Mapped[list[dict[str, Any]]] = mapped_column(JSON())
     path: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    format: Mapped[dict[str, Any] | None] = mapped_column(JSON(), nullable=True)
 
 
 class ThresholdRow(Base):

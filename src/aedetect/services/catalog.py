@@ -1,30 +1,38 @@
-"""Datasets of the native API: CSV files uploaded once, described by their inferred schema, and
-used by any number of models (for training, evaluation, thresholds or batch scoring).
+"""Datasets of the native API: CSV files or Excel workbooks uploaded once, described by their
+inferred schema, and used by any number of models (for training, evaluation, thresholds or batch
+scoring).
 
-A file is read with :func:`aedetect.data.read_csv` (encodings, delimiters, Korean names) before
-it is kept, so a file that is not a readable CSV is refused and nothing is stored. It is written
-under a temporary name and renamed into place before the registry records it; a dataset that a
-model still needs cannot be deleted.
+A file is read with :func:`aedetect.data.read_csv` (encodings, delimiters, decimal commas, Korean
+names) before it is kept, so a file that is not a readable table is refused and nothing is
+stored. A workbook's sheet, and a CSV file read with options that detection would not choose, are
+kept as the CSV they read as (UTF-8, comma), so every later read (training, previews, scoring a
+stored dataset) reads the same table without the options. A file is written under a temporary
+name and renamed into place before the registry records it; a dataset that a model still needs
+cannot be deleted.
 """
 
 from __future__ import annotations
 
+import csv
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO, cast
 
 import pandas as pd
 
-from aedetect.data import iter_csv_chunks, read_csv
+from aedetect.data import CsvFormat, iter_csv_chunks, read_csv
+from aedetect.data.filetype import NotText
 from aedetect.data.summary import summarize
+from aedetect.data.tables import TableFile, TableOptions, open_table
 from aedetect.domain import Dataset
-from aedetect.errors import Conflict, InvalidInput, PayloadTooLarge, listed, quoted, storage_error
+from aedetect.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, listed, quoted, storage_error
 from aedetect.registry.base import Registry
 from aedetect.services.paths import DataPaths, check_dataset_id, check_file_name
 from aedetect.services.values import json_value
@@ -61,11 +69,15 @@ UPLOAD_CHUNK_ROWS = 50_000
 class UploadSummary:
     """An uploaded file as read: its size in bytes, data rows and per column: name, kind as a
     model would encode it, missing share, distinct count (exact up to a bound, estimated beyond:
-    :mod:`aedetect.data.summary`) and a few distinct examples."""
+    :mod:`aedetect.data.summary`) and a few distinct examples; ``format``: how it was read (kind,
+    sheet, encoding, delimiter, decimal mark); ``content``: the file to keep (the upload itself,
+    or the CSV it reads as)."""
 
     size: int
     rows: int
     columns: list[dict[str, Any]]
+    format: dict[str, Any] = field(default_factory=dict)
+    content: BinaryIO | None = None
 
     @property
     def names(self) -> list[str]:
@@ -87,11 +99,15 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [{str(k): json_value(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
 
 
-def read_upload(name: str, content: BinaryIO, limits: CsvLimits) -> UploadSummary:
+def read_upload(
+    name: str, content: BinaryIO, limits: CsvLimits, options: TableOptions | None = None
+) -> UploadSummary:
     """An uploaded file read and described chunk by chunk (memory bounded by a chunk, not by the
-    file): the one reader of uploads of both APIs. ``PayloadTooLarge`` over a limit (naming it and
-    its setting; columns and line length are checked on the first lines, before the columns are
-    parsed), ``InvalidInput`` naming the file when it is not a readable CSV or holds no data row."""
+    file): the one reader of uploads of both APIs. CSV text, or an Excel workbook's sheet
+    (``options.sheet``, else the first). ``PayloadTooLarge`` over a limit (naming it and its
+    setting; columns and line length are checked on the first lines, before the columns are
+    parsed), ``InvalidInput`` naming the file when it is not a readable table (saying what it
+    looks like when it is a known binary format) or holds no data row."""
     content.seek(0, os.SEEK_END)
     size = content.tell()
     if size > limits.max_bytes:
@@ -101,26 +117,74 @@ def read_upload(name: str, content: BinaryIO, limits: CsvLimits) -> UploadSummar
             field="file",
         )
     content.seek(0)
+    options = options or TableOptions()
+    try:
+        with named_limits(f"file {quoted(name)}", "file"):
+            table = open_table(content, options, limits.max_bytes, limits.max_columns)
+    except InvalidInput as exc:
+        raise InvalidInput(f"file {quoted(name)}: {exc.message}", field=exc.field or "file") from exc
+    try:
+        return _read_table(name, size, table, limits, options.overrides_csv)
+    except BaseException:
+        table.close()
+        raise
+
+
+def _read_table(name: str, size: int, table: TableFile, limits: CsvLimits, rewrite: bool) -> UploadSummary:
+    """:func:`read_upload` of a file as CSV; ``rewrite``: keep the table as read (see the module)."""
+    found: list[CsvFormat] = []
     chunks = iter_csv_chunks(
-        content,
+        table.file,
         chunk_rows=UPLOAD_CHUNK_ROWS,
         max_bytes=limits.max_bytes,
         max_columns=limits.max_columns,
         max_line_bytes=limits.max_line_bytes,
+        on_format=found.append,
+        **table.csv_options,
     )
+    kept = table.file
+    if rewrite:
+        kept = tempfile.TemporaryFile()  # noqa: SIM115 - handed to the caller, who closes it
+        chunks = _written(chunks, kept)
+    try:
+        rows, profile = _summary(name, table, chunks)
+    except BaseException:
+        if kept is not table.file:
+            kept.close()
+        raise
+    kept.seek(0)
+    fmt = table.describe(found[0] if found else None)
+    return UploadSummary(size, rows, profile, fmt, cast(BinaryIO, kept))
+
+
+def _summary(name: str, table: TableFile, chunks: Iterator[pd.DataFrame]) -> tuple[int, list[dict[str, Any]]]:
+    """The data rows and column profiles of an upload, or ``InvalidInput`` naming the file."""
+    what = "CSV file" if table.kind == "csv" else f"table (sheet {quoted(table.sheet)})"
     try:
         with named_limits(f"file {quoted(name)}", "file"):
             rows, columns = summarize(chunks, EXAMPLES)
+    except NotText as exc:
+        raise InvalidInput(f"file {quoted(name)}: {exc.message}", field="file") from exc
     except InvalidInput as exc:
         raise InvalidInput(
-            f"file {quoted(name)} is not a readable CSV file: {exc.message}", field="file"
+            f"file {quoted(name)} is not a readable {what}: {exc.message}", field="file"
         ) from exc
     if not columns or not rows:
         raise InvalidInput(f"file {quoted(name)} holds no data rows below its header", field="file")
     profile = [c.as_dict() for c in columns]
     for column in profile:
         column["examples"] = [json_value(v) for v in column["examples"]]
-    return UploadSummary(size, rows, profile)
+    return rows, profile
+
+
+def _written(chunks: Iterator[pd.DataFrame], out: IO[bytes]) -> Iterator[pd.DataFrame]:
+    """``chunks`` passed on, and written to ``out`` as CSV (UTF-8, comma, text quoted) on the way."""
+    first = True
+    for chunk in chunks:
+        text = chunk.to_csv(index=False, header=first, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n")
+        out.write(text.encode("utf-8"))
+        first = False
+        yield chunk
 
 
 class DatasetCatalog:
@@ -133,17 +197,19 @@ class DatasetCatalog:
         self.limits = limits
         self.max_bytes = limits.max_bytes
 
-    def add(self, name: str | None, content: BinaryIO) -> Dataset:
-        """Keep ``content`` as a new dataset named ``name`` (the client's file name)."""
+    def add(self, name: str | None, content: BinaryIO, options: TableOptions | None = None) -> Dataset:
+        """Keep ``content`` as a new dataset named ``name`` (the client's file name), read with
+        ``options`` (a workbook's sheet; a CSV file's encoding, delimiter, decimal mark)."""
         label = check_file_name((name or "").strip() or "upload.csv")
-        upload = read_upload(label, content, self.limits)
+        upload = read_upload(label, content, self.limits, options)
+        kept = upload.content or content
         dataset_id = f"ds_{uuid.uuid4().hex[:12]}"
         key = self._paths.dataset_file(dataset_id)
         written = False
         try:
-            content.seek(0)
+            kept.seek(0)
             with self._store.writing_file(key) as temp, temp.open("wb") as out:
-                shutil.copyfileobj(content, out, length=1024 * 1024)
+                shutil.copyfileobj(kept, out, length=1024 * 1024)
             written = True
             return self._registry.create_dataset(
                 Dataset(
@@ -154,6 +220,7 @@ class DatasetCatalog:
                     columns=upload.columns,
                     path=key,
                     created_at=datetime.now(UTC),
+                    format=upload.format,
                 )
             )
         except BaseException as exc:
@@ -165,6 +232,9 @@ class DatasetCatalog:
             ):
                 raise error from exc
             raise
+        finally:
+            if kept is not content:
+                kept.close()
 
     def get(self, dataset_id: str) -> Dataset:
         """The dataset, or ``NotFound``."""
@@ -186,8 +256,10 @@ class DatasetCatalog:
 
     def preview(self, dataset_id: str, rows: int = PREVIEW_ROWS) -> list[dict[str, Any]]:
         """The first ``rows`` rows, typed as training reads them."""
-        path = self._file(dataset_id)
-        first = next(iter(iter_csv_chunks(path, chunk_rows=rows)), None)
+        try:
+            first = next(iter(iter_csv_chunks(self._file(dataset_id), chunk_rows=rows)), None)
+        except FileNotFoundError:  # a delete set the file aside after the record was read
+            raise NotFound(f"dataset {dataset_id} is being deleted", field="dataset_id") from None
         return [] if first is None else records(first)
 
     def frame(self, dataset_id: str) -> pd.DataFrame:

@@ -13,7 +13,7 @@ such a node over v1 replaces the link with the uploaded files.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
 
 import pandas as pd
@@ -110,7 +110,7 @@ class DatasetService:
             name = check_file_name((upload.filename or "").strip() or upload.field)
             if name in checked:
                 raise InvalidInput(f"file {quoted(name)} is sent twice in one upload", field="file")
-            checked[name] = (upload, self._inspect(name, upload.content))
+            checked[name] = self._inspect(name, upload)
         directory = self._paths.node_dir(nn_id, version, node)
 
         replaced: list[str] = []
@@ -129,10 +129,12 @@ class DatasetService:
         self._workflow.update_config(nn_id, version, node, DATA_NODE, change)
         return UploadResult([info for _, info in checked.values()], replaced)
 
-    def _inspect(self, name: str, content: BinaryIO) -> StoredFile:
-        """Read the file as CSV (refusing it if it is not one) and describe it."""
-        upload = read_upload(name, content, self._limits)
-        return StoredFile(name=name, bytes=upload.size, rows=upload.rows, columns=upload.names)
+    def _inspect(self, name: str, sent: Upload) -> tuple[Upload, StoredFile]:
+        """Read the file as CSV or an Excel workbook's first sheet (refusing it if it is neither)
+        and describe it; a workbook is kept as the CSV it reads as."""
+        upload = read_upload(name, sent.content, self._limits)
+        kept = replace(sent, content=upload.content or sent.content)
+        return kept, StoredFile(name=name, bytes=upload.size, rows=upload.rows, columns=upload.names)
 
     @staticmethod
     def _check_same_columns(kept: Sequence[dict[str, Any]], new: Sequence[StoredFile]) -> None:

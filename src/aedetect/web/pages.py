@@ -32,6 +32,7 @@ from fastapi.templating import Jinja2Templates
 
 from aedetect import __version__
 from aedetect.bootstrap import Container
+from aedetect.detectors.params import MAX_HIDDEN_UNITS, MAX_SEED, PARAMETERS
 from aedetect.domain import PRODUCTION
 from aedetect.errors import NotFound
 from aedetect.services.models import parameter_defaults, parameter_help
@@ -121,32 +122,71 @@ def models_page(request: Request, container: ContainerDep) -> HTMLResponse:
     )
 
 
+PARAMETER_LABELS = {
+    "activation": "activation",
+    "batch_size": "batch size",
+    "contamination": "expected anomaly share",
+    "epochs": "epochs",
+    "error_knee": "error knee",
+    "learning_rate": "learning rate",
+    "magnitude_weight": "magnitude weight",
+    "n_estimators": "ensemble size",
+    "n_hidden": "hidden sizes",
+    "patience": "patience",
+    "random_state": "random seed",
+    "validation_fraction": "validation share",
+    "vocab_size": "values per category",
+    "weight_decay": "weight decay",
+}
+"""What the New model page calls each parameter (its API name is shown beside it)."""
+
+
 @router.get("/models/new")
 def new_model_page(request: Request) -> HTMLResponse:
     helps = parameter_help()
     params = [
-        {**parameter_field(name, default), "help": helps[name]}
+        {**parameter_field(name, default), "help": field_help(name, helps[name])}
         for name, default in parameter_defaults().items()
     ]
-    return page(request, "new_model.html", "New model", params=params)
+    return page(request, "new_model.html", "New model", params=params, page={"params": params})
 
 
-def parameter_field(name: str, default: Any) -> dict[str, str]:
-    """A parameter's form field: how to read what is typed (a list of widths, text or a number)
-    and its default as the placeholder ("auto" where the library chooses from the data)."""
-    if name == "n_hidden":
-        kind = "list"
-    elif isinstance(default, str):
-        kind = "text"
-    else:
-        kind = "number"
+def field_help(name: str, text: str) -> str:
+    """A parameter's one line with its default said once, in words ("auto" is not a default a
+    newcomer can read: a seed left empty means a new one each training)."""
+    if name == "random_state":
+        return f"{PARAMETERS[name].help} Default: none (a new seed, so a different model, each training)."
+    head, _, default = text.rpartition(" Default: ")
+    return head if default == "auto." and "(default:" in head else text
+
+
+def parameter_field(name: str, default: Any) -> dict[str, Any]:
+    """A parameter's form field: how to read what is typed (a list of widths, text or a number),
+    its default as the placeholder ("auto" where the library chooses from the data), and the
+    rule the API applies, so the page can check every field before sending."""
+    spec = PARAMETERS[name]
+    kind = {"widths": "list", "choice": "text", "text": "text"}.get(spec.kind, "number")
     if default is None:
         shown = "auto"
     elif isinstance(default, list):
         shown = ", ".join(map(str, default))
     else:
         shown = str(default)
-    return {"name": name, "type": kind, "placeholder": shown}
+    high = {"widths": MAX_HIDDEN_UNITS, "seed": MAX_SEED}.get(spec.kind, spec.high)
+    rule = {
+        "kind": spec.kind,
+        "low": 0 if spec.kind == "seed" else spec.low,
+        "high": None if high is None or high == float("inf") else high,
+        "closed": list(spec.closed),
+        "choices": list(spec.choices),
+    }
+    return {
+        "name": name,
+        "label": PARAMETER_LABELS.get(name, name),
+        "type": kind,
+        "placeholder": shown,
+        "rule": rule,
+    }
 
 
 @router.get("/models/{name}")

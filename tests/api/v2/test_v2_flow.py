@@ -136,7 +136,11 @@ def test_thresholds_take_effect_at_once_by_every_strategy(
 ) -> None:
     rows = _rows(kdd_test, 200)
     scores = [r["score"] for r in api.score(NAME, rows)["rows"]]
-    other = ServerProcess(v2_server.data_dir).start()  # a second process on the same registry
+    other = ServerProcess(  # a second process on the same registry and files (its own data directory)
+        v2_server.data_dir.parent / "other",
+        AEDETECT_DATABASE_URL=f"sqlite:///{v2_server.data_dir / 'aedetect.db'}",
+        AEDETECT_ARTIFACT_URL=str(v2_server.data_dir),
+    ).start()
     try:
         second = Client(other.url)
         high = api.set_threshold(NAME, 1, "value", value=max(scores) + 1, note="quiet")

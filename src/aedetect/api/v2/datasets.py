@@ -1,5 +1,5 @@
-"""``/api/v2/datasets``: upload a CSV (multipart field ``file``, or a raw ``text/csv`` body),
-list, show with its first rows, delete one that no model needs."""
+"""``/api/v2/datasets``: upload a CSV file or an Excel workbook (multipart field ``file``, or a
+raw body), list, show with its first rows, delete one that no model needs."""
 
 from __future__ import annotations
 
@@ -12,13 +12,30 @@ from starlette.datastructures import UploadFile
 from aedetect.api.deps import CatalogDep
 from aedetect.api.uploads import read_multipart, spool_body
 from aedetect.api.v2.problems import problem_responses
-from aedetect.api.v2.schemas import ColumnProfile, DatasetDetail, DatasetId, DatasetList, DatasetPublic
+from aedetect.api.v2.schemas import (
+    ColumnProfile,
+    DatasetDetail,
+    DatasetFormat,
+    DatasetId,
+    DatasetList,
+    DatasetPublic,
+)
+from aedetect.data.tables import TableOptions
 from aedetect.domain import Dataset
 from aedetect.errors import InvalidInput, UnsupportedMediaType, quoted
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
 
-CSV_TYPES = ("text/csv", "application/csv", "text/plain", "application/octet-stream")
+CSV_TYPES = (
+    "text/csv",
+    "application/csv",
+    "text/plain",
+    "application/octet-stream",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.ms-excel",
+)
+"""Raw body types taken; what the file is, is told by its content."""
+OPTION_FIELDS = ("sheet", "encoding", "delimiter", "decimal")
 
 UPLOAD_BODY = {
     "requestBody": {
@@ -28,7 +45,11 @@ UPLOAD_BODY = {
                 "schema": {
                     "type": "object",
                     "properties": {
-                        "file": {"type": "string", "format": "binary", "description": "The CSV file."}
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "The CSV file or Excel workbook.",
+                        }
                     },
                     "required": ["file"],
                 }
@@ -50,13 +71,15 @@ def dataset_public(dataset: Dataset) -> DatasetPublic:
         rows=dataset.rows,
         columns=[ColumnProfile(**c) for c in dataset.columns],
         created_at=dataset.created_at,
+        format=DatasetFormat(**dataset.format) if dataset.format else None,
     )
 
 
 @router.post(
     "",
     status_code=201,
-    summary="Upload a CSV file as a dataset; answers its id and inferred schema",
+    summary="Upload a CSV file or Excel workbook as a dataset; answers its id, inferred schema and "
+    "how it was read",
     openapi_extra=UPLOAD_BODY,
     responses=problem_responses(400, 413, 415),
 )
@@ -66,11 +89,29 @@ async def upload(
     name: Annotated[
         str | None, Query(description="File name for a raw text/csv body.", examples=["line7.csv"])
     ] = None,
+    sheet: Annotated[
+        str | None, Query(description="Workbook sheet to read (default: the first).", examples=["Line 7"])
+    ] = None,
+    encoding: Annotated[
+        str | None, Query(description="CSV text encoding (default: detected).", examples=["cp949"])
+    ] = None,
+    delimiter: Annotated[
+        str | None, Query(description="CSV field delimiter, or 'tab' (default: detected).", examples=[";"])
+    ] = None,
+    decimal: Annotated[
+        str | None,
+        Query(description="Decimal mark of CSV numbers, '.' or ',' (default: detected).", examples=[","]),
+    ] = None,
 ) -> DatasetPublic:
+    asked = {"sheet": sheet, "encoding": encoding, "delimiter": delimiter, "decimal": decimal}
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data":
         form = await read_multipart(request, catalog.max_bytes)
         try:
+            for key, value in form.multi_items():
+                if key in OPTION_FIELDS and isinstance(value, str) and asked[key] is None:
+                    asked[key] = value
+            options = _options(asked)
             files = [(k, v) for k, v in form.multi_items() if isinstance(v, UploadFile)]
             if len(files) != 1 or files[0][0] != "file":
                 raise InvalidInput(
@@ -79,22 +120,31 @@ async def upload(
                     field="file",
                 )
             upload = files[0][1]
-            dataset = await run_in_threadpool(catalog.add, name or upload.filename, upload.file)
+            dataset = await run_in_threadpool(catalog.add, name or upload.filename, upload.file, options)
         finally:
             await form.close()
     elif content_type in CSV_TYPES:
+        options = _options(asked)
         body = await spool_body(request, catalog.max_bytes)
         try:
-            dataset = await run_in_threadpool(catalog.add, name, body)
+            dataset = await run_in_threadpool(catalog.add, name, body, options)
         finally:
             body.close()
     else:
         raise UnsupportedMediaType(
-            f"content type {quoted(content_type or 'none')} is not taken here: send the CSV as "
-            "multipart/form-data (field 'file') or as a text/csv body",
+            f"content type {quoted(content_type or 'none')} is not taken here: send the file as "
+            "multipart/form-data (field 'file') or as a text/csv (or application/octet-stream) body",
             field="body",
         )
     return dataset_public(dataset)
+
+
+def _options(asked: dict[str, str | None]) -> TableOptions:
+    """The reading options of an upload; empty values are left to detection."""
+    given = {k: (v or None) for k, v in asked.items()}
+    if given["delimiter"] in ("tab", "\\t"):
+        given["delimiter"] = "\t"
+    return TableOptions(**given)
 
 
 DATASET_ACCESS = (

@@ -22,6 +22,7 @@ from aedetect.api.v2.schemas.common import (
 from aedetect.api.v2.schemas.datasets import (
     ColumnProfile,
     DatasetDetail,
+    DatasetFormat,
     DatasetList,
     DatasetPublic,
 )
@@ -124,6 +125,7 @@ __all__ = [
     "Confusion",
     "Contribution",
     "DatasetDetail",
+    "DatasetFormat",
     "DatasetId",
     "DatasetList",
     "DatasetPublic",

@@ -20,6 +20,20 @@ class ColumnProfile(Public):
     examples: list[Scalar] = F("A few distinct values of the column.", [0, 181, 239])
 
 
+class DatasetFormat(Public):
+    kind: Literal["csv", "xlsx", "xls"] = F("What the file is, told by its content.", "csv")
+    sheet: str | None = F("The workbook's sheet that was read (the first unless chosen).", None)
+    sheets: list[str] | None = F("Every sheet of the workbook, in order.", None)
+    encoding: str | None = F("Text encoding of a CSV file (detected unless given).", "utf-8-sig")
+    delimiter: str | None = F("Field delimiter of a CSV file (detected unless given).", ";")
+    decimal: str | None = F(
+        "Decimal mark of a CSV file's numbers: ',' when a column was read as decimal-comma "
+        "numbers (179,0 or 1.234,5; detected unless given).",
+        ",",
+    )
+    header: bool = F("Whether the first row holds the column names.", True)
+
+
 class DatasetPublic(Public):
     id: str = F("Dataset id, used by models and threshold and evaluation requests.", DATASET_EXAMPLE)
     name: str = F("The uploaded file's name.", "KDDTrain+.csv")
@@ -27,6 +41,9 @@ class DatasetPublic(Public):
     rows: int = F("Data rows below the header.", 125_973)
     columns: list[ColumnProfile] = F("The inferred schema, one entry per column.", [])
     created_at: datetime | None = F("When it was uploaded (UTC).", WHEN)
+    format: DatasetFormat | None = F(
+        "How the file was read; null for datasets kept before this was recorded.", None, None
+    )
 
 
 class DatasetDetail(DatasetPublic):

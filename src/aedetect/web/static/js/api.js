@@ -174,6 +174,14 @@ export function num(value, digits = 4) {
   return Number(value.toPrecision(digits)).toLocaleString("en-US", { maximumFractionDigits: 6 });
 }
 
+/** A score or threshold with 3 significant figures ("184.638182676" -> "185"). */
+export function sig3(value) {
+  if (value === null || value === undefined || !Number.isFinite(value)) return "–";
+  const abs = Math.abs(value);
+  if (abs !== 0 && (abs >= 1e6 || abs < 1e-3)) return value.toExponential(2);
+  return Number(value.toPrecision(3)).toLocaleString("en-US", { maximumFractionDigits: 6 });
+}
+
 export function pct(value) {
   return value === null || value === undefined ? "–" : `${(100 * value).toFixed(value < 0.01 && value > 0 ? 2 : 1)}%`;
 }

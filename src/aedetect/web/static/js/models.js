@@ -84,6 +84,8 @@ async function render() {
   const body = document.querySelector("#models tbody");
   body.replaceChildren();
   document.getElementById("empty").hidden = models.length > 0;
+  document.getElementById("models").hidden = !models.length;
+  document.getElementById("scored-window").hidden = !models.length;
   for (const model of models) {
     const own = jobs.filter((j) => j.model === model.name);
     const train = lastTraining(model);

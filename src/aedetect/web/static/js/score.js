@@ -1,7 +1,7 @@
 // Page 5: score a file. The file is uploaded as a dataset (with progress) and scored by a job
 // (progress from its events); the most anomalous rows come back with every column's part of
 // their score, and the scored CSV downloads from the job's result.
-import { api, followJob, guarded, h, num, pageData, pct, progressBar, uploadDataset, value } from "./api.js";
+import { api, followJob, guarded, h, num, pageData, pct, progressBar, sig3, uploadDataset, value } from "./api.js";
 import { contributionChart } from "./charts.js";
 
 const { model } = pageData();
@@ -11,14 +11,19 @@ const TOP = 3;
 
 function topColumns(row) {
   return row.contributions.slice(0, TOP).map((c) => h("span", { class: "top-col", title: `${pct(c.share)} of the score` },
-    h("b", {}, c.column), ": ", value(c.value), " → ", value(c.expected)));
+    h("b", {}, c.column), ": ", value(c.value), sameValue(c) ? " (as expected)" : ` → ${value(c.expected)}`));
+}
+
+/** Whether the value sent is the value expected (a category the model reconstructs as sent). */
+function sameValue(c) {
+  return value(c.value) === value(c.expected);
 }
 
 function showDetail(row, tr) {
   for (const other of document.querySelectorAll("#rows tr.selected")) other.classList.remove("selected");
   tr.classList.add("selected");
   $("detail").hidden = false;
-  $("detail-title").textContent = `Row ${row.row}: score ${num(row.score)} ${row.is_anomaly ? "(anomaly)" : "(normal)"}`;
+  $("detail-title").textContent = `Row ${row.row}: score ${sig3(row.score)} ${row.is_anomaly ? "(anomaly)" : "(normal)"}`;
   contributionChart($("contribution-chart"), row.contributions);
   $("detail-values").querySelector("tbody").replaceChildren(...row.contributions.map((c) => h("tr", {},
     h("td", {}, c.column), h("td", {}, value(c.value)), h("td", {}, value(c.expected)), h("td", { class: "num" }, pct(c.share)))));
@@ -47,14 +52,14 @@ async function score(file) {
   const rows = await api(`/jobs/${encodeURIComponent(done.id)}/rows?limit=${SHOWN_ROWS}`);
   $("result").hidden = false;
   $("result-title").textContent = `${num(rows.anomalies)} anomalies in ${num(rows.rows)} rows (${pct(rows.anomalies / (rows.rows || 1))})`;
-  $("result-note").textContent = `Scored by version ${rows.version} at threshold ${num(rows.threshold)}. ` +
+  $("result-note").textContent = `Scored by version ${rows.version} at threshold ${sig3(rows.threshold)}. ` +
     (rows.rows > rows.items.length ? `The ${rows.items.length} highest-scoring rows are shown; the download has every row.` : "Every row is shown, highest score first.") +
     " Click a row for every column's part of its score.";
   $("download").href = done.result_url;
   $("rows").querySelector("tbody").replaceChildren(...rows.items.map((row) => {
     const tr = h("tr", { class: "clickable", dataset: { row: row.row } },
       h("td", { class: "num" }, row.row),
-      h("td", { class: "num" }, num(row.score)),
+      h("td", { class: "num" }, sig3(row.score)),
       h("td", {}, row.is_anomaly ? h("span", { class: "anomaly" }, "anomaly") : "normal"),
       h("td", {}, topColumns(row)));
     tr.addEventListener("click", () => showDetail(row, tr));

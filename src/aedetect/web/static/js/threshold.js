@@ -3,7 +3,7 @@
 // saving makes a new threshold revision by any strategy of the native API. A strategy can first
 // be proposed: the line moves to what it would set, with what it would have given (the feedback
 // strategy: precision and recall on the rows operators labelled).
-import { api, guarded, h, num, pageData, pct, when } from "./api.js";
+import { api, guarded, h, num, pageData, pct, sig3, when } from "./api.js";
 import { histogramChart, moveThreshold } from "./charts.js";
 
 const { model, version } = pageData();
@@ -42,7 +42,7 @@ async function preview() {
   $("recall").textContent = e && e.recall !== null && e.recall !== undefined ? num(e.recall, 3) : "–";
   $("f1").textContent = e && e.f1 !== null && e.f1 !== undefined ? num(e.f1, 3) : "–";
   $("confusion").textContent = e && e.confusion
-    ? `At ${num(v)}: ${e.confusion.tp} anomalies flagged, ${e.confusion.fp} false alarms, ${e.confusion.fn} anomalies missed, ${e.confusion.tn} normal rows passed.`
+    ? `At ${sig3(v)}: ${e.confusion.tp} anomalies flagged, ${e.confusion.fp} false alarms, ${e.confusion.fn} anomalies missed, ${e.confusion.tn} normal rows passed.`
     : "";
 }
 
@@ -57,7 +57,7 @@ function dragged(update) {
   const xs = ["shapes[0].x0", "shapes[0].x1"].map((k) => update[k]).filter((x) => x !== undefined);
   if (!xs.length) return;
   const x = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const v = Number(x.toPrecision(6));
+  const v = Number(x.toPrecision(3));
   $("value").value = String(v);
   moveThreshold(chart, v);
   changed();
@@ -67,7 +67,7 @@ async function revisions() {
   const list = await api(`${base}/thresholds`);
   $("revisions").querySelector("tbody").replaceChildren(...[...list.items].reverse().map((r, i) => h("tr", { class: i === 0 ? "selected" : null },
     h("td", {}, when(r.created_at)),
-    h("td", { class: "num" }, num(r.value, 6)),
+    h("td", { class: "num" }, sig3(r.value)),
     h("td", {}, r.strategy),
     h("td", {}, Object.entries(r.inputs).map(([k, v]) => `${k}: ${typeof v === "number" ? num(v) : v}`).join(", ")),
     h("td", {}, r.actor || "–"),
@@ -103,28 +103,28 @@ async function propose() {
   moveThreshold(chart, p.value);
   const fb = (f) => (f.feedback ? `precision ${num(f.feedback.precision, 3)}, recall ${num(f.feedback.recall, 3)} on ${num(f.feedback.labelled)} labelled rows` : "no labelled rows");
   const trained = (f) => (f.training_alarm_rate === null ? "" : `, ${pct(f.training_alarm_rate)} of the training rows flagged`);
-  $("proposal").textContent = `${p.strategy} would set ${num(p.value, 6)}: ${fb(p.proposed)}${trained(p.proposed)} ` +
-    `(now, at ${num(p.current.threshold, 6)}: ${fb(p.current)}${trained(p.current)}). Save it to put it in force.`;
+  $("proposal").textContent = `${p.strategy} would set ${sig3(p.value)}: ${fb(p.proposed)}${trained(p.proposed)} ` +
+    `(now, at ${sig3(p.current.threshold)}: ${fb(p.current)}${trained(p.current)}). Save it to put it in force.`;
   await preview();
 }
 
 async function save() {
   const revision = await api(`${base}/threshold`, { method: "PUT", json: strategyBody() });
-  $("saved").textContent = `Saved: threshold ${num(revision.value, 6)} (${revision.strategy}) is in force for scoring now.`;
+  $("saved").textContent = `Saved: threshold ${sig3(revision.value)} (${revision.strategy}) is in force for scoring now.`;
   $("value").value = String(revision.value);
-  $("current").textContent = `in force: ${num(revision.value, 6)}`;
+  $("current").textContent = `in force: ${sig3(revision.value)}`;
   await Promise.all([drawHistogram(), preview(), revisions()]);
 }
 
 guarded(async () => {
   const [m, v, datasets] = await Promise.all([api(`/models/${encodeURIComponent(model)}`), api(base), api("/datasets?limit=500")]);
   $("dataset").replaceChildren(h("option", { value: "" }, "(training rows only)"),
-    ...datasets.items.map((d) => h("option", { value: d.id, selected: d.id === m.eval_dataset }, `${d.name} (${d.id})`)));
+    ...datasets.items.map((d) => h("option", { value: d.id, selected: d.id === m.eval_dataset }, d.name)));
   if (m.eval_dataset && m.label_column) $("label").value = m.label_column;
   if (m.normal_value !== null && m.normal_value !== undefined) $("normal").value = String(m.normal_value);
   const current = v.threshold ? v.threshold.value : null;
-  $("value").value = current === null ? "" : String(current);
-  $("current").textContent = current === null ? "" : `in force: ${num(current, 6)}`;
+  $("value").value = current === null ? "" : String(Number(current.toPrecision(3)));
+  $("current").textContent = current === null ? "" : `in force: ${sig3(current)}`;
   await drawHistogram();
   chart.on("plotly_relayout", dragged);
   await Promise.all([preview(), revisions()]);

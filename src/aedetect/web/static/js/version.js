@@ -1,6 +1,6 @@
 // Page 3's header: the version's aliases and a one-line summary. The panels below draw themselves
 // (js/panels/*.js), reading the same API answers once (cached).
-import { cached, guarded, h, num, pageData, when } from "./api.js";
+import { cached, guarded, h, num, pageData, sig3, when } from "./api.js";
 
 const { model, version } = pageData();
 export const versionPath = `/models/${encodeURIComponent(model)}/versions/${version}`;
@@ -11,5 +11,5 @@ guarded(async () => {
   const t = v.threshold;
   document.getElementById("summary").textContent =
     `Trained ${when(v.finished_at)} on ${num(v.rows)} rows in ${num(v.training_time_s, 3)} s; ` +
-    `threshold ${t ? num(t.value) : "–"}${t ? ` (${t.strategy})` : ""}.`;
+    `threshold ${t ? sig3(t.value) : "–"}${t ? ` (${t.strategy})` : ""}.`;
 });

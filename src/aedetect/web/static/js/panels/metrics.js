@@ -1,6 +1,6 @@
 // Panel: the autoencoder's metrics beside the IsolationForest baseline fitted on the same rows,
 // from the training-time evaluation or from evaluating on any labelled dataset here.
-import { api, cached, guarded, h, num, pageData } from "../api.js";
+import { api, cached, guarded, h, num, pageData, sig3 } from "../api.js";
 
 const { model, version } = pageData();
 const ROWS = [
@@ -9,7 +9,7 @@ const ROWS = [
   ["Precision at the threshold", (m) => m.precision],
   ["Recall at the threshold", (m) => m.recall],
   ["F1 at the threshold", (m) => m.f1],
-  ["Threshold", (m) => m.threshold],
+  ["Threshold", (m) => m.threshold, sig3],
   ["Flagged anomalies (TP)", (m) => m.confusion?.tp],
   ["False alarms (FP)", (m) => m.confusion?.fp],
   ["Missed anomalies (FN)", (m) => m.confusion?.fn],
@@ -18,8 +18,9 @@ const ROWS = [
 
 function render(result, where) {
   const base = result.baseline || {};
-  document.querySelector("#metrics tbody").replaceChildren(...ROWS.map(([label, get]) =>
-    h("tr", {}, h("th", {}, label), h("td", { class: "num" }, num(get(result))), h("td", { class: "num" }, num(get(base))))));
+  const shown = (value, format) => (format ? format(value) : num(value, 3));
+  document.querySelector("#metrics tbody").replaceChildren(...ROWS.map(([label, get, format]) =>
+    h("tr", {}, h("th", {}, label), h("td", { class: "num" }, shown(get(result), format)), h("td", { class: "num" }, shown(get(base), format)))));
   document.getElementById("metrics-note").textContent =
     `${where}: ${num(result.rows)} rows, ${num(result.anomalies)} known anomalies.` +
     (result.baseline_unavailable ? ` No baseline: ${result.baseline_unavailable}` : "");
@@ -32,7 +33,7 @@ guarded(async () => {
     api("/datasets?limit=500"),
   ]);
   const select = document.getElementById("evaluate-dataset");
-  select.replaceChildren(...datasets.items.map((d) => h("option", { value: d.id, selected: d.id === m.eval_dataset }, `${d.name} (${d.id})`)));
+  select.replaceChildren(...datasets.items.map((d) => h("option", { value: d.id, selected: d.id === m.eval_dataset }, d.name)));
   if (m.label_column) document.getElementById("evaluate-label").value = m.label_column;
   if (m.normal_value !== null && m.normal_value !== undefined) document.getElementById("evaluate-normal").value = String(m.normal_value);
   if (v.metrics.evaluation) render(v.metrics.evaluation, "At training, on the evaluation data");
@@ -46,6 +47,6 @@ document.getElementById("evaluate").addEventListener("submit", (e) => {
     const normal = document.getElementById("evaluate-normal").value.trim();
     if (normal) body.normal_value = normal;
     const result = await api(`/models/${encodeURIComponent(model)}/versions/${version}/evaluate`, { method: "POST", json: body });
-    render(result, `Evaluated now on dataset ${result.dataset} by ${result.label_column}`);
+    render(result, `Evaluated now on ${document.getElementById("evaluate-dataset").selectedOptions[0]?.textContent || result.dataset} by ${result.label_column}`);
   });
 });

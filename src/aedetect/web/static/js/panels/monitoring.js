@@ -1,8 +1,8 @@
 // Panels: the version's traffic against its training data (drift per column as bars, the anomaly
 // rate over the window against what the threshold expects), and operator feedback: its figures,
 // and the recent alarms from the scoring log, each labelled anomaly or normal with one click.
-import { api, guarded, h, num, pageData, pct, when } from "../api.js";
-import { driftChart, rateChart } from "../charts.js";
+import { api, guarded, h, num, pageData, pct, sig3, when } from "../api.js";
+import { driftChart, emptyChart, rateChart } from "../charts.js";
 
 const { model, version } = pageData();
 const base = `/models/${encodeURIComponent(model)}`;
@@ -29,8 +29,14 @@ async function drift() {
       `${num(report.sampled_rows)} with their values compared with the training profile, column by column, most drifted first. ` +
       `PSI from ${report.limits.psi[0]} is watch and from ${report.limits.psi[1]} drifted; KS from ${report.limits.ks[0]} and ${report.limits.ks[1]}.`
     : `Version ${version} scored no row in this window: nothing to compare.`;
-  await driftChart($("drift-chart"), report.columns, report.limits.psi);
-  await rateChart($("rate-chart"), rate.series, rate.expected);
+  if (report.rows) {
+    await driftChart($("drift-chart"), report.columns, report.limits.psi);
+    await rateChart($("rate-chart"), rate.series, rate.expected);
+  } else {
+    $("drift-chart").style.height = "";
+    emptyChart($("drift-chart"), "no traffic in this window");
+    emptyChart($("rate-chart"), "no traffic in this window");
+  }
   $("drift-columns").querySelector("tbody").replaceChildren(...report.columns.map((c) => h("tr", { dataset: { column: c.column } },
     h("td", {}, c.column), h("td", {}, c.kind),
     h("td", { class: "num" }, num(c.psi, 3)),
@@ -49,7 +55,7 @@ async function figures() {
   $("fb-false").textContent = num(served.false_alarms);
   $("feedback-note").textContent = served.labelled
     ? `As served: the verdicts the labelled rows got when scored. Judged by version ${version} at its threshold ` +
-      `${num(judged.threshold)}: precision ${judged.precision === null ? "–" : num(judged.precision, 3)}, ` +
+      `${sig3(judged.threshold)}: precision ${judged.precision === null ? "–" : num(judged.precision, 3)}, ` +
       `recall ${judged.recall === null ? "–" : num(judged.recall, 3)} on ${num(judged.labelled)} rows` +
       `${judged.unscored ? ` (${judged.unscored} without values it could score)` : ""}. ` +
       "The threshold editor's feedback strategy recalibrates from them."
@@ -71,7 +77,7 @@ async function alarms() {
   $("alarms").querySelector("tbody").replaceChildren(...page.items.map((a) => {
     const row = h("tr", { dataset: { log: a.id } },
       h("td", {}, when(a.time)),
-      h("td", { class: "num anomaly" }, num(a.score)),
+      h("td", { class: "num anomaly" }, sig3(a.score)),
       h("td", {}, a.contributions.map((c) => h("span", { class: "top-col" }, h("b", {}, c.column), ` ${pct(c.share)}`))),
       h("td", {}));
     const done = known.get(a.id);

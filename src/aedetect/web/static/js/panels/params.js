@@ -1,5 +1,5 @@
 // Panel: the parameters after defaults, what the version was trained on, and its schema.
-import { cached, guarded, h, num, pageData, when } from "../api.js";
+import { api, cached, guarded, h, num, pageData, when } from "../api.js";
 
 const { model, version } = pageData();
 
@@ -13,10 +13,12 @@ const kv = (rows) => rows.map(([k, v]) => h("tr", {}, h("th", {}, k), h("td", {}
 
 guarded(async () => {
   const v = await cached(`/models/${encodeURIComponent(model)}/versions/${version}`);
+  // the dataset's file name (its id says nothing to a person); the id when it is gone
+  const dataset = v.dataset ? await api(`/datasets/${encodeURIComponent(v.dataset)}`).then((d) => d.name, () => v.dataset) : null;
   const params = Object.entries(v.params).filter(([k]) => k !== "columns" && k !== "categorical");
   document.querySelector("#params tbody").replaceChildren(...kv(params.map(([k, val]) => [k, shown(val)])));
   document.querySelector("#trained-on tbody").replaceChildren(...kv([
-    ["Dataset", v.dataset || "v1 node files"],
+    ["Dataset", dataset || "v1 node files"],
     ["Rows", num(v.rows)],
     ["Training time", `${num(v.training_time_s, 3)} s`],
     ["Queued", when(v.created_at)],

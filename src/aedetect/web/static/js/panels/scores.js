@@ -1,6 +1,6 @@
 // Panel: histogram of the training scores and, when the model has labelled evaluation data, of
 // its normal and anomalous rows, with the threshold as a line.
-import { cached, guarded, pageData, num } from "../api.js";
+import { cached, guarded, pageData, num, sig3 } from "../api.js";
 import { histogramChart } from "../charts.js";
 
 const { model, version } = pageData();
@@ -22,6 +22,6 @@ guarded(async () => {
   await histogramChart(document.getElementById("score-chart"), hist, hist.threshold);
   document.getElementById("scores-note").textContent =
     `Share of rows per score bin: ${num(hist.training.rows)} training rows` +
-    (hist.normal ? `, and evaluation dataset ${hist.dataset}${hist.label_column ? ` by its column ${hist.label_column}` : ""}` : "") +
-    `. The dashed line is the threshold in force (${num(hist.threshold)}); rows above it are anomalies.`;
+    (hist.normal ? `, and the evaluation data${hist.label_column ? ` by its column ${hist.label_column}` : ""}` : "") +
+    `. The dashed line is the threshold in force (${sig3(hist.threshold)}); rows above it are anomalies.`;
 });

@@ -1,6 +1,6 @@
 // Panel: every version with its aliases; promote one to production (pointing production back at
 // an older version is the rollback); every alias move with who, when and why.
-import { api, cached, guarded, h, num, pageData, when } from "../api.js";
+import { api, cached, guarded, h, num, pageData, sig3, when } from "../api.js";
 
 const { model, version } = pageData();
 const base = `/models/${encodeURIComponent(model)}`;
@@ -26,8 +26,8 @@ guarded(async () => {
       h("td", {}, when(v.finished_at)),
       h("td", { class: "num" }, num(v.rows)),
       h("td", { class: "num" }, num(v.metrics.epochs)),
-      h("td", { class: "num" }, v.threshold ? num(v.threshold.value) : "–"),
-      h("td", { class: "num" }, num(v.metrics.evaluation?.roc_auc ?? v.metrics.roc_auc)),
+      h("td", { class: "num" }, v.threshold ? sig3(v.threshold.value) : "–"),
+      h("td", { class: "num" }, num(v.metrics.evaluation?.roc_auc ?? v.metrics.roc_auc, 3)),
       h("td", {}, action));
   }));
   const moves = aliases.items.flatMap((a) => a.history).sort((x, y) => String(y.moved_at).localeCompare(String(x.moved_at)));
