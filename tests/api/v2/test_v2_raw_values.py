@@ -2,7 +2,8 @@
 ``AEDETECT_LOG_VALUE_CHARS`` (a client sending megabyte cells grows neither the log nor its
 listing), and the values of rows a client did not send are a writer's: a reader's key scores and
 reads scores, verdicts and top columns, but gets no ``values`` in the log or the labels, and 403
-naming the writer role for datasets and scoring-job results."""
+naming the writer role for a dataset's rows and scoring-job results (the dataset list answers it
+without example values)."""
 
 from __future__ import annotations
 
@@ -86,7 +87,6 @@ def test_datasets_and_scoring_job_results_need_a_writer(
     done = api.job(job["id"], wait=60)
     assert done["status"] == "succeeded", done
     for path in (
-        "/datasets",
         f"/datasets/{datasets['test']}",
         f"/jobs/{job['id']}/result",
         f"/jobs/{job['id']}/rows",
@@ -95,6 +95,12 @@ def test_datasets_and_scoring_job_results_need_a_writer(
         assert refused.status_code == 403, (path, refused.text)
         assert "writer" in refused.json()["detail"], refused.text
     assert requests.get(f"{base}/jobs/{job['id']}", headers=reader, timeout=60).status_code == 200
+    listed = requests.get(f"{base}/datasets", headers=reader, timeout=60)
+    assert listed.status_code == 200
+    test_set = next(d for d in listed.json()["items"] if d["id"] == datasets["test"])
+    assert [c["name"] for c in test_set["columns"]] and all(c["examples"] == [] for c in test_set["columns"])
     writer = {"Authorization": f"Bearer {v2_server.make_key('writer', 'raw values writer')}"}
     for path in (f"/datasets/{datasets['test']}", f"/jobs/{job['id']}/result", f"/jobs/{job['id']}/rows"):
         assert requests.get(base + path, headers=writer, timeout=60).status_code == 200, path
+    full = requests.get(f"{base}/datasets", headers=writer, timeout=60).json()["items"]
+    assert any(c["examples"] for d in full if d["id"] == datasets["test"] for c in d["columns"])

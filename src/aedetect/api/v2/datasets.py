@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from aedetect.api.deps import CatalogDep
+from aedetect.api.principal import sees_values
 from aedetect.api.uploads import read_multipart, spool_body
 from aedetect.api.v2.problems import problem_responses
 from aedetect.api.v2.schemas import (
@@ -63,13 +64,14 @@ UPLOAD_BODY = {
 }
 
 
-def dataset_public(dataset: Dataset) -> DatasetPublic:
+def dataset_public(dataset: Dataset, values: bool = True) -> DatasetPublic:
+    """The dataset as the API shows it; without ``values`` its columns carry no example values."""
     return DatasetPublic(
         id=dataset.dataset_id,
         name=dataset.name,
         bytes=dataset.bytes,
         rows=dataset.rows,
-        columns=[ColumnProfile(**c) for c in dataset.columns],
+        columns=[ColumnProfile(**(c if values else {**c, "examples": []})) for c in dataset.columns],
         created_at=dataset.created_at,
         format=DatasetFormat(**dataset.format) if dataset.format else None,
     )
@@ -148,7 +150,8 @@ def _options(asked: dict[str, str | None]) -> TableOptions:
 
 
 DATASET_ACCESS = (
-    "Datasets hold raw rows (example values, first rows): reading them needs a writer's key (README: Access)."
+    "Raw row values are a writer's (README: Access): a reader's key lists datasets with their "
+    "schemas but no example values, and gets 403 for a dataset's first rows."
 )
 
 
@@ -159,6 +162,7 @@ DATASET_ACCESS = (
     responses=problem_responses(400),
 )
 def list_datasets(
+    request: Request,
     catalog: CatalogDep,
     cursor: Annotated[
         str | None, Query(description="The 'next' value of the previous page.", examples=["12"])
@@ -166,7 +170,7 @@ def list_datasets(
     limit: Annotated[int, Query(ge=1, le=500, description="Datasets per page.", examples=[50])] = 100,
 ) -> DatasetList:
     items, following = catalog.page(cursor, limit)
-    return DatasetList(items=[dataset_public(d) for d in items], next=following)
+    return DatasetList(items=[dataset_public(d, sees_values(request)) for d in items], next=following)
 
 
 @router.get(
