@@ -126,6 +126,7 @@ def service_limits(settings: Settings) -> Limits:
         max_epochs=settings.max_epochs,
         max_queued_trainings=settings.max_queued_trainings,
         train_retry_after_s=settings.train_retry_after_s,
+        train_budget_mb=settings.train_budget_mb,
     )
 
 
@@ -221,6 +222,8 @@ def open_scorelog(settings: Settings, registry: SqlRegistry) -> ScoreLog:
         queue_rows=settings.log_queue_rows,
         retention_days=settings.log_retention_days,
         retention_rows=settings.log_retention_rows,
+        retention_bytes=int(settings.log_retention_mb * 2**20),
+        value_chars=settings.log_value_chars,
     )
 
 

@@ -107,6 +107,26 @@ class Settings(BaseSettings):
         description="Rows waiting to be written to the scoring log; beyond it rows are not logged "
         "(counted as a gap) rather than slowing predictions.",
     )
+    log_value_chars: int = Field(
+        256,
+        ge=16,
+        description="Characters of each value the scoring log keeps; a longer value is cut to this "
+        "length ending in '\u2026' and its column listed in the row's 'truncated'.",
+    )
+    log_retention_mb: float = Field(
+        256.0,
+        gt=0,
+        description="Megabytes of logged values the scoring log keeps per model (the oldest rows go "
+        "first), beside AEDETECT_LOG_RETENTION_ROWS and AEDETECT_LOG_RETENTION_DAYS.",
+    )
+    train_budget_mb: int = Field(
+        1536,
+        ge=64,
+        description="Megabytes one training may need by the estimate made before it starts (the "
+        "network's weights and optimiser state, the rows it computes at once times the encoded "
+        "width that categorical vocabularies make, the baseline's one-hot matrix); a larger one is "
+        "refused with 413 before anything is allocated. The default fits a 4 GB machine.",
+    )
 
     # --- scale-out: the job queue, worker leases and the artifact store --------------------------
     broker_url: str | None = Field(

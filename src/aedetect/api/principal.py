@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
-from aedetect.domain import ApiKey
+from aedetect.domain import ApiKey, Role
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,13 @@ def principal(request: Request) -> Principal:
     """What the middleware found out about ``request``'s sender."""
     found = getattr(request.state, "principal", None)
     return found if isinstance(found, Principal) else Principal(auth=True, key=None)
+
+
+def sees_values(request: Request) -> bool:
+    """Whether the sender may read raw row values of rows it did not send (writers and admins,
+    and everyone with auth off); readers see scores and verdicts only."""
+    key = principal(request).key
+    return key is None or key.role.allows(Role.WRITER)
 
 
 def actor(request: Request) -> str | None:

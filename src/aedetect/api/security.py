@@ -113,11 +113,17 @@ RULES: Final = (
         changes_state=False,
     ),
     Rule("DELETE", re.compile(r"/api/v2/models/[^/]+/feedback/[^/]+"), Role.WRITER, changes_state=True),
+    Rule("GET", re.compile(r"/api/v2/datasets/[^/]+/?"), Role.WRITER, changes_state=False),
+    Rule("GET", re.compile(r"/api/v2/jobs/[^/]+/(result|rows)/?"), Role.WRITER, changes_state=False),
     Rule(None, re.compile(r"/auth/(keys|audit)(/.*)?"), Role.ADMIN, changes_state=True),
 )
 """Scoring is reading (readers score), and so is asking what a threshold strategy would set;
 withdrawing a feedback label is a writer's correction of a writer's action, not an admin deletion;
-key management and the audit log are for admins."""
+key management and the audit log are for admins. Raw row values are a writer's: a reader sees
+scores, verdicts, thresholds, column names and shares, but not the rows it did not send, so a
+dataset (its first rows) and scoring-job results (the scored file and its top rows) need a writer;
+the dataset list, the scoring log and the labels leave their values out for readers
+(:func:`aedetect.api.principal.sees_values`)."""
 
 
 def required_role(method: str, path: str) -> tuple[Role | None, bool]:

@@ -34,6 +34,8 @@ class ScoreRecord:
     sampled: bool = False
     source: str = "v2"
     log_id: int | None = None
+    truncated: list[str] | None = None
+    """Columns whose value was longer than the log keeps: cut, ending in ``…`` (``None``: none)."""
 
 
 @dataclass

@@ -318,8 +318,8 @@ class Registry(ABC):
         """The newest logged scores of a version in the window and the newest sampled values."""
 
     @abstractmethod
-    def prune_score_log(self, older_than: datetime, keep_rows: int) -> int:
-        """Apply the retention (age, rows per model); returns the log rows removed."""
+    def prune_score_log(self, older_than: datetime, keep_rows: int, keep_bytes: int | None = None) -> int:
+        """Apply the retention (age, rows and bytes per model); returns the log rows removed."""
 
     @abstractmethod
     def add_log_gaps(self, gaps: Sequence[LogGap]) -> int:

@@ -8,6 +8,7 @@ drift take counts in the database and fetch at most a bounded number of the newe
 from __future__ import annotations
 
 import itertools
+import json
 import typing
 from collections.abc import Sequence
 from datetime import datetime
@@ -41,7 +42,24 @@ def _record(row: ScoreLogRow) -> ScoreRecord:
         sampled=bool(row.sampled),
         source=row.source,
         log_id=row.id,
+        truncated=None if row.truncated is None else list(row.truncated),
     )
+
+
+ROW_OVERHEAD_BYTES = 120
+"""What a logged row takes beside its values and top columns (ids, time, score, verdict, index
+entries), as the retention by bytes counts it."""
+
+
+def row_bytes(record: ScoreRecord) -> int:
+    """The size the retention by bytes counts for a logged row: its values and top columns as
+    JSON, and :data:`ROW_OVERHEAD_BYTES`."""
+    values = (
+        0
+        if record.values is None
+        else len(json.dumps(record.values, ensure_ascii=False, default=str).encode())
+    )
+    return ROW_OVERHEAD_BYTES + values + len(json.dumps(record.contributions, default=str).encode())
 
 
 def _gap(row: LogGapRow) -> LogGap:
@@ -90,6 +108,23 @@ def _window(column: Any, since: datetime | None, until: datetime | None) -> list
     return conditions
 
 
+def _bytes_cutoff(session: Session, nn_id: str, keep_bytes: int) -> int | None:
+    """The newest log id of the model whose row no longer fits in ``keep_bytes`` counted from the
+    newest row (a running sum of ``row_bytes`` in one query), or ``None`` when all fit."""
+    running = (
+        select(
+            ScoreLogRow.id.label("id"),
+            func.sum(ScoreLogRow.row_bytes).over(order_by=ScoreLogRow.id.desc()).label("running"),
+        )
+        .where(ScoreLogRow.nn_id == nn_id)
+        .subquery()
+    )
+    found = session.scalars(
+        select(running.c.id).where(running.c.running > keep_bytes).order_by(running.c.id.desc()).limit(1)
+    ).first()
+    return None if found is None else int(found)
+
+
 class MonitoringStore(SqlStore):
     """The scoring log, its gaps and feedback."""
 
@@ -116,6 +151,8 @@ class MonitoringStore(SqlStore):
                     "row_values": r.values,
                     "sampled": r.sampled,
                     "source": r.source,
+                    "truncated": r.truncated or None,
+                    "row_bytes": row_bytes(r),
                 }
                 for r in records
                 if r.run_id in alive
@@ -225,10 +262,11 @@ class MonitoringStore(SqlStore):
 
         return self._read(work)
 
-    def prune_score_log(self, older_than: datetime, keep_rows: int) -> int:
-        """Delete logged rows (and gap records) older than ``older_than``, and each model's rows
-        beyond its newest ``keep_rows``; returns how many log rows went. Works model by model
-        along the log's indexes, so its cost follows the rows it keeps, not the whole table."""
+    def prune_score_log(self, older_than: datetime, keep_rows: int, keep_bytes: int | None = None) -> int:
+        """Delete logged rows (and gap records) older than ``older_than``, each model's rows
+        beyond its newest ``keep_rows``, and beyond the newest rows whose ``row_bytes`` add up to
+        ``keep_bytes``; returns how many log rows went. Works model by model along the log's
+        indexes, so its cost follows the rows it keeps, not the whole table."""
 
         def work(session: Session) -> int:
             removed = 0
@@ -245,6 +283,9 @@ class MonitoringStore(SqlStore):
                     .offset(keep_rows)
                     .limit(1)
                 ).first()
+                if keep_bytes is not None:
+                    over = _bytes_cutoff(session, nn_id, keep_bytes)
+                    cutoff = over if cutoff is None or (over is not None and over > cutoff) else cutoff
                 if cutoff is not None:
                     removed += _deleted(
                         session,

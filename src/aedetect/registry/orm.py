@@ -258,7 +258,8 @@ numbers by itself)."""
 class ScoreLogRow(Base):
     """One scored row of the scoring log (rows are appended in batches, and pruned by age and
     count per model). Indexes: a model's newest rows (listing, retention by count), a model's
-    rows by time (retention by age), a version's rows by time (drift)."""
+    rows by time (retention by age), a version's rows by time (drift). The retention by bytes sums
+    ``row_bytes`` along the first."""
 
     __tablename__ = "score_log"
     __table_args__ = (
@@ -279,6 +280,10 @@ class ScoreLogRow(Base):
     row_values: Mapped[Any] = mapped_column(JSON(none_as_null=True), nullable=True)
     sampled: Mapped[bool] = mapped_column(Boolean, default=False)
     source: Mapped[str] = mapped_column(String(8))
+    truncated: Mapped[Any] = mapped_column(JSON(none_as_null=True), nullable=True)
+    row_bytes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """The row's size as the retention counts it (its JSON values and top columns, and a fixed
+    part for the rest): written with the row, so pruning by bytes is one query."""
 
 
 class LogGapRow(Base):

@@ -15,8 +15,10 @@ from typing import Any
 import pandas as pd
 
 from aedetect.data.schema import infer_column_specs
-from aedetect.detectors.network import weights_per_member
+from aedetect.detectors.network import default_hidden, weights_per_member
 from aedetect.detectors.params import PARAMETERS
+from aedetect.detectors.reading import SCORE_CHUNK_ROWS
+from aedetect.detectors.training import default_batch_size
 from aedetect.domain import ColumnKind
 from aedetect.errors import InvalidInput, PayloadTooLarge, TooManyRequests
 
@@ -33,6 +35,7 @@ class Limits:
     max_epochs: int = 10_000
     max_queued_trainings: int = 8
     train_retry_after_s: int = 30
+    train_budget_mb: int = 1536
 
 
 def check_training_queue(queued: int, limits: Limits, retry_after: float | None) -> None:
@@ -84,20 +87,24 @@ def check_text_sizes(values: Mapping[str, Any], limits: Limits, where: str = "")
             check_text_sizes(value, limits, field)
 
 
-def encoded_width(
+def column_widths(
     frame: pd.DataFrame, columns: Sequence[str], categorical: Sequence[str] | None, vocab_size: int | None
-) -> int:
-    """The encoded input width a detector fitted on ``frame`` will have: 2 per numeric column
-    (value and missing flag), and per categorical column its vocabulary (the ``vocab_size`` most
-    frequent values; None: the detector's default) plus the other/unseen and missing buckets."""
-    vocab_size = PARAMETERS["vocab_size"].check(vocab_size)
-    width = 0
-    for spec in infer_column_specs(frame, list(columns), categorical):
-        if spec.kind is ColumnKind.NUMERIC:
-            width += 2
-        else:
-            width += min(vocab_size, int(frame[spec.name].nunique(dropna=True))) + 2
-    return width
+) -> list[tuple[ColumnKind, int]]:
+    """Each model column's kind and encoded width as a detector fitted on ``frame`` encodes it
+    (their sum is the network's input width)."""
+    return [
+        (spec.kind, column_width(spec.kind, int(frame[spec.name].nunique(dropna=True)), vocab_size))
+        for spec in infer_column_specs(frame, list(columns), categorical)
+    ]
+
+
+def column_width(kind: ColumnKind, distinct: int, vocab_size: int | None) -> int:
+    """One column's encoded width: 2 for a numeric one (value and missing flag); for a categorical
+    one its vocabulary (at most ``vocab_size`` of its ``distinct`` values; None: the detector's
+    default) plus the other/unseen and missing buckets."""
+    if kind is ColumnKind.NUMERIC:
+        return 2
+    return min(PARAMETERS["vocab_size"].check(vocab_size), distinct) + 2
 
 
 def check_layers(n_layers: int, limits: Limits) -> None:
@@ -132,3 +139,95 @@ def check_epochs(epochs: int | None, limits: Limits, field: str = "iter") -> Non
         raise InvalidInput(
             f"{field} must be at most {limits.max_epochs} (AEDETECT_MAX_EPOCHS), got {epochs}", field=field
         )
+
+
+BUDGET_SETTING = "AEDETECT_TRAIN_BUDGET_MB"
+
+
+def _param(params: Mapping[str, Any], name: str) -> Any:
+    """A detector parameter as the detector will use it (unset: its default)."""
+    value = params.get(name)
+    return PARAMETERS[name].check(PARAMETERS[name].default if value is None else value)
+
+
+def training_bytes(width: int, n_hidden: Sequence[int], rows: int, params: Mapping[str, Any]) -> int:
+    """Estimated peak memory in bytes that training a detector with ``params`` on ``rows`` rows of
+    ``width`` encoded inputs adds to its process (the larger of the two parts is what counts):
+
+    - the network (this function): each member's weights (:func:`weights_per_member`) four
+      times over (weights, gradients, Adam's two moments) and once more for the best weights
+      kept, in float32; plus the rows it computes at once (a scoring chunk of
+      ``SCORE_CHUNK_ROWS / members``, the validation rows or a batch) times per row and member
+      3.3 floats per input/output unit (logits, softmax, errors) and 1 per hidden unit;
+    - the IsolationForest baseline: a dense one-hot matrix of the rows (16 bytes per row and
+      encoded input over its copies) and each categorical column's identity matrix
+      (``vocabularies``: their widths) (:func:`baseline_bytes`).
+
+    Calibrated against ``resource.getrusage`` peaks of real trainings (detector fit, baseline,
+    scoring of the training rows; 1 thread, 8 members, 5,000 rows unless said): a column of 10k
+    possible values at vocab_size 10000 grew the process by 1,667 MB (estimate 1,654), at 3000
+    values 1,025 MB (1,028); n_hidden [2048, 2048] over 20 numeric columns 1,977 MB (2,089);
+    20,000 rows of 12 columns 153 MB (24, plus the data frame itself, which is not counted).
+    """
+    members = int(_param(params, "n_estimators"))
+    validation = float(_param(params, "validation_fraction"))
+    batch = params.get("batch_size") or default_batch_size(int(rows * (1.0 - validation)))
+    at_once = max(min(rows, max(1024, SCORE_CHUNK_ROWS // members)), int(rows * validation), int(batch))
+    hidden = [*n_hidden, *reversed(list(n_hidden)[:-1])]
+    per_row = members * 4 * (33 * width + 10 * sum(hidden)) // 10
+    return members * weights_per_member(width, list(n_hidden)) * 4 * 5 + at_once * per_row
+
+
+def baseline_bytes(width: int, rows: int, vocabularies: Sequence[int]) -> int:
+    """Peak bytes of the IsolationForest baseline's dense matrix (see :func:`training_bytes`)."""
+    return 16 * rows * width + 4 * sum(v * v for v in vocabularies)
+
+
+def check_training_budget(
+    widths: Sequence[tuple[ColumnKind, int]],
+    n_hidden: Sequence[int] | None,
+    rows: int,
+    params: Mapping[str, Any],
+    limits: Limits,
+    inputs: str = "",
+) -> None:
+    """Refuse (413, naming ``AEDETECT_TRAIN_BUDGET_MB``) a training of ``rows`` rows whose model
+    columns encode to ``widths`` (:func:`column_widths`) when its estimated memory
+    (:func:`training_bytes`, :func:`baseline_bytes`) is over the budget, before anything is
+    allocated; the message says what to lower. ``n_hidden`` None: the detector's default."""
+    width = sum(w for _, w in widths)
+    vocabularies = [w - 2 for kind, w in widths if kind is ColumnKind.CATEGORICAL]
+    n_hidden = list(n_hidden) if n_hidden else default_hidden(len(widths))
+    needed = max(training_bytes(width, n_hidden, rows, params), baseline_bytes(width, rows, vocabularies))
+    budget = limits.train_budget_mb * 2**20
+    if needed <= budget:
+        return
+    counted = f" ({inputs})" if inputs else ""
+    largest = max(vocabularies, default=0)
+    raise PayloadTooLarge(
+        f"training would need about {needed // 2**20:,} MB for {rows:,} rows of {width:,} encoded "
+        f"inputs{counted} and n_hidden {list(n_hidden)[:8]}, over the training budget of "
+        f"{limits.train_budget_mb:,} MB ({BUDGET_SETTING}): lower vocab_size"
+        + (f" (a categorical column has {largest:,} values)" if largest else "")
+        + ", use narrower n_hidden or fewer members (n_estimators), model fewer columns or "
+        f"categorical columns, or raise {BUDGET_SETTING} on a machine with the memory",
+        field="params",
+    )
+
+
+def summary_widths(
+    summaries: Sequence[Mapping[str, Any]],
+    columns: Sequence[str],
+    categorical: Sequence[str] | None,
+    vocab_size: int | None,
+) -> list[tuple[ColumnKind, int]]:
+    """:func:`column_widths` from a dataset's stored column summaries (``name``, ``kind``,
+    ``distinct``), for checking a training before its data is read."""
+    by_name = {str(c["name"]): c for c in summaries}
+    forced = set(categorical or ())
+    widths = []
+    for name in columns:
+        summary = by_name.get(name, {})
+        kind = ColumnKind.CATEGORICAL if name in forced else ColumnKind(summary.get("kind", "numeric"))
+        widths.append((kind, column_width(kind, int(summary.get("distinct", 0)), vocab_size)))
+    return widths

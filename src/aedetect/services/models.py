@@ -29,7 +29,14 @@ from aedetect.domain import PRODUCTION, AliasMove, Job, JobStatus, Network, Trai
 from aedetect.errors import AedetectError, Conflict, Hint, InvalidInput, NotFound, listed, quoted
 from aedetect.registry.base import Registry
 from aedetect.services.catalog import DatasetCatalog
-from aedetect.services.limits import Limits, check_epochs, check_layers, check_network
+from aedetect.services.limits import (
+    Limits,
+    check_epochs,
+    check_layers,
+    check_network,
+    check_training_budget,
+    summary_widths,
+)
 from aedetect.services.networks import NetworkService
 from aedetect.services.node_data import DatasetService
 from aedetect.services.paths import check_nn_id
@@ -213,12 +220,25 @@ class ModelService:
             raise InvalidInput(
                 f"normal_value must be a string or a number, got {quoted(normal)}", field="normal_value"
             )
-        return replace(
+        checked = replace(
             spec,
             columns=columns,
             categorical=categorical or None,
             params=check_params(spec.params, self._workflow.limits, len(features)),
         )
+        self._check_budget(checked, features)
+        return checked
+
+    def _check_budget(self, spec: ModelSpec, features: list[str]) -> None:
+        """Refuse (413) a model whose training would exceed the training budget, estimated from
+        its dataset's rows and stored column summaries (distinct values per column)."""
+        assert spec.dataset is not None
+        dataset = self._catalog.get(spec.dataset)
+        params = spec.params
+        widths = summary_widths(dataset.columns, features, spec.categorical, params.get("vocab_size"))
+        inputs = f"the model columns of dataset {spec.dataset}"
+        hidden = params.get("n_hidden")
+        check_training_budget(widths, hidden, dataset.rows, params, self._workflow.limits, inputs)
 
     # --- reading ------------------------------------------------------------------------------
     def config_version(self, name: str) -> int:
@@ -369,7 +389,8 @@ class ModelService:
         """Queue a training of the model's current configuration (with ``feedback``: the
         operators' labels applied to the training rows, recorded in the version)."""
         self._registry.get_network(check_nn_id(name))
-        removed = [p for p in self.spec(name).params if p in REMOVED]
+        spec = self.spec(name)
+        removed = [p for p in spec.params if p in REMOVED]
         if removed:  # stored before the option was removed: the model's params must drop it
             message = unknown_parameter(removed[0]).message
             raise InvalidInput(f"the model's params set {message} of them", field=f"params.{removed[0]}")
@@ -380,6 +401,9 @@ class ModelService:
                 field="feedback",
                 hint=Hint("add_feedback", model=name),
             )
+        if spec.dataset is not None:  # checked again now: the budget may have been lowered since
+            available = self._catalog.column_names(spec.dataset)
+            self._check_budget(spec, spec.columns or [c for c in available if c != spec.label_column])
         try:
             run = self._training.start(name, self.config_version(name), feedback=feedback)
         except Conflict as exc:

@@ -8,7 +8,12 @@ writes them in transactions of :data:`WRITE_BATCH_ROWS`. When the queue is full,
 logged; when the store refuses a write, those rows are lost. Either way the rows are counted as a
 gap of the model (reason ``queue_full`` or ``store_error``), and the gaps are recorded in the
 registry as soon as it takes writes again, so every process reports them. The writer also applies
-the retention (``AEDETECT_LOG_RETENTION_DAYS`` and ``_ROWS``) every :data:`PRUNE_INTERVAL_S`.
+the retention (``AEDETECT_LOG_RETENTION_DAYS``, ``_ROWS`` and ``_MB`` per model) every
+:data:`PRUNE_INTERVAL_S`.
+
+A kept value longer than ``AEDETECT_LOG_VALUE_CHARS`` characters is cut to that length, its last
+character replaced by :data:`ELLIPSIS`, and its column listed in the row's ``truncated``, so a
+client sending huge cells cannot grow the log by more than the cap per value.
 
 Scoring jobs over stored datasets are not logged: their rows are stored already, and their result
 file is their record.
@@ -47,6 +52,12 @@ WARN_INTERVAL_S = 60.0
 CLOSE_WAIT_S = 10.0
 QUEUE_FULL = "queue_full"
 STORE_ERROR = "store_error"
+
+ELLIPSIS = "\u2026"
+"""The last character of a value the log cut short."""
+
+VALUE_CHARS = 256
+"""Default characters kept of each logged value (``AEDETECT_LOG_VALUE_CHARS``)."""
 
 RECENT_DAYS = 7.0
 """How far back "recently" reaches in :meth:`ScoreLog.recent` (cut to the retention when shorter)."""
@@ -89,14 +100,40 @@ class ScoredBatch:
     def __len__(self) -> int:
         return len(self.scores)
 
-    def values(self, index: Sequence[int]) -> list[dict[str, Any]]:
-        """The model-column values of the rows at ``index``, as JSON."""
+    def values(
+        self, index: Sequence[int], chars: int = VALUE_CHARS
+    ) -> list[tuple[dict[str, Any], list[str]]]:
+        """The model-column values of the rows at ``index``, as JSON, each string cut to
+        ``chars`` characters (:func:`capped`), with the columns that were cut."""
         if isinstance(self.rows, pd.DataFrame):
             picked = self.rows.iloc[list(index)]
             present = [c for c in self.columns if c in picked.columns]
-            records = picked[present].to_dict("records")
-            return [{c: json_value(r.get(c)) for c in self.columns} for r in records]
-        return [{c: json_value(self.rows[i].get(c)) for c in self.columns} for i in index]
+            records: Sequence[Mapping[Any, Any]] = picked[present].to_dict("records")
+        else:
+            records = [self.rows[i] for i in index]
+        return [_capped_row(record, self.columns, chars) for record in records]
+
+
+def capped(value: Any, chars: int) -> Any:
+    """``value``, or a string longer than ``chars`` cut to ``chars`` characters, the last one
+    :data:`ELLIPSIS`."""
+    if isinstance(value, str) and len(value) > chars:
+        return value[: chars - 1] + ELLIPSIS
+    return value
+
+
+def _capped_row(
+    record: Mapping[str, Any], columns: list[str], chars: int
+) -> tuple[dict[str, Any], list[str]]:
+    """A row's ``columns`` as JSON values capped to ``chars``, and the columns that were cut."""
+    values: dict[str, Any] = {}
+    cut: list[str] = []
+    for column in columns:
+        value = json_value(record.get(column))
+        values[column] = capped(value, chars)
+        if values[column] is not value:
+            cut.append(column)
+    return values, cut
 
 
 def _explain_missing(group: Sequence[ScoredBatch]) -> None:
@@ -136,10 +173,13 @@ def _tops(
     ]
 
 
-def expand(batches: Sequence[ScoredBatch], sample: float, rng: np.random.Generator) -> list[ScoreRecord]:
-    """The log rows of ``batches``: every row with its top columns; the values of a uniform
-    sample of ``sample`` of the rows and of every alarm. Arrays are processed per model version
-    at once, so many single-row requests cost about as much as one batch of them."""
+def expand(
+    batches: Sequence[ScoredBatch], sample: float, rng: np.random.Generator, value_chars: int = VALUE_CHARS
+) -> list[ScoreRecord]:
+    """The log rows of ``batches``: every row with its top columns; the values (each cut to
+    ``value_chars`` characters) of a uniform sample of ``sample`` of the rows and of every alarm.
+    Arrays are processed per model version at once, so many single-row requests cost about as
+    much as one batch of them."""
     records: list[ScoreRecord] = []
     groups: dict[str, list[ScoredBatch]] = {}
     for batch in batches:
@@ -162,7 +202,7 @@ def expand(batches: Sequence[ScoredBatch], sample: float, rng: np.random.Generat
         for batch in group:
             n = len(batch)
             kept = [i for i in range(n) if keep[start + i]]
-            values = dict(zip(kept, batch.values(kept), strict=True))
+            values = dict(zip(kept, batch.values(kept, value_chars), strict=True))
             run = batch.run
             for i in range(n):
                 at = start + i
@@ -176,9 +216,10 @@ def expand(batches: Sequence[ScoredBatch], sample: float, rng: np.random.Generat
                         is_anomaly=bool(labels[at]),
                         threshold=batch.threshold,
                         contributions=tops[at],
-                        values=values.get(i),
+                        values=values[i][0] if i in values else None,
                         sampled=sampled[at],
                         source=batch.source,
+                        truncated=values[i][1] or None if i in values else None,
                     )
                 )
             start += n
@@ -197,6 +238,8 @@ class ScoreLog:
         queue_rows: int = 100_000,
         retention_days: float = 30.0,
         retention_rows: int = 1_000_000,
+        retention_bytes: int | None = None,
+        value_chars: int = VALUE_CHARS,
         seed: int | None = None,
     ) -> None:
         self._registry = registry
@@ -204,6 +247,8 @@ class ScoreLog:
         self.sample = sample
         self._capacity = queue_rows
         self._retention = (timedelta(days=retention_days), retention_rows)
+        self._retention_bytes = retention_bytes
+        self.value_chars = value_chars
         self._rng = np.random.default_rng(seed)
         self._queue: deque[ScoredBatch] = deque()
         self._queued = 0
@@ -314,7 +359,7 @@ class ScoreLog:
 
     def _write(self, batches: list[ScoredBatch]) -> None:
         try:
-            records = expand(batches, self.sample, self._rng)
+            records = expand(batches, self.sample, self._rng, self.value_chars)
         except Exception as exc:  # rows that cannot be made into log rows are lost, and counted
             self._lost([(b.run.nn_id, b.scored_at) for b in batches for _ in range(len(b))], exc)
             return
@@ -367,9 +412,9 @@ class ScoreLog:
 
     # --- control and reading ------------------------------------------------------------------
     def prune(self, now: datetime | None = None) -> int:
-        """Apply the retention now; returns the rows removed."""
+        """Apply the retention (age, rows and bytes per model) now; returns the rows removed."""
         age, rows = self._retention
-        return self._registry.prune_score_log((now or utcnow()) - age, rows)
+        return self._registry.prune_score_log((now or utcnow()) - age, rows, self._retention_bytes)
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until everything queued so far is written (or counted lost) and the gaps are

@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from aedetect.api.deps import CatalogDep
+from aedetect.api.principal import sees_values
 from aedetect.api.uploads import read_multipart, spool_body
 from aedetect.api.v2.problems import problem_responses
 from aedetect.api.v2.schemas import (
@@ -63,13 +64,14 @@ UPLOAD_BODY = {
 }
 
 
-def dataset_public(dataset: Dataset) -> DatasetPublic:
+def dataset_public(dataset: Dataset, values: bool = True) -> DatasetPublic:
+    """The dataset as the API shows it; without ``values`` its columns carry no example values."""
     return DatasetPublic(
         id=dataset.dataset_id,
         name=dataset.name,
         bytes=dataset.bytes,
         rows=dataset.rows,
-        columns=[ColumnProfile(**c) for c in dataset.columns],
+        columns=[ColumnProfile(**(c if values else {**c, "examples": []})) for c in dataset.columns],
         created_at=dataset.created_at,
         format=DatasetFormat(**dataset.format) if dataset.format else None,
     )
@@ -147,8 +149,20 @@ def _options(asked: dict[str, str | None]) -> TableOptions:
     return TableOptions(**given)
 
 
-@router.get("", summary="List datasets, oldest first", responses=problem_responses(400))
+DATASET_ACCESS = (
+    "Raw row values are a writer's (README: Access): a reader's key lists datasets with their "
+    "schemas but no example values, and gets 403 for a dataset's first rows."
+)
+
+
+@router.get(
+    "",
+    summary="List datasets, oldest first",
+    description=DATASET_ACCESS,
+    responses=problem_responses(400),
+)
 def list_datasets(
+    request: Request,
     catalog: CatalogDep,
     cursor: Annotated[
         str | None, Query(description="The 'next' value of the previous page.", examples=["12"])
@@ -156,11 +170,14 @@ def list_datasets(
     limit: Annotated[int, Query(ge=1, le=500, description="Datasets per page.", examples=[50])] = 100,
 ) -> DatasetList:
     items, following = catalog.page(cursor, limit)
-    return DatasetList(items=[dataset_public(d) for d in items], next=following)
+    return DatasetList(items=[dataset_public(d, sees_values(request)) for d in items], next=following)
 
 
 @router.get(
-    "/{dataset_id}", summary="A dataset with its schema and first rows", responses=problem_responses(400, 404)
+    "/{dataset_id}",
+    summary="A dataset with its schema and first rows",
+    description=DATASET_ACCESS,
+    responses=problem_responses(400, 404),
 )
 def get_dataset(dataset_id: DatasetId, catalog: CatalogDep) -> DatasetDetail:
     dataset = catalog.get(dataset_id)

@@ -112,6 +112,7 @@ def cancel_job(job_id: JobId, jobs: JobsDep) -> JobPublic:
 @router.get(
     "/{job_id}/result",
     summary="Download the CSV a scoring job wrote",
+    description="The scored rows with their values: needs a writer's key (raw row values; README: Access).",
     response_class=FileResponse,
     responses={**RESULT_DOC, **problem_responses(400, 404, 409)},
 )
@@ -122,6 +123,7 @@ def job_result(job_id: JobId, jobs: JobsDep) -> FileResponse:
 @router.get(
     "/{job_id}/rows",
     summary="The highest-scoring rows of a scoring job, each with every column's part of its score",
+    description="The rows with their values: needs a writer's key (raw row values; README: Access).",
     responses=problem_responses(400, 404, 409),
 )
 def job_rows(

@@ -7,10 +7,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from aedetect.api.deps import ActorDep, DriftDep, FeedbackDep, ModelsDep, ScoreLogDep
+from aedetect.api.principal import sees_values
 from aedetect.api.v2.problems import problem_responses
 from aedetect.api.v2.schemas import (
     MAX_VERSION,
@@ -69,7 +70,14 @@ def _cursor(cursor: str | None) -> int | None:
     return int(cursor)
 
 
-def _logged(record: ScoreRecord) -> LoggedScore:
+RAW_VALUES = (
+    " Raw row values (``values``) are a writer's: a reader's key gets the rest of each item without "
+    "them (README: Access)."
+)
+"""What the routes that answer logged or labelled rows say about their values."""
+
+
+def _logged(record: ScoreRecord, values: bool = True) -> LoggedScore:
     fields: dict[str, Any] = {
         "id": record.log_id,
         "version": record.model_version,
@@ -81,12 +89,14 @@ def _logged(record: ScoreRecord) -> LoggedScore:
         "sampled": record.sampled,
         "source": record.source,
     }
-    if record.values is not None:
+    if values and record.values is not None:
         fields["values"] = record.values
+        if record.truncated:
+            fields["truncated"] = record.truncated
     return LoggedScore.model_validate(fields)
 
 
-def _feedback(item: Feedback) -> FeedbackPublic:
+def _feedback(item: Feedback, values: bool = True) -> FeedbackPublic:
     return FeedbackPublic(
         id=item.feedback_id,
         log_id=item.log_id,
@@ -98,7 +108,7 @@ def _feedback(item: Feedback) -> FeedbackPublic:
         is_anomaly=item.is_anomaly,
         threshold=item.threshold,
         scored_at=item.scored_at,
-        values=item.values,
+        values=item.values if values else None,
         created_at=item.created_at,
         updated_at=item.updated_at,
     )
@@ -107,10 +117,13 @@ def _feedback(item: Feedback) -> FeedbackPublic:
 @router.get(
     "/scores",
     summary="The scoring log: rows the model scored (v1 and v2), newest first, with the gaps of the log",
+    description="Each logged row's score, verdict, threshold and top columns; its values when kept, "
+    "each cut to AEDETECT_LOG_VALUE_CHARS characters (``truncated`` names the columns cut)." + RAW_VALUES,
     response_model_exclude_unset=True,
     responses=problem_responses(400, 404),
 )
 def list_scores(
+    request: Request,
     name: ModelName,
     scorelog: ScoreLogDep,
     since: Since = None,
@@ -137,7 +150,7 @@ def list_scores(
     )
     gaps = scorelog.gaps(name, start, end)
     return ScoreLogPage(
-        items=[_logged(r) for r in items],
+        items=[_logged(r, sees_values(request)) for r in items],
         next=None if following is None else str(following),
         gaps=[
             LogGapPublic(
@@ -212,9 +225,11 @@ async def add_feedback(
     "/feedback",
     summary="The labels, and what they say of the alarms: precision, recall, confirmed anomalies, false "
     "alarms (as served, or as one version judges them)",
+    description="The labels with the rows they label." + RAW_VALUES,
     responses=problem_responses(400, 404, 409),
 )
 async def list_feedback(
+    request: Request,
     name: ModelName,
     models: ModelsDep,
     feedback: FeedbackDep,
@@ -239,7 +254,9 @@ async def list_feedback(
     items, following = await run_in_threadpool(feedback.page, name, chosen, _cursor(cursor), limit)
     summary = await run_in_threadpool(feedback.summary, name, run)
     return FeedbackList(
-        items=[_feedback(i) for i in items], next=None if following is None else str(following), **summary
+        items=[_feedback(i, sees_values(request)) for i in items],
+        next=None if following is None else str(following),
+        **summary,
     )
 
 

@@ -26,7 +26,7 @@ from aedetect.registry.base import Registry
 from aedetect.services.baseline import Baseline, fit_baseline
 from aedetect.services.evaluation import EvaluationService, anomaly_labels, assessment
 from aedetect.services.feedback import feedback_frame
-from aedetect.services.limits import Limits, check_network, encoded_width
+from aedetect.services.limits import Limits, check_network, check_training_budget, column_widths
 from aedetect.services.node_data import DatasetService
 from aedetect.services.paths import DataPaths
 from aedetect.services.scoring import ModelCache
@@ -161,9 +161,11 @@ class TrainingExecutor:
         provenance = None
         if run.params.get("feedback"):
             frame, provenance = feedback_frame(frame, self._registry.list_feedback(run.nn_id), columns)
-        width = encoded_width(frame, columns, params.get("categorical"), params.get("vocab_size"))
+        widths = column_widths(frame, columns, params.get("categorical"), params.get("vocab_size"))
+        width = sum(w for _, w in widths)
         hidden = params.get("n_hidden") or AutoEncoderDetector.default_hidden(len(columns))
         check_network(hidden, self._limits, n_input=width, inputs=f"{width} encoded inputs")
+        check_training_budget(widths, hidden, len(frame), params, self._limits)
         detector = AutoEncoderDetector(**{**params, "n_threads": self._train_threads})
         position = _Position()
         detector.fit(

@@ -7,9 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 from aedetect.detectors.autoencoder import AutoEncoderDetector
+from aedetect.domain import ColumnKind
 from aedetect.errors import Hint, InvalidInput, listed, quoted
 from aedetect.services.evaluation import EvaluationService
-from aedetect.services.limits import Limits, check_epochs, check_network
+from aedetect.services.limits import Limits, check_epochs, check_network, check_training_budget
 from aedetect.services.node_data import DatasetService
 from aedetect.services.paths import check_nn_id
 from aedetect.services.workflow import (
@@ -45,6 +46,11 @@ def plan_run(
     stored = workflow.config(nn_id, version, NETCONF, NETCONF_NODE)
     evaluation.check(nn_id, version, columns)
     detector = _detector_params(stored, feeder, columns, workflow.limits)
+    rows = sum(f.rows for f in datasets.files(nn_id, version, TRAIN_DATA))
+    at_least = [(ColumnKind.NUMERIC, 2)] * len(columns)  # the vocabularies are counted when it runs
+    check_training_budget(
+        at_least, detector.get("n_hidden"), rows, detector, workflow.limits, "counting 2 per column"
+    )
     plan: dict[str, Any] = {"detector": detector}
     dataset = datasets.dataset_of(nn_id, version, TRAIN_DATA)
     if dataset is not None:

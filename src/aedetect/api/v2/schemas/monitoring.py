@@ -29,6 +29,12 @@ class LoggedScore(Public):
     )
     sampled: bool = F("Whether the values were kept by the uniform sample (drift reads those).", True)
     source: Literal["v1", "v2", "csv"] = F("Which API scored it: v1 predict, v2 JSON or a CSV body.", "v2")
+    truncated: list[str] | None = F(
+        "Columns whose value was longer than the log keeps (AEDETECT_LOG_VALUE_CHARS): the value "
+        "shown is cut to that many characters, the last one '\u2026'. Absent when none was cut.",
+        ["comment"],
+        None,
+    )
 
 
 class LogGapPublic(Public):
