@@ -262,7 +262,8 @@ class Settings(BaseSettings):
         60.0,
         gt=0,
         description="Window of the failed key check limit, and of the audit: one audit entry per client "
-        "address and window counts its failed key checks.",
+        "address and window counts its failed key checks, and a key's state changes refused for its role "
+        "are recorded at most twice per window (the first at once, then the count of the rest).",
     )
 
     # --- access -------------------------------------------------------------------------------

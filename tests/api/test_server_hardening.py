@@ -258,6 +258,34 @@ def test_wrong_keys_are_limited_per_address_and_audited_per_window(tmp_path: Pat
         server.stop()
 
 
+def test_refused_requests_of_a_key_are_audited_at_a_bounded_rate(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "data", AEDETECT_AUTH_FAILURE_WINDOW_S="3").start()
+    try:
+        admin = _bearer(server.key)
+        reader = _bearer(server.make_key("reader", "line 7 display"))
+        refused = [
+            requests.post(server.base + "/api/v2/datasets", headers=reader, data=b"a\n1\n", timeout=60)
+            for _ in range(40)
+        ]
+        assert {resp.status_code for resp in refused} == {403}
+
+        def counted(row: dict[str, object]) -> int:
+            actor = str(row["actor"])  # "<name>" at once, "<name>: N more refused request(s) ..." after
+            return int(actor.split(": ")[1].split()[0]) if "more refused" in actor else 1
+
+        def reader_rows() -> list[dict[str, object]]:
+            items = requests.get(server.base + "/auth/audit", headers=admin, timeout=60).json()["items"]
+            rows = [row for row in items if str(row["actor"]).startswith("line 7 display")]
+            return rows if sum(counted(row) for row in rows) == len(refused) else []
+
+        rows = wait_for(reader_rows, "the audit entries of the refused requests", timeout=60)
+        assert 2 <= len(rows) <= 4  # the first of each window at once, the rest of it as one count
+        assert {row["status"] for row in rows} == {403}
+        assert {row["role"] for row in rows} == {"reader"}
+    finally:
+        server.stop()
+
+
 def _nested(depth: int) -> bytes:
     return b"[" * depth + b"]" * depth
 

@@ -180,20 +180,52 @@ class _Failures:
     path: str = ""
 
 
-class KeyFailures:
-    """Counts wrong keys per client address in fixed windows (the class docstring of the module):
-    :meth:`retry_after` says how long an address that used up its allowance must wait, and at the
-    end of each window one audit entry per address records how many wrong keys it sent."""
+class _Windows:
+    """Counts events per subject (a client address, a key) in fixed windows of ``window_s``
+    seconds; at the end of a window with events, :meth:`_flush` records them (one audit entry)."""
 
-    def __init__(self, access: AccessService, limit: int, window_s: float) -> None:
+    def __init__(self, access: AccessService, window_s: float) -> None:
         self._access = access
-        self._limit = limit
         self._window_s = window_s
         self._windows: dict[tuple[str, int], _Failures] = {}
         self._flushes: set[asyncio.Task[None]] = set()
 
     def _window(self) -> int:
         return math.floor(time.time() / self._window_s)
+
+    def _count(self, subject: str, method: str, path: str) -> _Failures:
+        """Count one event of ``subject`` now; the first of a window schedules its flush."""
+        window = self._window()
+        seen = self._windows.get((subject, window))
+        if seen is None:
+            seen = self._windows[(subject, window)] = _Failures()
+            task = asyncio.get_running_loop().create_task(self._flush_later(subject, window))
+            self._flushes.add(task)
+            task.add_done_callback(self._flushes.discard)
+        seen.count += 1
+        seen.method, seen.path = method, path
+        return seen
+
+    async def _flush_later(self, subject: str, window: int) -> None:
+        await asyncio.sleep(max(0.0, (window + 1) * self._window_s - time.time()))
+        seen = self._windows.pop((subject, window))
+        try:
+            await self._flush(subject, seen)
+        except Exception:
+            logger.exception("could not record the counted requests of %s in the audit log", subject)
+
+    async def _flush(self, subject: str, seen: _Failures) -> None:
+        raise NotImplementedError
+
+
+class KeyFailures(_Windows):
+    """Counts wrong keys per client address in fixed windows (the class docstring of the module):
+    :meth:`retry_after` says how long an address that used up its allowance must wait, and at the
+    end of each window one audit entry per address records how many wrong keys it sent."""
+
+    def __init__(self, access: AccessService, limit: int, window_s: float) -> None:
+        super().__init__(access, window_s)
+        self._limit = limit
 
     def retry_after(self, client: str) -> int | None:
         """Seconds until ``client`` may try keys again, or ``None`` while it may."""
@@ -205,24 +237,43 @@ class KeyFailures:
 
     def failed(self, client: str, method: str, path: str) -> None:
         """Count one wrong key; the first of a window schedules that window's audit entry."""
-        window = self._window()
-        seen = self._windows.get((client, window))
-        if seen is None:
-            seen = self._windows[(client, window)] = _Failures()
-            task = asyncio.get_running_loop().create_task(self._audit_later(client, window))
-            self._flushes.add(task)
-            task.add_done_callback(self._flushes.discard)
-        seen.count += 1
-        seen.method, seen.path = method, path
+        self._count(client, method, path)
 
-    async def _audit_later(self, client: str, window: int) -> None:
-        await asyncio.sleep(max(0.0, (window + 1) * self._window_s - time.time()))
-        seen = self._windows.pop((client, window))
+    async def _flush(self, client: str, seen: _Failures) -> None:
         actor = f"unknown key: {seen.count} failed key check(s) in {self._window_s:g} s"
-        try:
-            await run_in_threadpool(self._access.record, None, seen.method, seen.path, 401, client, actor)
-        except Exception:
-            logger.exception("could not record the failed key checks of %s in the audit log", client)
+        await run_in_threadpool(self._access.record, None, seen.method, seen.path, 401, client, actor)
+
+
+class RefusedRequests(_Windows):
+    """State changes refused for a key's role (403), audited at a bounded rate: the first of each
+    key's window at once, the rest of that window as one entry with their count at its end."""
+
+    def __init__(self, access: AccessService, window_s: float) -> None:
+        super().__init__(access, window_s)
+        self._keys: dict[str, tuple[ApiKey, str | None]] = {}
+
+    async def refused(self, key: ApiKey, method: str, path: str, client: str | None) -> None:
+        """Count one refusal of ``key``; the first of its window is recorded now."""
+        seen = self._count(key.key_id, method, path)
+        self._keys[key.key_id] = (key, client)
+        if seen.count == 1:
+            await run_in_threadpool(self._access.record, key, method, path, 403, client)
+
+    async def _flush(self, key_id: str, seen: _Failures) -> None:
+        key, client = self._keys.pop(key_id)
+        if seen.count > 1:
+            actor = f"{key.name}: {seen.count - 1} more refused request(s) in {self._window_s:g} s"
+            await run_in_threadpool(self._access.record, key, seen.method, seen.path, 403, client, actor)
+
+
+def refused_requests(request: Request) -> RefusedRequests:
+    """The refusal counter of the application ``request`` runs in (made on first use)."""
+    state = request.app.state
+    counter: RefusedRequests | None = getattr(state, "refused_requests", None)
+    if counter is None:
+        counter = RefusedRequests(state.container.access, state.container.settings.auth_failure_window_s)
+        state.refused_requests = counter
+    return counter
 
 
 def key_failures(request: Request) -> KeyFailures:
@@ -384,7 +435,11 @@ class AccessMiddleware:
             raise Unauthorized(words, field="authorization") from None
         if not key.role.allows(needed):
             if request.method not in SAFE_METHODS:
-                await self._record(request, key, 403)
+                client = request.client.host if request.client else None
+                try:
+                    await refused_requests(request).refused(key, request.method, request.url.path, client)
+                except Exception:
+                    logger.exception("could not record the refusal of %s in the audit log", request.url.path)
             raise Forbidden(
                 f"{request.method} {request.url.path} needs the {needed.value} role; the key "
                 f"{quoted(key.name)} ({key.key_id}) has the {key.role.value} role",
