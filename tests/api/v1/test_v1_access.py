@@ -170,7 +170,9 @@ def test_a_host_name_the_server_does_not_answer_to_is_refused(
 def test_audit_log_records_who_changed_what_and_when(
     v1_server: ServerProcess, keys: dict[str, str], trained: str, eval_frame: pd.DataFrame
 ) -> None:
-    writer, reader = keyed(v1_server, keys["writer"]), keyed(v1_server, keys["reader"])
+    # a key of its own: a key's first refusal in a window is recorded at once, the rest counted
+    fresh_reader = v1_server.make_key("reader", "audited reader")
+    writer, reader = keyed(v1_server, keys["writer"]), keyed(v1_server, fresh_reader)
     writer.call("POST", NETWORKS + "nnaudited/", json={"nn_title": "audited"})
     reader.error("POST", NETWORKS + "nnrefused/", 403)
     reader.anomaly(trained, eval_frame.iloc[0][FEATURES].to_dict())
