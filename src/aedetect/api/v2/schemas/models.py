@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pydantic import StrictBool
+
 from aedetect.api.v2.schemas.common import DATASET_EXAMPLE, JOB_EXAMPLE, WHEN, F, Public, Request
 from aedetect.api.v2.schemas.jobs import JobStatusName
 from aedetect.services.models import describe_params
@@ -86,7 +88,7 @@ class ModelList(Public):
 
 
 class TrainRequest(Request):
-    feedback: bool = F(
+    feedback: StrictBool = F(
         "Apply the operators' feedback to the training rows: rows confirmed normal are added, training "
         "rows equal to a confirmed anomaly are removed (recorded in the version's metrics.feedback).",
         True,
