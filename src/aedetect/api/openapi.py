@@ -126,7 +126,9 @@ def _describe_errors(operation: dict[str, Any], path: str) -> None:
 def _add_responses(operation: dict[str, Any], responses: dict[str, dict[str, Any]]) -> None:
     documented = operation.setdefault("responses", {})
     for status, response in responses.items():
-        documented.setdefault(status, dict(response))
+        current = documented.setdefault(status, dict(response))
+        if "headers" in response:  # a status the route declares already gains the header
+            current["headers"] = {**current.get("headers", {}), **response["headers"]}
 
 
 def _describe_path_patterns(operation: dict[str, Any]) -> None:
