@@ -192,7 +192,7 @@ async def login_page(
 async def login(
     request: Request,
     container: ContainerDep,
-    key: Annotated[str, Form(description="An API key.")],
+    key: Annotated[str, Form(min_length=1, description="An API key.")],
     next: Annotated[str | None, Form(description="Where to go after signing in (a path).")] = None,
 ) -> Response:
     return await _signed_in(request, container, key.strip(), next)

@@ -22,6 +22,7 @@ from aedetect.services.paths import (
     NN_ID_PATTERN,
     NODE_NAME_PATTERN,
     VERSION_PATTERN,
+    schema_pattern,
 )
 
 SECURITY_SCHEMES: dict[str, Any] = {
@@ -65,6 +66,7 @@ PATH_PATTERNS: dict[str, re.Pattern[str]] = {
     "ver": VERSION_PATTERN,
     "wfver": VERSION_PATTERN,
     "node": NODE_NAME_PATTERN,
+    "desc": NODE_NAME_PATTERN,
     "dataset_id": DATASET_ID_PATTERN,
     "job_id": JOB_ID_PATTERN,
     "alias": ALIAS_PATTERN,
@@ -135,4 +137,4 @@ def _describe_path_patterns(operation: dict[str, Any]) -> None:
     for parameter in operation.get("parameters", []):
         pattern = PATH_PATTERNS.get(parameter["name"])
         if parameter["in"] == "path" and pattern is not None:
-            parameter["schema"].setdefault("pattern", f"^{pattern.pattern}$")
+            parameter["schema"].setdefault("pattern", schema_pattern(pattern)["pattern"])

@@ -40,6 +40,9 @@ DATASET_ID_PATTERN = re.compile(r"ds_[0-9a-f]{12}")
 JOB_ID_PATTERN = re.compile(r"[0-9a-f]{32}")
 """Job ids: 32 hex digits."""
 
+CURSOR_PATTERN = re.compile(r"[0-9]{1,19}")
+"""Page cursors that are row ids."""
+
 MAX_VERSION = 2**31 - 1
 """Largest version number (the registry stores 32-bit integers)."""
 
@@ -49,6 +52,12 @@ VERSION_PATTERN = re.compile(
 )
 """Version numbers as text: 1 to :data:`MAX_VERSION` (leading zeros allowed), what
 :func:`check_version` accepts in a path."""
+
+
+def schema_pattern(pattern: re.Pattern[str]) -> dict[str, str]:
+    """The JSON Schema keyword of ``pattern`` (anchored: JSON Schema patterns search, the checks
+    here match whole values)."""
+    return {"pattern": f"^{pattern.pattern}$"}
 
 
 def check_nn_id(nn_id: str) -> str:

@@ -31,7 +31,7 @@ from aedetect.api.v2.schemas import (
 )
 from aedetect.domain import Feedback, FeedbackLabel, ScoreRecord
 from aedetect.errors import InvalidInput
-from aedetect.services.paths import check_nn_id
+from aedetect.services.paths import CURSOR_PATTERN, check_nn_id, schema_pattern
 
 router = APIRouter(prefix="/models/{name}", tags=["monitoring"])
 
@@ -61,7 +61,12 @@ Until = Annotated[
     ),
 ]
 Cursor = Annotated[
-    str | None, Query(description="The 'next' value of the previous page.", examples=["81234"])
+    str | None,
+    Query(
+        description="The 'next' value of the previous page.",
+        examples=["81234"],
+        json_schema_extra=schema_pattern(CURSOR_PATTERN),
+    ),
 ]
 
 
