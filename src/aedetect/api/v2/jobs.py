@@ -48,7 +48,9 @@ RESULT_DOC: dict[int | str, dict[str, Any]] = {
 
 
 @router.get(
-    "", summary="List jobs, newest first, filtered by model and status", responses=problem_responses(400)
+    "",
+    summary="List jobs, newest first, filtered by model and status",
+    responses=problem_responses(400, 404),  # 404: a cursor that names no job
 )
 def list_jobs(
     jobs: JobsDep,
