@@ -173,3 +173,16 @@ def test_values_the_description_forbids_are_refused_naming_the_field(server: Ser
     refused = call(server, "POST", "/api/v2/models/untrained/train", json={"feedback": 0})
     assert refused.status_code == 422, refused.text
     assert refused.json()["field"] == "feedback"
+
+
+def test_a_delimiter_the_parser_cannot_take_is_refused_naming_it(server: ServerProcess) -> None:
+    """Found by the fuzzer: a non-ASCII delimiter was a 500 from the CSV parser."""
+    refused = call(
+        server,
+        "POST",
+        "/api/v2/datasets",
+        params={"delimiter": "\x82"},
+        files={"file": ("t.csv", b"a;b\n1;2\n3;4\n")},
+    )
+    assert refused.status_code == 400, refused.text
+    assert "delimiter must be one ASCII character" in refused.json()["detail"]
