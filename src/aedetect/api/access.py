@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from aedetect.api.deps import ContainerDep
 from aedetect.api.principal import principal
 from aedetect.api.security import COOKIE_NAME, LOGIN_PATH, checked_key
+from aedetect.api.v2.problems import RETRY_AFTER_HEADER, problem_responses
 from aedetect.domain import ApiKey, AuditEntry, Role
 from aedetect.errors import TooManyRequests, Unauthorized
 from aedetect.services.access import MAX_AUDIT_ENTRIES, MAX_NAME_CHARS
@@ -24,6 +25,23 @@ router = APIRouter(prefix="/auth", tags=["access"])
 COOKIE_MAX_AGE_S = 7 * 24 * 3600
 MAX_ID = 2**31 - 1
 DEFAULT_NEXT = "/"
+
+HTML = {"text/html": {"schema": {"type": "string"}}}
+REDIRECT = {"Location": {"description": "Where the browser goes next.", "schema": {"type": "string"}}}
+SIGN_IN_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The sign-in page (also where a followed redirect leads).", "content": HTML},
+    303: {
+        "description": "Signed in: the cookie is set, and the browser goes to `next`.",
+        "headers": REDIRECT,
+    },
+    401: {"description": "The key is not valid: the sign-in page says so.", "content": HTML},
+    429: {
+        "description": "Too many wrong keys from this address: the sign-in page says when to try again.",
+        "content": HTML,
+        "headers": RETRY_AFTER_HEADER,
+    },
+}
+"""The answers of signing in: pages for a person at a browser, not problem documents."""
 
 LOGIN_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -148,7 +166,12 @@ async def _signed_in(request: Request, container: ContainerDep, key: str, target
     return response
 
 
-@router.get("/login", summary="Sign in page; with ?key= signs in at once")
+@router.get(
+    "/login",
+    summary="Sign in page; with ?key= signs in at once",
+    response_class=HTMLResponse,
+    responses=SIGN_IN_RESPONSES,
+)
 async def login_page(
     request: Request,
     container: ContainerDep,
@@ -160,17 +183,33 @@ async def login_page(
     return login_html(next)
 
 
-@router.post("/login", summary="Sign in with a key (form field 'key'): sets the cookie")
+@router.post(
+    "/login",
+    summary="Sign in with a key (form field 'key'): sets the cookie",
+    response_class=HTMLResponse,
+    responses=SIGN_IN_RESPONSES,
+)
 async def login(
     request: Request,
     container: ContainerDep,
-    key: Annotated[str, Form(description="An API key.")],
+    key: Annotated[str, Form(min_length=1, description="An API key.")],
     next: Annotated[str | None, Form(description="Where to go after signing in (a path).")] = None,
 ) -> Response:
     return await _signed_in(request, container, key.strip(), next)
 
 
-@router.post("/logout", summary="Sign out: removes the cookie")
+@router.post(
+    "/logout",
+    summary="Sign out: removes the cookie",
+    response_class=HTMLResponse,
+    responses={
+        200: {"description": "The sign-in page, where a followed redirect leads.", "content": HTML},
+        303: {
+            "description": "Signed out: the cookie is removed; the browser goes to the sign-in page.",
+            "headers": REDIRECT,
+        },
+    },
+)
 async def logout() -> Response:
     response = RedirectResponse(LOGIN_PATH, status_code=303)
     response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="strict")
@@ -194,12 +233,20 @@ def create_key(body: KeyCreate, container: ContainerDep) -> KeyCreated:
     return KeyCreated(**_public(key).model_dump(), key=secret)
 
 
-@router.delete("/keys/{key_id}", summary="Revoke an API key (it stops working at once)")
+@router.delete(
+    "/keys/{key_id}",
+    summary="Revoke an API key (it stops working at once)",
+    responses=problem_responses(404),
+)
 def revoke_key(key_id: str, container: ContainerDep) -> KeyPublic:
     return _public(container.access.revoke_key(key_id))
 
 
-@router.get("/audit", summary="The audit log of state-changing requests, newest first")
+@router.get(
+    "/audit",
+    summary="The audit log of state-changing requests, newest first",
+    responses=problem_responses(),
+)
 def audit(
     container: ContainerDep,
     limit: Annotated[int, Query(ge=1, le=MAX_AUDIT_ENTRIES, description="How many entries.")] = 100,

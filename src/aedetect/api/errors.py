@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from aedetect.api.v1.envelope import V1Response, is_v1_path, v1_error_body
 from aedetect.api.v2.problems import PROBLEM_MEDIA_TYPE, problem_body, validation_detail
@@ -70,6 +71,8 @@ ErrorPage = Callable[[Request, int, str, str], Response | None]
 """Renders an error as a page for a browser (status, code, message), or ``None``: not a page request."""
 
 VALIDATION_CODE = "invalid_request"
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+"""The methods a route may take (OPTIONS is answered by no route)."""
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 SAFE_5XX_CODES = frozenset({JobFailed.code, StorageUnavailable.code, InsufficientStorage.code})
 """5xx errors whose own message is shown: written for users, never holding paths or exception text."""
@@ -190,7 +193,20 @@ async def handle_http_error(request: Request, exc: Exception) -> Response:
     response = error_response(request, exc.status_code, code, message)
     if exc.headers:
         response.headers.update(exc.headers)
+    if exc.status_code == 405:
+        response.headers["Allow"] = allowed_methods(request)
     return response
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route takes at the request's path: Starlette's own 405 names only the
+    first route that matches the path, where several routes (one per method) share it."""
+    routes = request.app.router.routes
+    return ", ".join(
+        method
+        for method in HTTP_METHODS
+        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)
+    )
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:

@@ -143,8 +143,10 @@ def sniff_sample(
         _check_width(text, max_columns)
     if delimiter is None:
         delimiter = _sniff_delimiter(text, at_eof)
-    elif len(delimiter) != 1 or delimiter in '"\r\n':
-        raise InvalidInput(f"the delimiter must be one character, got {quoted(delimiter)}", field="delimiter")
+    elif len(delimiter) != 1 or not delimiter.isascii() or delimiter in '"\r\n':  # the parser reads ASCII
+        raise InvalidInput(
+            f"the delimiter must be one ASCII character, got {quoted(delimiter)}", field="delimiter"
+        )
     records = _sample_records(text, delimiter, at_eof)
     has_header = _guess_header(records)
     decimal = _guess_decimal(records[1 if has_header else 0 :]) if delimiter != "," else "."

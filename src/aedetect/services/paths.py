@@ -40,8 +40,24 @@ DATASET_ID_PATTERN = re.compile(r"ds_[0-9a-f]{12}")
 JOB_ID_PATTERN = re.compile(r"[0-9a-f]{32}")
 """Job ids: 32 hex digits."""
 
+CURSOR_PATTERN = re.compile(r"[0-9]{1,19}")
+"""Page cursors that are row ids."""
+
 MAX_VERSION = 2**31 - 1
 """Largest version number (the registry stores 32-bit integers)."""
+
+VERSION_PATTERN = re.compile(
+    r"0*(?:[1-9][0-9]{0,8}|1[0-9]{9}|20[0-9]{8}|21[0-3][0-9]{7}|214[0-6][0-9]{6}|2147[0-3][0-9]{5}"
+    r"|21474[0-7][0-9]{4}|214748[0-2][0-9]{3}|2147483[0-5][0-9]{2}|21474836[0-3][0-9]|214748364[0-7])"
+)
+"""Version numbers as text: 1 to :data:`MAX_VERSION` (leading zeros allowed), what
+:func:`check_version` accepts in a path."""
+
+
+def schema_pattern(pattern: re.Pattern[str]) -> dict[str, str]:
+    """The JSON Schema keyword of ``pattern`` (anchored: JSON Schema patterns search, the checks
+    here match whole values)."""
+    return {"pattern": f"^{pattern.pattern}$"}
 
 
 def check_nn_id(nn_id: str) -> str:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Path, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import TypeAdapter
 
@@ -23,7 +23,8 @@ from aedetect.api.deps import ScoringDep, ScoringPoolDep
 from aedetect.api.v1.envelope import V1Response, V1Router
 from aedetect.api.v1.schemas import Predict, Scalar
 from aedetect.errors import InvalidInput, NotFound, quoted
-from aedetect.services.scoring import BATCH_ROWS, ScoringService
+from aedetect.services.paths import VERSION_PATTERN
+from aedetect.services.scoring import ACTIVE, BATCH_ROWS, ScoringService
 
 router = V1Router(tags=["v1 predict"])
 
@@ -49,7 +50,18 @@ PREDICT_BODY = {
     openapi_extra=PREDICT_BODY,
 )
 async def predict(
-    kind: str, nnid: str, ver: str, request: Request, scoring: ScoringDep, pool: ScoringPoolDep
+    kind: str,
+    nnid: str,
+    ver: Annotated[
+        str,
+        Path(
+            description=f"A version number, or '{ACTIVE}' for the active version.",
+            json_schema_extra={"pattern": f"^(?:{ACTIVE}|{VERSION_PATTERN.pattern})$"},
+        ),
+    ],
+    request: Request,
+    scoring: ScoringDep,
+    pool: ScoringPoolDep,
 ) -> Any:
     raw = await request.body()
     inline = len(raw) <= INLINE_BYTES

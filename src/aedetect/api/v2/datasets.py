@@ -24,6 +24,7 @@ from aedetect.api.v2.schemas import (
 from aedetect.data.tables import TableOptions
 from aedetect.domain import Dataset
 from aedetect.errors import InvalidInput, UnsupportedMediaType, quoted
+from aedetect.services.paths import CURSOR_PATTERN, schema_pattern
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
 
@@ -165,7 +166,12 @@ def list_datasets(
     request: Request,
     catalog: CatalogDep,
     cursor: Annotated[
-        str | None, Query(description="The 'next' value of the previous page.", examples=["12"])
+        str | None,
+        Query(
+            description="The 'next' value of the previous page.",
+            examples=["12"],
+            json_schema_extra=schema_pattern(CURSOR_PATTERN),
+        ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500, description="Datasets per page.", examples=[50])] = 100,
 ) -> DatasetList:

@@ -18,6 +18,7 @@ from aedetect.api.v2.problems import problem_responses
 from aedetect.api.v2.schemas import ExplainedRow, JobId, JobList, JobPublic, JobRows, JobStatusName
 from aedetect.api.v2.views import job_public
 from aedetect.domain import JobStatus
+from aedetect.services.paths import JOB_ID_PATTERN, NN_ID_PATTERN, schema_pattern
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
@@ -47,15 +48,30 @@ RESULT_DOC: dict[int | str, dict[str, Any]] = {
 
 
 @router.get(
-    "", summary="List jobs, newest first, filtered by model and status", responses=problem_responses(400)
+    "",
+    summary="List jobs, newest first, filtered by model and status",
+    responses=problem_responses(400, 404),  # 404: a cursor that names no job
 )
 def list_jobs(
     jobs: JobsDep,
-    model: Annotated[str | None, Query(description="Only this model's jobs.", examples=["plant-7"])] = None,
+    model: Annotated[
+        str | None,
+        Query(
+            description="Only this model's jobs.",
+            examples=["plant-7"],
+            json_schema_extra=schema_pattern(NN_ID_PATTERN),
+        ),
+    ] = None,
     status: Annotated[
         JobStatusName | None, Query(description="Only jobs in this status.", examples=["running"])
     ] = None,
-    cursor: Annotated[str | None, Query(description="The 'next' value of the previous page.")] = None,
+    cursor: Annotated[
+        str | None,
+        Query(
+            description="The 'next' value of the previous page.",
+            json_schema_extra=schema_pattern(JOB_ID_PATTERN),
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500, description="Jobs per page.", examples=[50])] = 100,
 ) -> JobList:
     items, following = jobs.page(model, None if status is None else JobStatus(status), cursor, limit)

@@ -27,7 +27,7 @@ router = APIRouter(prefix="/models", tags=["models"])
     "",
     status_code=201,
     summary="Create a model over a dataset (checked at once: columns, parameters, label column)",
-    responses=problem_responses(400, 404, 409),
+    responses=problem_responses(400, 404, 409, 413),
 )
 def create_model(body: ModelCreate, models: ModelsDep) -> ModelPublic:
     spec = ModelSpec(
@@ -67,7 +67,7 @@ def get_model(name: ModelName, models: ModelsDep) -> ModelPublic:
 @router.patch(
     "/{name}",
     summary="Change a model's configuration or description (refused while it trains)",
-    responses=problem_responses(400, 404, 409),
+    responses=problem_responses(400, 404, 409, 413),
 )
 def update_model(name: ModelName, body: ModelUpdate, models: ModelsDep) -> ModelPublic:
     changes = body.model_dump(exclude_unset=True)
@@ -92,7 +92,7 @@ def delete_model(name: ModelName, models: ModelsDep) -> Response:
     status_code=202,
     summary="Start training; answers the job at once (follow it at /api/v2/jobs/{id}); 429 while "
     "AEDETECT_MAX_QUEUED_TRAININGS trainings wait",
-    responses=problem_responses(400, 404, 409, 429),
+    responses=problem_responses(400, 404, 409, 413, 429),
 )
 def train_model(
     name: ModelName, models: ModelsDep, body: Annotated[TrainRequest | None, Body()] = None

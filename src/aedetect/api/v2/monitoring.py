@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from pydantic import BeforeValidator
 
 from aedetect.api.deps import ActorDep, DriftDep, FeedbackDep, ModelsDep, ScoreLogDep
 from aedetect.api.principal import sees_values
@@ -30,26 +31,42 @@ from aedetect.api.v2.schemas import (
 )
 from aedetect.domain import Feedback, FeedbackLabel, ScoreRecord
 from aedetect.errors import InvalidInput
-from aedetect.services.paths import check_nn_id
+from aedetect.services.paths import CURSOR_PATTERN, check_nn_id, schema_pattern
 
 router = APIRouter(prefix="/models/{name}", tags=["monitoring"])
 
+
+def _iso_text(value: Any) -> Any:
+    """Refuse a bare number where a date and time is documented (the validator would read it as
+    seconds since 1970): only ISO 8601 text is a time here."""
+    if isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit():
+        raise ValueError(f"expected an ISO 8601 date and time such as 2026-12-01T00:00:00Z, got {value!r}")
+    return value
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_text)]
+
 Since = Annotated[
-    datetime | None,
+    IsoDateTime | None,
     Query(
         description="Only rows scored at or after this time (ISO 8601; UTC unless it says).",
         examples=["2026-12-01T00:00:00Z"],
     ),
 ]
 Until = Annotated[
-    datetime | None,
+    IsoDateTime | None,
     Query(
         description="Only rows scored before this time (ISO 8601; default now).",
         examples=["2026-12-02T00:00:00Z"],
     ),
 ]
 Cursor = Annotated[
-    str | None, Query(description="The 'next' value of the previous page.", examples=["81234"])
+    str | None,
+    Query(
+        description="The 'next' value of the previous page.",
+        examples=["81234"],
+        json_schema_extra=schema_pattern(CURSOR_PATTERN),
+    ),
 ]
 
 

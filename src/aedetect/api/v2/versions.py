@@ -170,7 +170,9 @@ def evaluate(
     return Evaluation(**thresholds.evaluate(run, body.dataset, body.label_column, body.normal_value))
 
 
-@router.get("/aliases", summary="The model's aliases and their moves", responses=problem_responses(400, 404))
+@router.get(
+    "/aliases", summary="The model's aliases and their moves", responses=problem_responses(400, 404, 409)
+)
 def list_aliases(name: ModelName, models: ModelsDep) -> AliasList:
     current = models.get(name).aliases
     moves = models.alias_moves(name)
@@ -189,7 +191,7 @@ def list_aliases(name: ModelName, models: ModelsDep) -> AliasList:
 @router.get(
     "/aliases/{alias}",
     summary="One alias: the version it names and its moves",
-    responses=problem_responses(400, 404),
+    responses=problem_responses(400, 404, 409),
 )
 def get_alias(name: ModelName, alias: AliasName, models: ModelsDep) -> AliasPublic:
     moves = models.alias_moves(name, alias)
@@ -212,7 +214,7 @@ def set_alias(
 
 
 @router.delete(
-    "/aliases/{alias}", summary="Remove an alias (not production)", responses=problem_responses(400, 404)
+    "/aliases/{alias}", summary="Remove an alias (not production)", responses=problem_responses(400, 404, 409)
 )
 def delete_alias(name: ModelName, alias: AliasName, models: ModelsDep, actor: ActorDep) -> AliasPublic:
     models.delete_alias(name, alias, actor=actor)

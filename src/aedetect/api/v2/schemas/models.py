@@ -6,9 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pydantic import StrictBool
+
 from aedetect.api.v2.schemas.common import DATASET_EXAMPLE, JOB_EXAMPLE, WHEN, F, Public, Request
 from aedetect.api.v2.schemas.jobs import JobStatusName
 from aedetect.services.models import describe_params
+from aedetect.services.paths import DATASET_ID_PATTERN, NN_ID_PATTERN, schema_pattern
 
 PARAMS_EXAMPLE = {"n_hidden": [64, 16], "epochs": 30, "batch_size": 256, "learning_rate": 0.001}
 
@@ -39,12 +42,25 @@ class ModelFields(Request):
 
 
 class ModelCreate(ModelFields):
-    name: str = F("Model name: 1-50 letters, digits, '_' or '-'.", "plant-7")
-    dataset: str = F("Id of the training dataset.", DATASET_EXAMPLE)
+    name: str = F(
+        "Model name: 1-50 letters, digits, '_' or '-'.",
+        "plant-7",
+        json_schema_extra=schema_pattern(NN_ID_PATTERN),
+    )
+    dataset: str = F(
+        "Id of the training dataset.",
+        DATASET_EXAMPLE,
+        json_schema_extra=schema_pattern(DATASET_ID_PATTERN),
+    )
 
 
 class ModelUpdate(ModelFields):
-    dataset: str | None = F("Id of the training dataset.", DATASET_EXAMPLE, None)
+    dataset: str | None = F(
+        "Id of the training dataset.",
+        DATASET_EXAMPLE,
+        None,
+        json_schema_extra=schema_pattern(DATASET_ID_PATTERN),
+    )
 
 
 class LastTraining(Public):
@@ -86,7 +102,7 @@ class ModelList(Public):
 
 
 class TrainRequest(Request):
-    feedback: bool = F(
+    feedback: StrictBool = F(
         "Apply the operators' feedback to the training rows: rows confirmed normal are added, training "
         "rows equal to a confirmed anomaly are removed (recorded in the version's metrics.feedback).",
         True,
