@@ -104,14 +104,18 @@ def batch_limits(settings: Settings) -> BatchLimits:
     )
 
 
-def housekeeping(settings: Settings, access: AccessService, batch: BatchScoring) -> Housekeeping:
-    """The periodic clean-up of the audit log and of old scoring-job results, started."""
+def housekeeping(
+    settings: Settings, access: AccessService, batch: BatchScoring, start: bool = True
+) -> Housekeeping:
+    """The periodic clean-up of the audit log and of old scoring-job results (started unless
+    ``start`` is false: a job's own process leaves it to the server)."""
     tasks: list[Task] = [
         ("audit retention", lambda: access.prune_audit(settings.audit_retention_days)),
         ("job result retention", batch.expire_results),
     ]
     keeper = Housekeeping(tasks)
-    keeper.start()
+    if start:
+        keeper.start()
     return keeper
 
 
@@ -298,7 +302,7 @@ def build_services(settings: Settings | None = None, *, recover: bool = True) ->
         scorelog=scorelog,
         feedback=feedback,
         drift=DriftService(registry, paths, store, scoring, thresholds),
-        housekeeping=housekeeping(settings, access_service, batch),
+        housekeeping=housekeeping(settings, access_service, batch, start=recover),
     )
 
 

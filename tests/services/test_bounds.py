@@ -115,3 +115,13 @@ def test_housekeeping_runs_every_task_even_when_one_fails() -> None:
     keeper = Housekeeping([("failing", failing), ("counting", counting)])
     assert keeper.run_once() == {"counting": 2}
     assert ran == ["counted"]
+
+
+def test_only_the_serving_process_runs_the_housekeeping(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    server, job_process = build_services(settings), build_services(settings, recover=False)
+    try:
+        assert server.housekeeping.running and not job_process.housekeeping.running
+    finally:
+        job_process.close()
+        server.close()

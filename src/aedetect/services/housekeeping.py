@@ -38,6 +38,11 @@ class Housekeeping:
             self._thread = threading.Thread(target=self._loop, name="aedetect-housekeeping", daemon=True)
             self._thread.start()
 
+    @property
+    def running(self) -> bool:
+        """Whether the thread was started and has not stopped."""
+        return self._thread is not None and self._thread.is_alive()
+
     def run_once(self) -> dict[str, int]:
         """Run every task now; a failing task is logged and the others still run."""
         removed: dict[str, int] = {}
